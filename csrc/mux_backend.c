@@ -1,0 +1,169 @@
+/* mux_backend.c - backend selection and the argument checks every backend
+ * shares. The backends themselves live in mux_epoll.c, mux_poll.c and
+ * mux_select.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+
+#include "mux_backend_impl.h"
+
+static const mux_backend_ops_t *ops_for(int kind)
+{
+    switch (kind) {
+    case MUX_BACKEND_EPOLL: return &mux__epoll_ops;
+    case MUX_BACKEND_POLL: return &mux__poll_ops;
+    case MUX_BACKEND_SELECT: return &mux__select_ops;
+    default: return NULL;
+    }
+}
+
+/* Gives a freshly created backend its first fired arrays. */
+static mux_backend_t *with_batch(mux_backend_t *b, int *err)
+{
+    int rc;
+
+    if (b == NULL)
+        return NULL;
+    rc = mux_backend_set_batch(b, 16);
+    if (rc < 0) {
+        *err = rc;
+        mux_backend_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+mux_backend_t *mux_backend_new(int kind, int *err)
+{
+    const mux_backend_ops_t *ops = ops_for(kind);
+    int dummy;
+
+    if (err == NULL)
+        err = &dummy;
+    if (ops == NULL) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    return with_batch(ops->create(err), err);
+}
+
+mux_backend_t *mux_backend_adopt_epoll(int epfd, int *err)
+{
+    int dummy;
+
+    if (err == NULL)
+        err = &dummy;
+    if (epfd < 0) {
+        *err = -EBADF;
+        return NULL;
+    }
+    return with_batch(mux__epoll_wrap(epfd, err), err);
+}
+
+int mux_backend_close(mux_backend_t *b)
+{
+    if (b == NULL)
+        return -EINVAL;
+    if (!b->closed) {
+        b->ops->close(b);
+        b->closed = 1;
+    }
+    return 0;
+}
+
+void mux_backend_free(mux_backend_t *b)
+{
+    if (b == NULL)
+        return;
+    mux_backend_close(b);
+    free(b->fds);
+    free(b->events);
+    b->ops->destroy(b);
+}
+
+int mux_backend_fileno(const mux_backend_t *b)
+{
+    if (b == NULL)
+        return -EINVAL;
+    if (b->closed)
+        return -EBADF;
+    return b->ops->fileno(b);
+}
+
+const char *mux_backend_name(const mux_backend_t *b)
+{
+    return b == NULL ? "" : b->ops->name;
+}
+
+int mux_backend_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+{
+    if (b == NULL)
+        return -EINVAL;
+    if (b->closed)
+        return -EBADF;
+    if (fd < 0)
+        return -EBADF;
+    if (op != MUX_CTL_ADD && op != MUX_CTL_MOD && op != MUX_CTL_DEL)
+        return -EINVAL;
+    return b->ops->ctl(b, op, fd, events);
+}
+
+int mux_backend_set_batch(mux_backend_t *b, int maxevents)
+{
+    int *fds;
+    uint32_t *events;
+
+    if (b == NULL || maxevents < 1)
+        return -EINVAL;
+    if (maxevents > MUX_MAX_BATCH)
+        maxevents = MUX_MAX_BATCH;
+    if (maxevents > b->cap) {
+        /* Each array is replaced only once its new copy exists, so a
+         * failure leaves the old (smaller) batch fully usable. */
+        fds = realloc(b->fds, (size_t)maxevents * sizeof(*fds));
+        if (fds == NULL)
+            return -ENOMEM;
+        b->fds = fds;
+        events = realloc(b->events, (size_t)maxevents * sizeof(*events));
+        if (events == NULL)
+            return -ENOMEM;
+        b->events = events;
+        b->cap = maxevents;
+    }
+    b->batch = maxevents;
+    return maxevents;
+}
+
+int *mux_backend_fired_fds(mux_backend_t *b)
+{
+    return b == NULL ? NULL : b->fds;
+}
+
+uint32_t *mux_backend_fired_events(mux_backend_t *b)
+{
+    return b == NULL ? NULL : b->events;
+}
+
+int mux_backend_wait(mux_backend_t *b, int64_t timeout_us)
+{
+    if (b == NULL)
+        return -EINVAL;
+    if (b->closed)
+        return -EBADF;
+    if (timeout_us < 0)
+        timeout_us = -1;
+    return b->ops->wait(b, b->fds, b->events, b->batch, timeout_us);
+}
+
+int mux__timeout_ms(int64_t timeout_us)
+{
+    int64_t ms;
+
+    if (timeout_us < 0)
+        return -1;
+    ms = timeout_us / 1000 + (timeout_us % 1000 != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}

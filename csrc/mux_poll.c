@@ -1,0 +1,152 @@
+/* mux_poll.c - poll(2) backend.
+ *
+ * A dense pollfd[] array (what poll(2) wants) plus an fd -> slot map so that
+ * ctl is O(1); removal swaps the last entry into the hole. The map stores
+ * slot + 1 so that zeroed memory means "absent".
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "mux_backend_impl.h"
+
+/* No fd can be this large under the kernel's default fs.nr_open; refusing
+ * bigger numbers keeps the fd -> slot map bounded (4 MiB at most). */
+#define POLL_MAX_FD (1 << 20)
+
+typedef struct {
+    mux_backend_t base;
+    struct pollfd *pfds;    /* dense, pfds[0 .. count) */
+    int count, cap;
+    int *slot_of;           /* slot_of[fd] = slot + 1, 0 when absent */
+    int slot_of_len;
+} poll_backend_t;
+
+static mux_backend_t *poll_create(int *err)
+{
+    poll_backend_t *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    p->base.ops = &mux__poll_ops;
+    return &p->base;
+}
+
+static int slot_map_reserve(poll_backend_t *p, int fd)
+{
+    int len, *map;
+
+    if (fd < p->slot_of_len)
+        return 0;
+    len = p->slot_of_len ? p->slot_of_len : 64;
+    while (len <= fd)
+        len *= 2;
+    map = realloc(p->slot_of, (size_t)len * sizeof(*map));
+    if (map == NULL)
+        return -ENOMEM;
+    memset(map + p->slot_of_len, 0, (size_t)(len - p->slot_of_len) * sizeof(*map));
+    p->slot_of = map;
+    p->slot_of_len = len;
+    return 0;
+}
+
+static int pfds_reserve(poll_backend_t *p)
+{
+    struct pollfd *pfds;
+    int cap;
+
+    if (p->count < p->cap)
+        return 0;
+    cap = p->cap ? p->cap * 2 : 16;
+    pfds = realloc(p->pfds, (size_t)cap * sizeof(*pfds));
+    if (pfds == NULL)
+        return -ENOMEM;
+    p->pfds = pfds;
+    p->cap = cap;
+    return 0;
+}
+
+static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+{
+    poll_backend_t *p = (poll_backend_t *)b;
+    int slot, rc;
+
+    if (fd >= POLL_MAX_FD)
+        return -EBADF;
+    if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
+        return -EINVAL;
+    slot = fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
+
+    if (op == MUX_CTL_ADD) {
+        if (slot >= 0)
+            return -EEXIST;
+        if ((rc = slot_map_reserve(p, fd)) < 0 || (rc = pfds_reserve(p)) < 0)
+            return rc;
+        p->pfds[p->count].fd = fd;
+        p->pfds[p->count].events = (short)events;
+        p->pfds[p->count].revents = 0;
+        p->slot_of[fd] = ++p->count;
+        return 0;
+    }
+    if (slot < 0)
+        return -ENOENT;
+    if (op == MUX_CTL_MOD) {
+        p->pfds[slot].events = (short)events;
+        return 0;
+    }
+    /* MUX_CTL_DEL: move the last entry into the hole. */
+    p->pfds[slot] = p->pfds[--p->count];
+    p->slot_of[p->pfds[slot].fd] = slot + 1;
+    p->slot_of[fd] = 0;
+    return 0;
+}
+
+static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
+                     int maxevents, int64_t timeout_us)
+{
+    poll_backend_t *p = (poll_backend_t *)b;
+    int n, i, out = 0;
+
+    n = poll(p->pfds, (nfds_t)p->count, mux__timeout_ms(timeout_us));
+    if (n < 0)
+        return -errno;
+    for (i = 0; i < p->count && out < n && out < maxevents; i++) {
+        if (p->pfds[i].revents == 0)
+            continue;
+        fds[out] = p->pfds[i].fd;
+        events[out] = (uint16_t)p->pfds[i].revents;
+        out++;
+    }
+    return out;
+}
+
+static int poll_fileno(const mux_backend_t *b)
+{
+    (void)b;
+    return -ENOTSUP;
+}
+
+static void poll_close(mux_backend_t *b)
+{
+    poll_backend_t *p = (poll_backend_t *)b;
+
+    p->count = 0;
+}
+
+static void poll_destroy(mux_backend_t *b)
+{
+    poll_backend_t *p = (poll_backend_t *)b;
+
+    free(p->pfds);
+    free(p->slot_of);
+    free(p);
+}
+
+const mux_backend_ops_t mux__poll_ops = {
+    "poll", poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
+    poll_destroy,
+};

@@ -1,0 +1,189 @@
+/* mux_select.c - select(2) backend and the one-shot select() behind
+ * pymux.select.select().
+ *
+ * An fd_set is a FD_SETSIZE-bit bitmap: FD_SET() on a larger fd writes past
+ * it. Every path to FD_SET goes through fdset_add_checked(), which refuses
+ * fds outside [0, FD_SETSIZE) with -EINVAL.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include "mux_backend_impl.h"
+
+static int fd_selectable(int fd)
+{
+    return fd >= 0 && fd < FD_SETSIZE;
+}
+
+static int fdset_add_checked(fd_set *set, int fd, int *maxfd)
+{
+    if (!fd_selectable(fd))
+        return -EINVAL;
+    FD_SET(fd, set);
+    if (fd > *maxfd)
+        *maxfd = fd;
+    return 0;
+}
+
+/* select(2) with a microsecond timeout (-1: forever). */
+static int select_us(int maxfd, fd_set *r, fd_set *w, fd_set *x, int64_t timeout_us)
+{
+    struct timeval tv, *tvp = NULL;
+    int n;
+
+    if (timeout_us >= 0) {
+        tv.tv_sec = (time_t)(timeout_us / 1000000);
+        tv.tv_usec = (suseconds_t)(timeout_us % 1000000);
+        tvp = &tv;
+    }
+    n = select(maxfd + 1, r, w, x, tvp);
+    return n < 0 ? -errno : n;
+}
+
+typedef struct {
+    mux_backend_t base;
+    fd_set registered, rset, wset, xset;
+    int maxfd;          /* highest registered fd, -1 when empty */
+} select_backend_t;
+
+static mux_backend_t *select_create(int *err)
+{
+    select_backend_t *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    s->base.ops = &mux__select_ops;
+    FD_ZERO(&s->registered);
+    FD_ZERO(&s->rset);
+    FD_ZERO(&s->wset);
+    FD_ZERO(&s->xset);
+    s->maxfd = -1;
+    return &s->base;
+}
+
+static void set_interest(select_backend_t *s, int fd, uint32_t events)
+{
+    FD_CLR(fd, &s->rset);
+    FD_CLR(fd, &s->wset);
+    FD_CLR(fd, &s->xset);
+    if (events & EPOLLIN)
+        FD_SET(fd, &s->rset);
+    if (events & EPOLLOUT)
+        FD_SET(fd, &s->wset);
+    if (events & EPOLLPRI)
+        FD_SET(fd, &s->xset);
+}
+
+static int select_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+{
+    select_backend_t *s = (select_backend_t *)b;
+    int present;
+
+    if (!fd_selectable(fd))
+        return -EINVAL;
+    if (op != MUX_CTL_DEL && (events & MUX__EPOLL_ONLY_FLAGS))
+        return -EINVAL;
+    present = FD_ISSET(fd, &s->registered);
+    if (op == MUX_CTL_ADD) {
+        if (present)
+            return -EEXIST;
+        fdset_add_checked(&s->registered, fd, &s->maxfd);
+        set_interest(s, fd, events);
+        return 0;
+    }
+    if (!present)
+        return -ENOENT;
+    if (op == MUX_CTL_MOD) {
+        set_interest(s, fd, events);
+        return 0;
+    }
+    set_interest(s, fd, 0);
+    FD_CLR(fd, &s->registered);
+    while (s->maxfd >= 0 && !FD_ISSET(s->maxfd, &s->registered))
+        s->maxfd--;
+    return 0;
+}
+
+static int select_wait(mux_backend_t *b, int *fds, uint32_t *events,
+                       int maxevents, int64_t timeout_us)
+{
+    select_backend_t *s = (select_backend_t *)b;
+    fd_set r = s->rset, w = s->wset, x = s->xset;
+    int fd, n, out = 0;
+
+    n = select_us(s->maxfd, &r, &w, &x, timeout_us);
+    if (n <= 0)
+        return n;
+    for (fd = 0; fd <= s->maxfd && out < maxevents; fd++) {
+        uint32_t ev = (FD_ISSET(fd, &r) ? EPOLLIN : 0)
+                    | (FD_ISSET(fd, &w) ? EPOLLOUT : 0)
+                    | (FD_ISSET(fd, &x) ? EPOLLPRI : 0);
+        if (ev) {
+            fds[out] = fd;
+            events[out] = ev;
+            out++;
+        }
+    }
+    return out;
+}
+
+static int select_fileno(const mux_backend_t *b)
+{
+    (void)b;
+    return -ENOTSUP;
+}
+
+static void select_close(mux_backend_t *b)
+{
+    select_backend_t *s = (select_backend_t *)b;
+
+    FD_ZERO(&s->registered);
+    FD_ZERO(&s->rset);
+    FD_ZERO(&s->wset);
+    FD_ZERO(&s->xset);
+    s->maxfd = -1;
+}
+
+static void select_destroy(mux_backend_t *b)
+{
+    free(b);
+}
+
+const mux_backend_ops_t mux__select_ops = {
+    "select", select_create, select_ctl, select_wait, select_fileno,
+    select_close, select_destroy,
+};
+
+int mux_select_once(const int *fds, int nread, int nwrite, int nexcept,
+                    int *ready, int64_t timeout_us)
+{
+    fd_set sets[3];
+    const int counts[3] = {nread, nwrite, nexcept};
+    int maxfd = -1, i, k, idx, n, out = 0;
+
+    if (nread < 0 || nwrite < 0 || nexcept < 0
+        || nread > FD_SETSIZE * 64 || nwrite > FD_SETSIZE * 64
+        || nexcept > FD_SETSIZE * 64)
+        return -EINVAL;
+    if ((nread + nwrite + nexcept) > 0 && (fds == NULL || ready == NULL))
+        return -EINVAL;
+    for (k = 0, idx = 0; k < 3; k++) {
+        FD_ZERO(&sets[k]);
+        for (i = 0; i < counts[k]; i++, idx++)
+            if (fdset_add_checked(&sets[k], fds[idx], &maxfd) < 0)
+                return -EINVAL;
+    }
+    n = select_us(maxfd, &sets[0], &sets[1], &sets[2], timeout_us);
+    if (n <= 0)
+        return n;
+    for (k = 0, idx = 0; k < 3; k++)
+        for (i = 0; i < counts[k]; i++, idx++)
+            if (FD_ISSET(fds[idx], &sets[k]))
+                ready[out++] = idx;
+    return out;
+}

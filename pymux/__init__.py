@@ -1,0 +1,7 @@
+"""pymux: fast, trustworthy access to the kernel's I/O readiness machinery.
+
+Layers, bottom up: C backends and loop core (compiled into pymux._mux),
+pymux.select (drop-in for the stdlib select module), pymux.selectors,
+the reactor and the echo server.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""Contract of ``poll()`` objects, run against the stdlib and pymux.
+Bad arguments live in test_bad_input.py."""
+
+import errno
+import socket
+import threading
+import time
+
+import pytest
+
+
+def _send_later(sock, delay, data=b"x"):
+    timer = threading.Timer(delay, sock.send, (data,))
+    timer.start()
+    return timer
+
+
+def test_poll_default_mask_reports_pollout_for_writable_socket(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a)
+    assert p.poll(0) == [(a.fileno(), selectmod.POLLOUT)]
+
+
+def test_poll_reports_pollin_after_peer_sends(selectmod, socketpair):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    b.send(b"x")
+    assert p.poll(1000) == [(a.fileno(), selectmod.POLLIN)]
+
+
+def test_poll_result_is_list_of_int_tuples(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLOUT)
+    result = p.poll(0)
+    assert type(result) is list
+    (fd, events), = result
+    assert type(fd) is int and type(events) is int
+
+
+def test_poll_reports_int_fd_for_object_registered_by_fileno(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLOUT)
+    assert p.poll(0)[0][0] == a.fileno()
+
+
+def test_poll_returns_empty_list_when_nothing_ready(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    assert p.poll(0) == []
+
+
+def test_poll_with_nothing_registered_returns_empty_list(selectmod):
+    assert selectmod.poll().poll(0) == []
+
+
+def test_poll_reports_only_ready_fds_among_many(selectmod, socketpair):
+    pairs = [socketpair() for _ in range(6)]
+    p = selectmod.poll()
+    for a, _ in pairs:
+        p.register(a, selectmod.POLLIN)
+    for i in (2, 5):
+        pairs[i][1].send(b"x")
+    got = sorted(p.poll(1000))
+    assert got == sorted((pairs[i][0].fileno(), selectmod.POLLIN) for i in (2, 5))
+
+
+def test_poll_register_twice_replaces_the_mask(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN | selectmod.POLLOUT)
+    p.register(a, selectmod.POLLIN)
+    assert p.poll(0) == []
+
+
+def test_poll_modify_changes_reported_events(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    p.modify(a, selectmod.POLLOUT)
+    assert p.poll(0) == [(a.fileno(), selectmod.POLLOUT)]
+
+
+def test_poll_unregister_stops_reports(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLOUT)
+    p.unregister(a)
+    assert p.poll(0) == []
+
+
+def test_poll_unregister_by_int_of_object_registration(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLOUT)
+    p.unregister(a.fileno())
+    assert p.poll(0) == []
+
+
+def test_poll_modify_unknown_fd_raises_file_not_found_error(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    with pytest.raises(FileNotFoundError) as info:
+        p.modify(a, selectmod.POLLIN)
+    assert info.value.errno == errno.ENOENT
+
+
+def test_poll_unregister_unknown_fd_raises_key_error(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    with pytest.raises(KeyError):
+        p.unregister(a)
+
+
+def test_poll_unregister_twice_raises_key_error(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a)
+    p.unregister(a)
+    with pytest.raises(KeyError):
+        p.unregister(a)
+
+
+def test_poll_reports_pollnval_for_closed_fd(selectmod, socketpair):
+    a, _ = socketpair()
+    fd = a.fileno()
+    p = selectmod.poll()
+    p.register(fd, selectmod.POLLIN)
+    a.close()
+    assert p.poll(0) == [(fd, selectmod.POLLNVAL)]
+
+
+def test_poll_reports_pollhup_after_peer_closes(selectmod, socketpair):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    b.close()
+    (fd, events), = p.poll(1000)
+    assert fd == a.fileno()
+    assert events & selectmod.POLLHUP
+    assert events & selectmod.POLLIN
+
+
+def test_poll_reports_pollrdhup_after_peer_shuts_down_writing(selectmod, socketpair):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN | selectmod.POLLRDHUP)
+    b.shutdown(socket.SHUT_WR)
+    assert p.poll(1000) == [(a.fileno(), selectmod.POLLIN | selectmod.POLLRDHUP)]
+
+
+def test_poll_none_timeout_blocks_until_ready(selectmod, socketpair):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    timer = _send_later(b, 0.05)
+    try:
+        start = time.monotonic()
+        result = p.poll(None)
+        elapsed = time.monotonic() - start
+    finally:
+        timer.join()
+    assert result == [(a.fileno(), selectmod.POLLIN)]
+    assert elapsed >= 0.03
+
+
+def test_poll_without_timeout_argument_blocks_until_ready(selectmod, socketpair):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    timer = _send_later(b, 0.05)
+    try:
+        start = time.monotonic()
+        result = p.poll()
+        elapsed = time.monotonic() - start
+    finally:
+        timer.join()
+    assert result == [(a.fileno(), selectmod.POLLIN)]
+    assert elapsed >= 0.03
+
+
+@pytest.mark.parametrize("timeout", [-1, -1000])
+def test_poll_negative_timeout_blocks_until_ready(selectmod, socketpair, timeout):
+    a, b = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    timer = _send_later(b, 0.05)
+    try:
+        start = time.monotonic()
+        result = p.poll(timeout)
+        elapsed = time.monotonic() - start
+    finally:
+        timer.join()
+    assert result == [(a.fileno(), selectmod.POLLIN)]
+    assert elapsed >= 0.03
+
+
+def test_poll_timeout_is_in_milliseconds(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    start = time.monotonic()
+    assert p.poll(50) == []
+    assert 0.05 <= time.monotonic() - start < 2.0
+
+
+def test_poll_one_millisecond_timeout_waits_at_least_one_millisecond(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    start = time.perf_counter()
+    assert p.poll(1) == []
+    assert time.perf_counter() - start >= 0.001
+
+
+def test_poll_fractional_millisecond_timeout_is_not_rounded_down(selectmod, socketpair):
+    a, _ = socketpair()
+    p = selectmod.poll()
+    p.register(a, selectmod.POLLIN)
+    start = time.perf_counter()
+    assert p.poll(0.5) == []
+    assert time.perf_counter() - start >= 0.0005
