@@ -1,0 +1,418 @@
+/* mux_loop.c - the event-loop core: fd table, coalesced interest changes,
+ * one run_once() per iteration, watchers and the eventfd wake-up.
+ *
+ * One iteration (mux_loop_run_once):
+ *   1. apply the interest changes queued since the last wait, once per fd;
+ *   2. wait, no longer than the nearest timer (0 if an edge-triggered fd
+ *      still has data);
+ *   3. serve ready fds: streams read into the loop-wide buffer or flush
+ *      their queue, listeners accept, watchers become MUX_REC_IO records;
+ *   4. expire timers into MUX_REC_TIMER records, in (deadline, seq) order.
+ * The caller then dispatches the records; nothing here calls Python.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "mux_loop_impl.h"
+
+/* --- records -------------------------------------------------------------- */
+
+int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b)
+{
+    int *rec;
+
+    if (loop->nfired == loop->fired_cap) {
+        int cap = loop->fired_cap * 2;
+        int *fired = realloc(loop->fired, (size_t)cap * MUX_RECORD_INTS * sizeof(int));
+        if (fired == NULL) {
+            /* Sticky: run_once fails rather than silently drop an event. */
+            loop->record_error = -ENOMEM;
+            return -ENOMEM;
+        }
+        loop->fired = fired;
+        loop->fired_cap = cap;
+    }
+    rec = loop->fired + (size_t)loop->nfired++ * MUX_RECORD_INTS;
+    rec[0] = kind;
+    rec[1] = token;
+    rec[2] = a;
+    rec[3] = b;
+    return 0;
+}
+
+int *mux_loop_fired(mux_loop_t *loop)
+{
+    return loop == NULL ? NULL : loop->fired;
+}
+
+char *mux_loop_read_buffer(mux_loop_t *loop)
+{
+    return loop == NULL ? NULL : loop->rbuf;
+}
+
+/* --- fd table ------------------------------------------------------------- */
+
+static int grow_ints(int **arr, int *cap, int min_cap)
+{
+    int n = *cap ? *cap : 64, *p;
+
+    while (n < min_cap)
+        n *= 2;
+    if (n == *cap)
+        return 0;
+    p = realloc(*arr, (size_t)n * sizeof(int));
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
+int mux__fd_reserve(mux_loop_t *loop, int fd)
+{
+    int n;
+    mux_fd_t *fds;
+
+    if (fd < 0 || fd >= MUX_MAX_FD)
+        return -EBADF;
+    if (fd < loop->nfds)
+        return 0;
+    n = loop->nfds ? loop->nfds : 256;
+    while (n <= fd)
+        n *= 2;
+    fds = realloc(loop->fds, (size_t)n * sizeof(*fds));
+    if (fds == NULL)
+        return -ENOMEM;
+    memset(fds + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof(*fds));
+    loop->fds = fds;
+    loop->nfds = n;
+    /* Every queued fd is a table entry, so these lists never outgrow it;
+     * growing them here keeps mux__want() and still-ready marking
+     * allocation-free. */
+    if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
+        || grow_ints(&loop->still, &loop->still_cap, n) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int mux__token_of(const mux_loop_t *loop, int fd)
+{
+    return (int)((uint32_t)loop->fds[fd].gen << MUX__FD_BITS) | fd;
+}
+
+mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind)
+{
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    mux_fd_t *e;
+
+    if (loop == NULL || token < 0 || fd >= loop->nfds)
+        return NULL;
+    e = &loop->fds[fd];
+    if (e->kind != kind || mux__token_of(loop, fd) != token)
+        return NULL;
+    return e;
+}
+
+int mux_token_fd(mux_loop_t *loop, int token)
+{
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (mux__entry(loop, token, FD_STREAM) == NULL
+        && mux__entry(loop, token, FD_LISTENER) == NULL)
+        return -EBADF;
+    return fd;
+}
+
+/* Queues a change of fd's interest; applied once, before the next wait. */
+void mux__want(mux_loop_t *loop, int fd, int interest)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    e->pending = (uint8_t)interest;
+    if (!(e->flags & F_IN_CHANGES) && e->pending != e->interest) {
+        e->flags |= F_IN_CHANGES;
+        loop->changes[loop->nchanges++] = fd;
+    }
+}
+
+int mux__mark_still_ready(mux_loop_t *loop, int fd)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    if (!(e->flags & F_STILL_READY)) {
+        e->flags |= F_STILL_READY;
+        loop->still[loop->nstill++] = fd;
+    }
+    return 0;
+}
+
+static uint32_t kernel_events(const mux_loop_t *loop, int kind, int interest)
+{
+    uint32_t ev = ((interest & MUX_READ) ? EPOLLIN : 0)
+                | ((interest & MUX_WRITE) ? EPOLLOUT : 0);
+
+    if (loop->edge && (kind == FD_STREAM || kind == FD_LISTENER))
+        ev |= EPOLLET;
+    return ev;
+}
+
+/* Makes the backend match `want` for fd: ADD, MOD or DEL (interest 0 means
+ * unregistered). */
+static int sync_backend(mux_loop_t *loop, int fd, int want)
+{
+    mux_fd_t *e = &loop->fds[fd];
+    int op, rc;
+
+    if (want == e->interest)
+        return 0;
+    op = e->interest == 0 ? MUX_CTL_ADD : want == 0 ? MUX_CTL_DEL : MUX_CTL_MOD;
+    rc = mux_backend_ctl(loop->backend, op, fd, kernel_events(loop, e->kind, want));
+    if (rc < 0 && op == MUX_CTL_DEL)
+        rc = 0;   /* already gone (closed elsewhere): nothing to undo */
+    if (rc == 0)
+        e->interest = (uint8_t)want;
+    return rc;
+}
+
+/* Drops fd from the backend and the table (its owner closes it). */
+void mux__forget_fd(mux_loop_t *loop, int fd)
+{
+    mux_fd_t *e = &loop->fds[fd];
+    uint8_t keep = e->flags & F_IN_CHANGES;
+
+    sync_backend(loop, fd, 0);
+    free(e->wq);
+    e->wq = NULL;
+    e->kind = FD_FREE;
+    e->flags = keep;        /* its changes-list slot is skipped when applied */
+    e->pending = 0;
+}
+
+static int apply_changes(mux_loop_t *loop)
+{
+    int i, rc;
+
+    for (i = 0; i < loop->nchanges; i++) {
+        int fd = loop->changes[i];
+        mux_fd_t *e = &loop->fds[fd];
+
+        e->flags &= (uint8_t)~F_IN_CHANGES;
+        rc = sync_backend(loop, fd, e->pending);
+        if (rc < 0 && e->kind == FD_STREAM) {
+            /* e.g. EBADF: the fd was closed behind the loop's back. */
+            e->pending = e->interest;
+            e->flags |= F_EOF;
+            if ((rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
+                return rc;
+        }
+    }
+    loop->nchanges = 0;
+    return 0;
+}
+
+/* --- loop ----------------------------------------------------------------- */
+
+mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
+{
+    mux_loop_t *loop;
+    int dummy, rc;
+
+    if (err == NULL)
+        err = &dummy;
+    if (edge_triggered && backend_kind != MUX_BACKEND_EPOLL) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    loop = calloc(1, sizeof(*loop));
+    if (loop == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    loop->wakefd = -1;
+    loop->edge = edge_triggered ? 1 : 0;
+    loop->backend = mux_backend_new(backend_kind, err);
+    if (loop->backend == NULL)
+        goto fail;
+    rc = mux_backend_set_batch(loop->backend, 1024);
+    loop->rbuf = malloc(MUX_READ_BUFFER);
+    loop->fired_cap = 1024;
+    loop->fired = malloc((size_t)loop->fired_cap * MUX_RECORD_INTS * sizeof(int));
+    if (rc < 0 || loop->rbuf == NULL || loop->fired == NULL) {
+        *err = -ENOMEM;
+        goto fail;
+    }
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wakefd < 0) {
+        *err = -errno;
+        goto fail;
+    }
+    if ((rc = mux__fd_reserve(loop, loop->wakefd)) < 0) {
+        *err = rc;
+        goto fail;
+    }
+    loop->fds[loop->wakefd].kind = FD_WAKEUP;
+    if ((rc = sync_backend(loop, loop->wakefd, MUX_READ)) < 0) {
+        *err = rc;
+        goto fail;
+    }
+    return loop;
+fail:
+    mux_loop_free(loop);
+    return NULL;
+}
+
+void mux_loop_free(mux_loop_t *loop)
+{
+    int fd;
+
+    if (loop == NULL)
+        return;
+    for (fd = 0; fd < loop->nfds; fd++)
+        if (loop->fds[fd].kind == FD_STREAM || loop->fds[fd].kind == FD_LISTENER)
+            mux__close_owned(loop, fd);
+    if (loop->wakefd >= 0)
+        close(loop->wakefd);
+    mux_backend_free(loop->backend);
+    mux__timers_free(loop);
+    free(loop->fds);
+    free(loop->changes);
+    free(loop->still);
+    free(loop->fired);
+    free(loop->rbuf);
+    free(loop);
+}
+
+int mux_loop_wakeup(mux_loop_t *loop)
+{
+    uint64_t one = 1;
+
+    if (loop == NULL)
+        return -EINVAL;
+    /* Coalesce: only the first wake-up since the last drain writes. */
+    if (atomic_exchange(&loop->wake_pending, 1))
+        return 0;
+    if (write(loop->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        return -errno;
+    return 0;
+}
+
+static void drain_wakeup(mux_loop_t *loop)
+{
+    uint64_t count;
+
+    /* Clear first: a wake-up racing with the drain then writes again and
+     * costs one spurious iteration instead of being lost. */
+    atomic_store(&loop->wake_pending, 0);
+    while (read(loop->wakefd, &count, sizeof(count)) > 0)
+        ;
+}
+
+int mux_watch(mux_loop_t *loop, int fd, int mask)
+{
+    mux_fd_t *e;
+    int rc;
+
+    if (loop == NULL || (mask & ~(MUX_READ | MUX_WRITE)))
+        return -EINVAL;
+    if ((rc = mux__fd_reserve(loop, fd)) < 0)
+        return rc;
+    e = &loop->fds[fd];
+    if (e->kind != FD_FREE && e->kind != FD_WATCH)
+        return -EEXIST;   /* the loop owns this fd as a stream or listener */
+    e->kind = FD_WATCH;
+    rc = sync_backend(loop, fd, mask);
+    if (rc < 0 && e->interest == 0)
+        e->kind = FD_FREE;
+    if (rc == 0 && mask == 0)
+        e->kind = FD_FREE;
+    e->pending = e->interest;
+    return rc;
+}
+
+static int watcher_ready(mux_loop_t *loop, int fd, uint32_t events)
+{
+    mux_fd_t *e = &loop->fds[fd];
+    int mask = 0;
+
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLPRI))
+        mask |= MUX_READ;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        mask |= MUX_WRITE;
+    mask &= e->interest;
+    return mask ? mux__push_record(loop, MUX_REC_IO, fd, mask, 0) : 0;
+}
+
+static void serve(mux_loop_t *loop, int fd, uint32_t events)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    e->served = loop->iteration;
+    switch (e->kind) {
+    case FD_STREAM: mux__stream_ready(loop, fd, events); break;
+    case FD_LISTENER: mux__listener_ready(loop, fd); break;
+    case FD_WATCH: watcher_ready(loop, fd, events); break;
+    case FD_WAKEUP: drain_wakeup(loop); break;
+    default: break;   /* closed after the kernel reported it */
+    }
+}
+
+/* Edge-triggered fds that stopped short of EAGAIN last time are served
+ * again, unless the wait already reported them in this iteration. */
+static void serve_still_ready(mux_loop_t *loop)
+{
+    int i, n = loop->nstill;
+
+    for (i = 0; i < n; i++) {
+        int fd = loop->still[i];
+        mux_fd_t *e = &loop->fds[fd];
+
+        e->flags &= (uint8_t)~F_STILL_READY;
+        if (e->served != loop->iteration && (e->kind == FD_STREAM || e->kind == FD_LISTENER))
+            serve(loop, fd, e->kind == FD_STREAM ? EPOLLIN : 0);
+    }
+    /* Entries marked during this pass were appended after n. */
+    memmove(loop->still, loop->still + n, (size_t)(loop->nstill - n) * sizeof(int));
+    loop->nstill -= n;
+}
+
+int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
+{
+    int64_t timer_us;
+    int i, n, rc, *fds;
+    uint32_t *events;
+
+    if (loop == NULL)
+        return -EINVAL;
+    mux__timers_release_fired(loop);
+    loop->nfired = 0;
+    loop->rused = 0;
+    loop->iteration++;
+    if ((rc = apply_changes(loop)) < 0)
+        return rc;
+
+    timer_us = mux__timers_next_us(loop, mux_loop_now_ns());
+    if (timer_us >= 0 && (timeout_us < 0 || timer_us < timeout_us))
+        timeout_us = timer_us;
+    if (loop->nstill > 0 || loop->nfired > 0)
+        timeout_us = 0;
+
+    n = mux_backend_wait(loop->backend, timeout_us);
+    if (n == -EINTR)
+        n = 0;   /* the caller runs signal handlers and comes back */
+    if (n < 0)
+        return n;
+    fds = mux_backend_fired_fds(loop->backend);
+    events = mux_backend_fired_events(loop->backend);
+    for (i = 0; i < n; i++)
+        if (fds[i] >= 0 && fds[i] < loop->nfds)
+            serve(loop, fds[i], events[i]);
+    if (loop->nstill > 0)
+        serve_still_ready(loop);
+    if ((rc = mux__timers_expire(loop, mux_loop_now_ns())) < 0)
+        return rc;
+    return loop->record_error < 0 ? loop->record_error : loop->nfired;
+}

@@ -1,0 +1,104 @@
+/* mux_loop_impl.h - the loop's internal state, shared by mux_loop.c
+ * (iteration, fd table, watchers, wake-up), mux_stream.c (streams and
+ * listeners) and mux_timer.c (timer heap).
+ */
+#ifndef MUX_LOOP_IMPL_H
+#define MUX_LOOP_IMPL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mux_backend.h"
+#include "mux_loop.h"
+
+enum fd_kind { FD_FREE = 0, FD_WATCH, FD_STREAM, FD_LISTENER, FD_WAKEUP };
+
+enum fd_flag {
+    F_IN_CHANGES = 1 << 0,   /* queued in loop->changes */
+    F_READING = 1 << 1,      /* stream: the caller wants data */
+    F_EOF = 1 << 2,          /* stream: peer shut down, or read error */
+    F_ABOVE_HIGH = 1 << 3,   /* stream: queue went above high water */
+    F_SHUT_PENDING = 1 << 4, /* stream: shutdown(SHUT_WR) once drained */
+    F_CLOSE_PENDING = 1 << 5,/* stream: close once drained */
+    F_STILL_READY = 1 << 6,  /* edge-triggered: not drained, in loop->still */
+    F_PAUSED = 1 << 7        /* listener: accepting paused after an error */
+};
+
+/* Bytes a stream could not send yet; exists only while a send is partial. */
+typedef struct {
+    size_t head, len, cap;   /* unsent bytes are data[head .. head+len) */
+    char data[];
+} mux_wqueue_t;
+
+/* One per fd number; 24 bytes, so 10,000 idle connections cost ~240 KB. */
+typedef struct {
+    uint8_t kind;            /* enum fd_kind */
+    uint8_t flags;           /* enum fd_flag */
+    uint8_t interest;        /* MUX_READ|MUX_WRITE applied to the backend */
+    uint8_t pending;         /* wanted at the next apply_changes() */
+    uint16_t gen;            /* generation: high bits of the token */
+    uint16_t served;         /* iteration that last served this fd */
+    uint32_t high, low;      /* stream watermarks; listener: high = batch */
+    mux_wqueue_t *wq;        /* stream write queue, NULL when empty */
+} mux_fd_t;
+
+typedef struct {
+    int64_t deadline;        /* CLOCK_MONOTONIC ns */
+    uint64_t seq;            /* insertion order: FIFO among equal deadlines */
+    int heap_pos;            /* index in loop->heap, -1 when not armed */
+} mux_timer_t;
+
+struct mux_loop {
+    mux_backend_t *backend;
+    int edge;                /* epoll edge-triggered streams and listeners */
+    uint16_t iteration;
+    uint16_t last_gen;
+    mux_fd_t *fds;           /* indexed by fd */
+    int nfds;
+    int *changes;            /* fds whose pending interest differs */
+    int nchanges, changes_cap;
+    int *still;              /* edge-triggered fds with more to read/accept */
+    int nstill, still_cap;
+    int *fired;              /* MUX_RECORD_INTS ints per record */
+    int nfired, fired_cap;   /* counted in records */
+    int record_error;        /* -ENOMEM if a record could not be stored */
+    char *rbuf;              /* MUX_READ_BUFFER bytes, shared by all streams */
+    size_t rused;
+    int wakefd;
+    atomic_int wake_pending;
+    /* timers */
+    mux_timer_t *timers;     /* indexed by id */
+    int ntimers;
+    int *heap;               /* timer ids, min-heap by (deadline, seq) */
+    int heap_len;
+    int *free_ids, nfree;    /* reusable ids */
+    int *fired_ids, nfired_ids; /* fired this iteration, reusable next */
+    uint64_t timer_seq;
+};
+
+/* Token layout: fd in the low 20 bits, a nonzero generation above. */
+#define MUX__FD_BITS 20
+#define MUX__GEN_MAX 2047
+
+int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b);
+int mux__fd_reserve(mux_loop_t *loop, int fd);
+void mux__want(mux_loop_t *loop, int fd, int interest);
+int mux__mark_still_ready(mux_loop_t *loop, int fd);
+int mux__token_of(const mux_loop_t *loop, int fd);
+mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind);
+void mux__forget_fd(mux_loop_t *loop, int fd);
+
+/* mux_stream.c */
+int mux__stream_adopt(mux_loop_t *loop, int fd);
+void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events);
+void mux__listener_ready(mux_loop_t *loop, int fd);
+void mux__close_owned(mux_loop_t *loop, int fd);
+
+/* mux_timer.c */
+int64_t mux__timers_next_us(const mux_loop_t *loop, int64_t now);
+int mux__timers_expire(mux_loop_t *loop, int64_t now);
+void mux__timers_release_fired(mux_loop_t *loop);
+void mux__timers_free(mux_loop_t *loop);
+
+#endif

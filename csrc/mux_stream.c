@@ -1,0 +1,402 @@
+/* mux_stream.c - TCP streams and listeners owned by the loop.
+ *
+ * A stream reads into the loop-wide buffer only when the backend says it is
+ * readable (one recv per readiness: no speculative read ever hits EAGAIN)
+ * and reports (token, offset, nbytes). A write is sent at once; only what
+ * the kernel did not take is queued, and write interest is armed only while
+ * the queue is non-empty, so a request/response exchange costs one recv and
+ * one send and no epoll_ctl. Queues are freed as soon as they drain: an idle
+ * connection costs its 24-byte fd-table entry and nothing else here.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mux_loop_impl.h"
+
+#define DEFAULT_HIGH (64 * 1024)
+#define DEFAULT_LOW (16 * 1024)
+#define MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
+
+/* Claims a free table entry for an fd the loop will own. */
+static int claim(mux_loop_t *loop, int fd, int kind, int interest)
+{
+    mux_fd_t *e;
+    int rc;
+
+    if ((rc = mux__fd_reserve(loop, fd)) < 0)
+        return rc;
+    if (strcmp(mux_backend_name(loop->backend), "select") == 0 && fd >= FD_SETSIZE)
+        return -EINVAL;   /* select(2) cannot watch it */
+    e = &loop->fds[fd];
+    if (e->kind != FD_FREE)
+        return -EEXIST;
+    loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
+    e->kind = (uint8_t)kind;
+    e->gen = loop->last_gen;
+    e->flags &= F_IN_CHANGES;
+    e->high = DEFAULT_HIGH;
+    e->low = DEFAULT_LOW;
+    e->wq = NULL;
+    mux__want(loop, fd, interest);
+    return mux__token_of(loop, fd);
+}
+
+int mux__stream_adopt(mux_loop_t *loop, int fd)
+{
+    int token = claim(loop, fd, FD_STREAM, MUX_READ);
+
+    if (token >= 0)
+        loop->fds[fd].flags |= F_READING;
+    return token;
+}
+
+int mux_stream_open(mux_loop_t *loop, int fd)
+{
+    if (loop == NULL)
+        return -EINVAL;
+    return mux__stream_adopt(loop, fd);
+}
+
+/* Closes an fd the loop owns and forgets it. */
+void mux__close_owned(mux_loop_t *loop, int fd)
+{
+    mux__forget_fd(loop, fd);
+    close(fd);
+}
+
+/* Interest a stream needs now: read while wanted, write while queued. */
+static int stream_interest(const mux_fd_t *e)
+{
+    int want = 0;
+
+    if ((e->flags & (F_READING | F_EOF)) == F_READING)
+        want |= MUX_READ;
+    if (e->wq != NULL)
+        want |= MUX_WRITE;
+    return want;
+}
+
+static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
+{
+    size_t space = MUX_READ_BUFFER - loop->rused;
+    size_t want = space < MUX_READ_CHUNK ? space : MUX_READ_CHUNK;
+    int token = mux__token_of(loop, fd);
+    ssize_t n;
+
+    if (want < 4096) {
+        /* The shared buffer is full for this pass; level-triggered
+         * backends report the fd again, edge-triggered ones need a note. */
+        if (loop->edge)
+            mux__mark_still_ready(loop, fd);
+        return;
+    }
+    n = recv(fd, loop->rbuf + loop->rused, want, 0);
+    if (n > 0) {
+        mux__push_record(loop, MUX_REC_DATA, token, (int)loop->rused, (int)n);
+        loop->rused += (size_t)n;
+        if (loop->edge && (size_t)n == want)
+            mux__mark_still_ready(loop, fd);   /* maybe more: no EAGAIN yet */
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    e->flags |= F_EOF;
+    mux__want(loop, fd, stream_interest(e));
+    if (n == 0)
+        mux__push_record(loop, MUX_REC_EOF, token, 0, 0);
+    else
+        mux__push_record(loop, MUX_REC_ERROR, token, errno, 0);
+}
+
+/* The queue drained: run what was waiting for it. Returns 1 if the stream
+ * was closed. */
+static int stream_drained(mux_loop_t *loop, int fd, mux_fd_t *e)
+{
+    int token = mux__token_of(loop, fd);
+
+    free(e->wq);
+    e->wq = NULL;
+    if (e->flags & F_CLOSE_PENDING) {
+        mux__close_owned(loop, fd);
+        mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
+        return 1;
+    }
+    if (e->flags & F_SHUT_PENDING)
+        shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
+{
+    mux_wqueue_t *q = e->wq;
+    int token = mux__token_of(loop, fd);
+    ssize_t n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
+
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        if (e->flags & F_CLOSE_PENDING) {
+            /* Nobody is left to tell about the error: just finish closing. */
+            mux__close_owned(loop, fd);
+            mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
+            return;
+        }
+        free(e->wq);
+        e->wq = NULL;
+        e->flags |= F_EOF;
+        mux__want(loop, fd, stream_interest(e));
+        mux__push_record(loop, MUX_REC_ERROR, token, errno, 0);
+        return;
+    }
+    q->head += (size_t)n;
+    q->len -= (size_t)n;
+    if (q->len == 0 && stream_drained(loop, fd, e))
+        return;
+    if ((e->flags & F_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
+        e->flags &= (uint8_t)~F_ABOVE_HIGH;
+        mux__push_record(loop, MUX_REC_RESUME_WRITING, token, 0, 0);
+    }
+    mux__want(loop, fd, stream_interest(e));
+}
+
+void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    if (e->wq != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        stream_flush(loop, fd, e);
+    if (e->kind == FD_STREAM && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        && (e->flags & (F_READING | F_EOF)) == F_READING)
+        stream_read(loop, fd, e);
+}
+
+static mux_fd_t *live_stream(mux_loop_t *loop, int token)
+{
+    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+
+    return e != NULL && !(e->flags & F_CLOSE_PENDING) ? e : NULL;
+}
+
+/* Appends to the write queue, creating or growing it. */
+static int enqueue(mux_fd_t *e, const char *data, size_t len)
+{
+    mux_wqueue_t *q = e->wq;
+    size_t need, cap;
+
+    if (q != NULL && q->head > 0 && q->head >= q->len) {
+        memmove(q->data, q->data + q->head, q->len);   /* reuse the front */
+        q->head = 0;
+    }
+    need = (q ? q->head + q->len : 0) + len;
+    if (q == NULL || need > q->cap) {
+        cap = q ? q->cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        q = realloc(q, sizeof(*q) + cap);
+        if (q == NULL)
+            return -ENOMEM;
+        if (e->wq == NULL)
+            q->head = q->len = 0;
+        q->cap = cap;
+        e->wq = q;
+    }
+    memcpy(q->data + q->head + q->len, data, len);
+    q->len += len;
+    return 0;
+}
+
+int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
+{
+    mux_fd_t *e = live_stream(loop, token);
+    int fd = token & ((1 << MUX__FD_BITS) - 1), rc;
+    ssize_t n = 0;
+
+    if (e == NULL)
+        return -EBADF;
+    if ((data == NULL && len > 0) || len > MAX_WRITE)
+        return -EINVAL;
+    if (e->flags & F_SHUT_PENDING)
+        return -EPIPE;   /* write_eof() was called */
+    if (e->wq == NULL && len > 0) {
+        n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return -errno;
+            n = 0;
+        }
+    }
+    if ((size_t)n < len) {
+        if ((rc = enqueue(e, data + n, len - (size_t)n)) < 0)
+            return rc;
+        mux__want(loop, fd, stream_interest(e));
+        if (e->wq->len > e->high)
+            e->flags |= F_ABOVE_HIGH;
+    }
+    return e->wq ? (int64_t)e->wq->len : 0;
+}
+
+int64_t mux_stream_queued(mux_loop_t *loop, int token)
+{
+    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+
+    if (e == NULL)
+        return -EBADF;
+    return e->wq ? (int64_t)e->wq->len : 0;
+}
+
+int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
+{
+    mux_fd_t *e = live_stream(loop, token);
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (e == NULL)
+        return -EBADF;
+    if (reading)
+        e->flags |= F_READING;
+    else
+        e->flags &= (uint8_t)~F_READING;
+    mux__want(loop, fd, stream_interest(e));
+    return 0;
+}
+
+int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low)
+{
+    mux_fd_t *e = live_stream(loop, token);
+
+    if (e == NULL)
+        return -EBADF;
+    if (low < 0 || high < low || high > UINT32_MAX)
+        return -EINVAL;
+    e->high = (uint32_t)high;
+    e->low = (uint32_t)low;
+    if (e->wq != NULL && e->wq->len > e->high)
+        e->flags |= F_ABOVE_HIGH;
+    return 0;
+}
+
+int mux_stream_shutdown(mux_loop_t *loop, int token)
+{
+    mux_fd_t *e = live_stream(loop, token);
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (e == NULL)
+        return -EBADF;
+    if (e->flags & F_SHUT_PENDING)
+        return 0;
+    e->flags |= F_SHUT_PENDING;
+    if (e->wq == NULL && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        return -errno;
+    return 0;
+}
+
+int mux_stream_close(mux_loop_t *loop, int token, int abort)
+{
+    mux_fd_t *e = live_stream(loop, token);
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (e == NULL)
+        return -EBADF;
+    if (abort || e->wq == NULL) {
+        if (abort) {
+            /* SO_LINGER 0: the peer sees a reset, like asyncio's abort(). */
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        mux__close_owned(loop, fd);
+        return 1;
+    }
+    e->flags |= F_CLOSE_PENDING;
+    e->flags &= (uint8_t)~F_READING;
+    mux__want(loop, fd, stream_interest(e));
+    return 0;
+}
+
+/* --- listeners ------------------------------------------------------------ */
+
+int mux_listener_open(mux_loop_t *loop, int fd, int batch)
+{
+    int token;
+
+    if (loop == NULL || batch < 1 || batch > 65536)
+        return -EINVAL;
+    token = claim(loop, fd, FD_LISTENER, MUX_READ);
+    if (token >= 0)
+        loop->fds[fd].high = (uint32_t)batch;
+    return token;
+}
+
+static mux_fd_t *live_listener(mux_loop_t *loop, int token)
+{
+    return mux__entry(loop, token, FD_LISTENER);
+}
+
+int mux_listener_resume(mux_loop_t *loop, int token)
+{
+    mux_fd_t *e = live_listener(loop, token);
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (e == NULL)
+        return -EBADF;
+    e->flags &= (uint8_t)~F_PAUSED;
+    mux__want(loop, fd, MUX_READ);
+    return 0;
+}
+
+int mux_listener_close(mux_loop_t *loop, int token)
+{
+    int fd = token & ((1 << MUX__FD_BITS) - 1);
+
+    if (live_listener(loop, token) == NULL)
+        return -EBADF;
+    mux__close_owned(loop, fd);
+    return 0;
+}
+
+static void pause_listener(mux_loop_t *loop, int fd, int err)
+{
+    loop->fds[fd].flags |= F_PAUSED;
+    mux__want(loop, fd, 0);
+    mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
+}
+
+void mux__listener_ready(mux_loop_t *loop, int fd)
+{
+    int token = mux__token_of(loop, fd), i, batch = (int)loop->fds[fd].high;
+    int one = 1;
+
+    if (loop->fds[fd].flags & F_PAUSED)
+        return;
+    for (i = 0; i < batch; i++) {
+        int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), ctoken;
+
+        if (conn < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;   /* that connection is gone; try the next one */
+            /* EMFILE and friends: the pending connection stays queued and
+             * the listener stays readable, so keep polling it and we spin.
+             * Pause it; the caller resumes it later. */
+            pause_listener(loop, fd, errno);
+            return;
+        }
+        setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        ctoken = mux__stream_adopt(loop, conn);
+        if (ctoken < 0) {
+            close(conn);
+            pause_listener(loop, fd, -ctoken);
+            return;
+        }
+        mux__push_record(loop, MUX_REC_ACCEPT, token, ctoken, 0);
+    }
+    if (loop->edge)
+        mux__mark_still_ready(loop, fd);   /* batch used up before EAGAIN */
+}

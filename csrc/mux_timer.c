@@ -1,0 +1,181 @@
+/* mux_timer.c - the loop's timers: a binary min-heap of timer ids ordered
+ * by (deadline, seq), so equal deadlines fire in insertion (FIFO) order.
+ *
+ * Ids index loop->timers; each timer knows its heap position, so cancel is
+ * O(log n). A fired id is only reused from the next iteration, so a record
+ * the caller has not dispatched yet can never name a newer timer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "mux_loop_impl.h"
+
+int64_t mux_loop_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int before(const mux_loop_t *loop, int a, int b)
+{
+    const mux_timer_t *x = &loop->timers[a], *y = &loop->timers[b];
+
+    return x->deadline < y->deadline
+        || (x->deadline == y->deadline && x->seq < y->seq);
+}
+
+static void place(mux_loop_t *loop, int pos, int id)
+{
+    loop->heap[pos] = id;
+    loop->timers[id].heap_pos = pos;
+}
+
+static void sift_up(mux_loop_t *loop, int pos)
+{
+    int id = loop->heap[pos];
+
+    while (pos > 0) {
+        int parent = (pos - 1) / 2;
+        if (!before(loop, id, loop->heap[parent]))
+            break;
+        place(loop, pos, loop->heap[parent]);
+        pos = parent;
+    }
+    place(loop, pos, id);
+}
+
+static void sift_down(mux_loop_t *loop, int pos)
+{
+    int id = loop->heap[pos];
+
+    for (;;) {
+        int child = 2 * pos + 1;
+        if (child >= loop->heap_len)
+            break;
+        if (child + 1 < loop->heap_len && before(loop, loop->heap[child + 1], loop->heap[child]))
+            child++;
+        if (!before(loop, loop->heap[child], id))
+            break;
+        place(loop, pos, loop->heap[child]);
+        pos = child;
+    }
+    place(loop, pos, id);
+}
+
+static void heap_remove(mux_loop_t *loop, int id)
+{
+    int pos = loop->timers[id].heap_pos;
+    int last = loop->heap[--loop->heap_len];
+
+    loop->timers[id].heap_pos = -1;
+    if (pos == loop->heap_len)
+        return;
+    place(loop, pos, last);
+    sift_down(loop, pos);
+    sift_up(loop, loop->timers[last].heap_pos);
+}
+
+/* Grows the id slab and every array sized by it, all or nothing. */
+static int grow_timers(mux_loop_t *loop)
+{
+    int n = loop->ntimers ? loop->ntimers * 2 : 64, i;
+    mux_timer_t *timers;
+    int *heap, *free_ids, *fired_ids;
+
+    if (loop->ntimers >= (1 << 28))
+        return -ENOMEM;
+    timers = realloc(loop->timers, (size_t)n * sizeof(*timers));
+    if (timers == NULL)
+        return -ENOMEM;
+    loop->timers = timers;
+    heap = realloc(loop->heap, (size_t)n * sizeof(*heap));
+    if (heap == NULL)
+        return -ENOMEM;
+    loop->heap = heap;
+    free_ids = realloc(loop->free_ids, (size_t)n * sizeof(*free_ids));
+    if (free_ids == NULL)
+        return -ENOMEM;
+    loop->free_ids = free_ids;
+    fired_ids = realloc(loop->fired_ids, (size_t)n * sizeof(*fired_ids));
+    if (fired_ids == NULL)
+        return -ENOMEM;
+    loop->fired_ids = fired_ids;
+    /* New ids go on the free list highest first, so low ids are used first. */
+    for (i = n - 1; i >= loop->ntimers; i--) {
+        timers[i].heap_pos = -1;
+        free_ids[loop->nfree++] = i;
+    }
+    loop->ntimers = n;
+    return 0;
+}
+
+int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
+{
+    int id, rc;
+
+    if (loop == NULL)
+        return -EINVAL;
+    if (loop->nfree == 0 && (rc = grow_timers(loop)) < 0)
+        return rc;
+    id = loop->free_ids[--loop->nfree];
+    loop->timers[id].deadline = deadline_ns;
+    loop->timers[id].seq = loop->timer_seq++;
+    loop->heap_len++;
+    place(loop, loop->heap_len - 1, id);
+    sift_up(loop, loop->heap_len - 1);
+    return id;
+}
+
+int mux_timer_cancel(mux_loop_t *loop, int id)
+{
+    if (loop == NULL || id < 0 || id >= loop->ntimers)
+        return -EINVAL;
+    if (loop->timers[id].heap_pos < 0)
+        return -ENOENT;   /* already fired or cancelled */
+    heap_remove(loop, id);
+    loop->free_ids[loop->nfree++] = id;
+    return 0;
+}
+
+int64_t mux__timers_next_us(const mux_loop_t *loop, int64_t now)
+{
+    int64_t wait_ns;
+
+    if (loop->heap_len == 0)
+        return -1;
+    wait_ns = loop->timers[loop->heap[0]].deadline - now;
+    if (wait_ns <= 0)
+        return 0;
+    return wait_ns / 1000 + (wait_ns % 1000 != 0);  /* round up: never early */
+}
+
+int mux__timers_expire(mux_loop_t *loop, int64_t now)
+{
+    int rc;
+
+    while (loop->heap_len > 0 && loop->timers[loop->heap[0]].deadline <= now) {
+        int id = loop->heap[0];
+        if ((rc = mux__push_record(loop, MUX_REC_TIMER, id, 0, 0)) < 0)
+            return rc;
+        heap_remove(loop, id);
+        loop->fired_ids[loop->nfired_ids++] = id;
+    }
+    return 0;
+}
+
+void mux__timers_release_fired(mux_loop_t *loop)
+{
+    while (loop->nfired_ids > 0)
+        loop->free_ids[loop->nfree++] = loop->fired_ids[--loop->nfired_ids];
+}
+
+void mux__timers_free(mux_loop_t *loop)
+{
+    free(loop->timers);
+    free(loop->heap);
+    free(loop->free_ids);
+    free(loop->fired_ids);
+}

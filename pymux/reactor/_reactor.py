@@ -1,0 +1,421 @@
+"""Reactor: an asyncio-shaped callback loop on the C core (csrc/mux_loop.c).
+
+One `mux_loop_run_once` call per iteration waits, reads, accepts, flushes
+and expires timers in C, then returns a batch of records that Python reads
+with one `ffi.unpack` and dispatches, each with one dict lookup:
+
+    DATA        -> protocol.data_received(bytes)   (the hot path)
+    EOF/ERROR/CLOSED/RESUME_WRITING -> the stream's transport
+    ACCEPT      -> a new Transport and Protocol
+    IO          -> add_reader/add_writer callbacks
+    TIMER       -> call_later/call_at callbacks, in (deadline, FIFO) order
+
+A record whose stream or watcher was closed earlier in the same batch finds
+nothing in those dicts and is dropped, so closed fds never get events.
+"""
+import collections
+import logging
+import math
+import signal
+import socket
+import threading
+import time
+
+from .._errors import check, raise_errno
+from .._mux import ffi, lib
+from ._handles import Handle, TimerHandle
+from . import _tcp
+
+logger = logging.getLogger("pymux.reactor")
+
+BACKENDS = {
+    "epoll": (lib.MUX_BACKEND_EPOLL, 0),
+    "epoll-et": (lib.MUX_BACKEND_EPOLL, 1),
+    "poll": (lib.MUX_BACKEND_POLL, 0),
+    "select": (lib.MUX_BACKEND_SELECT, 0),
+}
+
+_DATA = lib.MUX_REC_DATA
+_TIMER = lib.MUX_REC_TIMER
+_IO = lib.MUX_REC_IO
+_READ = lib.MUX_READ
+_WRITE = lib.MUX_WRITE
+_RECORD_INTS = lib.MUX_RECORD_INTS
+_MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # like asyncio: wake at least daily
+_run_once_c = lib.mux_loop_run_once
+_unpack = ffi.unpack
+
+
+class Reactor:
+    """Callbacks, timers, fd watchers, signals and TCP on one C loop.
+
+    backend: "epoll" (default), "epoll-et" (edge-triggered streams, drained
+    under a per-iteration budget), "poll" or "select".
+    """
+
+    def __init__(self, backend="epoll"):
+        try:
+            kind, edge = BACKENDS[backend]
+        except KeyError:
+            raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}") from None
+        err = ffi.new("int *")
+        cloop = lib.mux_loop_new(kind, edge, err)
+        if cloop == ffi.NULL:
+            raise_errno(err[0])
+        self.backend = backend
+        self._cloop = cloop
+        self._fired = lib.mux_loop_fired(cloop)
+        self._rbuf = ffi.buffer(lib.mux_loop_read_buffer(cloop), lib.MUX_READ_BUFFER)
+        self._ready = collections.deque()
+        self._timers = {}           # timer id -> TimerHandle
+        self._readers = {}          # fd -> Handle
+        self._writers = {}          # fd -> Handle
+        self._streams = {}          # stream token -> Transport
+        self._on_data = {}          # stream token -> protocol.data_received
+        self._listeners = {}        # listener token -> Server
+        self._signal_handlers = {}  # signum -> Handle
+        self._signal_pair = None
+        self._exception_handler = None
+        self._stopping = False
+        self._running = False
+        self._closed = False
+        self._thread_id = None
+
+    # --- time and callbacks -------------------------------------------------
+
+    def time(self):
+        """The loop's clock: time.monotonic(), immune to wall-clock jumps."""
+        return time.monotonic()
+
+    def call_soon(self, callback, *args):
+        self._check_open()
+        handle = Handle(callback, args, self)
+        self._ready.append(handle)
+        return handle
+
+    def call_soon_threadsafe(self, callback, *args):
+        """call_soon from any thread: wakes the loop if it is waiting."""
+        handle = self.call_soon(callback, *args)
+        lib.mux_loop_wakeup(self._cloop)
+        return handle
+
+    def call_later(self, delay, callback, *args):
+        return self.call_at(self.time() + delay, callback, *args)
+
+    def call_at(self, when, callback, *args):
+        """Run callback at loop time `when` (never earlier)."""
+        self._check_open()
+        deadline_ns = math.ceil(when * 1e9)
+        timer_id = check(lib.mux_timer_add(self._cloop, deadline_ns))
+        handle = TimerHandle(when, callback, args, self, timer_id)
+        self._timers[timer_id] = handle
+        return handle
+
+    def _cancel_timer(self, handle):
+        timer_id = handle._timer_id
+        if self._timers.get(timer_id) is handle:
+            del self._timers[timer_id]
+            lib.mux_timer_cancel(self._cloop, timer_id)
+
+    # --- exceptions ---------------------------------------------------------
+
+    def set_exception_handler(self, handler):
+        """handler(reactor, context) replaces the default (logging.error)."""
+        self._exception_handler = handler
+
+    def call_exception_handler(self, context):
+        if self._exception_handler is None:
+            logger.error(context.get("message", "Unhandled exception in reactor"),
+                         exc_info=context.get("exception"))
+            return
+        try:
+            self._exception_handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            logger.exception("Exception in the reactor's exception handler")
+
+    def _call_protocol(self, method, *args):
+        """Call a protocol method; its exception goes to the handler."""
+        try:
+            return method(*args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.call_exception_handler({
+                "message": f"Exception in protocol callback {method!r}",
+                "exception": exc,
+            })
+            return None
+
+    # --- fd watchers --------------------------------------------------------
+
+    def add_reader(self, fd, callback, *args):
+        self._add_watcher(self._readers, fd, callback, args)
+
+    def add_writer(self, fd, callback, *args):
+        self._add_watcher(self._writers, fd, callback, args)
+
+    def remove_reader(self, fd):
+        return self._remove_watcher(self._readers, fd)
+
+    def remove_writer(self, fd):
+        return self._remove_watcher(self._writers, fd)
+
+    def _mask(self, fd):
+        return (_READ if fd in self._readers else 0) | (_WRITE if fd in self._writers else 0)
+
+    def _add_watcher(self, table, fd, callback, args):
+        self._check_open()
+        fd = _fileno(fd)
+        old = table.get(fd)
+        table[fd] = Handle(callback, args, self)
+        rc = lib.mux_watch(self._cloop, fd, self._mask(fd))
+        if rc < 0:
+            if old is None:
+                del table[fd]
+            else:
+                table[fd] = old
+            raise_errno(rc)
+        if old is not None:
+            old.cancel()
+
+    def _remove_watcher(self, table, fd):
+        fd = _fileno(fd)
+        handle = table.pop(fd, None)
+        if handle is None:
+            return False
+        handle.cancel()
+        if not self._closed:
+            lib.mux_watch(self._cloop, fd, self._mask(fd))
+        return True
+
+    # --- signals ------------------------------------------------------------
+
+    def add_signal_handler(self, sig, callback, *args):
+        """Run callback(*args) in the loop when signal `sig` arrives.
+
+        Main thread only (a Python rule); like asyncio, the C-level handler
+        only writes the signal number to a socket the loop watches.
+        """
+        self._check_open()
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("add_signal_handler() must be called from the main thread")
+        if self._signal_pair is None:
+            self._signal_pair = socket.socketpair()
+            for s in self._signal_pair:
+                s.setblocking(False)
+            signal.set_wakeup_fd(self._signal_pair[1].fileno(), warn_on_full_buffer=False)
+            self.add_reader(self._signal_pair[0].fileno(), self._read_signals)
+        self._signal_handlers[sig] = Handle(callback, args, self)
+        try:
+            signal.signal(sig, _noop_signal_handler)
+            signal.siginterrupt(sig, False)
+        except (OSError, ValueError) as exc:
+            del self._signal_handlers[sig]
+            raise RuntimeError(f"cannot handle signal {sig}: {exc}") from exc
+
+    def remove_signal_handler(self, sig):
+        if self._signal_handlers.pop(sig, None) is None:
+            return False
+        signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
+        return True
+
+    def _read_signals(self):
+        try:
+            data = self._signal_pair[0].recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        for signum in data:
+            handle = self._signal_handlers.get(signum)
+            if handle is not None:
+                self._ready.append(handle)
+
+    # --- TCP ----------------------------------------------------------------
+
+    def listen_tcp(self, protocol_factory, host="127.0.0.1", port=0, backlog=128,
+                   reuse_port=False):
+        """Accept TCP connections; each gets protocol_factory() and a Transport.
+
+        Returns a Server (see its `sockname` for the bound port).
+        """
+        self._check_open()
+        return _tcp.listen(self, protocol_factory, host, port, backlog, reuse_port)
+
+    def connect_tcp(self, protocol_factory, host, port, on_error=None):
+        """Connect without blocking; returns the protocol, whose
+        connection_made runs once connected. A failure goes to
+        on_error(exc), or to the exception handler."""
+        self._check_open()
+        return _tcp.connect(self, protocol_factory, host, port, on_error)
+
+    def _new_stream(self, token, protocol, extra=None):
+        transport = _tcp.Transport(self, token, protocol, extra)
+        self._streams[token] = transport
+        self._on_data[token] = protocol.data_received
+        self._call_protocol(protocol.connection_made, transport)
+        return transport
+
+    def _stream_closed(self, token, exc):
+        """The C stream is gone: connection_lost runs soon, exactly once."""
+        self._on_data.pop(token, None)
+        transport = self._streams.pop(token, None)
+        if transport is not None:
+            self._ready.append(Handle(transport._connection_lost, (exc,), self))
+
+    # --- running ------------------------------------------------------------
+
+    def run_forever(self):
+        """Run iterations until stop() is called."""
+        self._check_open()
+        if self._running:
+            raise RuntimeError("This reactor is already running")
+        self._running = True
+        self._stopping = False
+        self._thread_id = threading.get_ident()
+        try:
+            while not self._stopping:
+                self._run_once()
+        finally:
+            self._running = False
+            self._stopping = False
+            self._thread_id = None
+
+    def run(self, main, *args):
+        """call_soon(main, *args), then run_forever() until stop()."""
+        self.call_soon(main, *args)
+        self.run_forever()
+
+    def run_until(self, predicate, timeout=None):
+        """Run iterations until predicate() is true; False on timeout."""
+        self._check_open()
+        deadline = None if timeout is None else self.time() + timeout
+        guard = self.call_later(timeout, lambda: None) if timeout is not None else None
+        self._running = True
+        try:
+            while not predicate():
+                if deadline is not None and self.time() >= deadline:
+                    return False
+                self._run_once()
+            return True
+        finally:
+            self._running = False
+            if guard is not None:
+                guard.cancel()
+
+    def stop(self):
+        """Finish the current iteration, then return from run_forever()."""
+        self._stopping = True
+        if self._cloop is not None:
+            lib.mux_loop_wakeup(self._cloop)
+
+    def is_running(self):
+        return self._running
+
+    def is_closed(self):
+        return self._closed
+
+    def close(self):
+        """Release the loop: closes its streams, listeners and fds."""
+        if self._running:
+            raise RuntimeError("Cannot close a running reactor")
+        if self._closed:
+            return
+        self._closed = True
+        for sig in list(self._signal_handlers):
+            self.remove_signal_handler(sig)
+        if self._signal_pair is not None:
+            signal.set_wakeup_fd(-1)
+            for s in self._signal_pair:
+                s.close()
+        for server in list(self._listeners.values()):
+            server._forget()
+        self._ready.clear()
+        self._timers.clear()
+        self._readers.clear()
+        self._writers.clear()
+        self._streams.clear()
+        self._on_data.clear()
+        lib.mux_loop_free(self._cloop)
+        self._cloop = None
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("Reactor is closed")
+
+    def _run_once(self):
+        ready = self._ready
+        timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
+        n = _run_once_c(self._cloop, timeout_us)
+        if n > 0:
+            self._dispatch(_unpack(self._fired, n * _RECORD_INTS))
+        elif n < 0:
+            raise_errno(n)
+        # Callbacks scheduled by these callbacks wait for the next iteration.
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+
+    def _dispatch(self, records):
+        on_data = self._on_data
+        rbuf = self._rbuf
+        it = iter(records)
+        for kind, token, a, b in zip(it, it, it, it):
+            if kind == _DATA:
+                data_received = on_data.get(token)
+                if data_received is not None:
+                    try:
+                        data_received(rbuf[a:a + b])
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self._protocol_failed(token, exc)
+            elif kind == _TIMER:
+                handle = self._timers.pop(token, None)
+                if handle is not None and not handle._cancelled:
+                    handle._run()
+            elif kind == _IO:
+                self._dispatch_io(token, a)
+            else:
+                _tcp.dispatch_record(self, kind, token, a)
+
+    def _dispatch_io(self, fd, mask):
+        if mask & _READ:
+            handle = self._readers.get(fd)
+            if handle is not None:
+                handle._run()
+        if mask & _WRITE:
+            handle = self._writers.get(fd)
+            if handle is not None:
+                handle._run()
+
+    def _protocol_failed(self, token, exc):
+        transport = self._streams.get(token)
+        self.call_exception_handler({
+            "message": "Exception in protocol.data_received()",
+            "exception": exc,
+            "transport": transport,
+        })
+        if transport is not None:
+            transport.abort()
+
+    def __repr__(self):
+        state = "closed" if self._closed else "running" if self._running else "idle"
+        return f"<pymux Reactor backend={self.backend} {state}>"
+
+
+def _noop_signal_handler(signum, frame):
+    """The wake-up fd carries the signal; the handler runs in the loop."""
+
+
+def _fileno(fd):
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"invalid file descriptor: {fd}")
+        return fd
+    try:
+        return _fileno(fd.fileno())
+    except AttributeError:
+        raise TypeError(f"invalid file object: {fd!r}") from None
+

@@ -1,0 +1,184 @@
+"""Transport: the asyncio-shaped handle on a C-side stream.
+
+The bytes never pass through a Python socket: the loop's C core reads into
+its shared buffer and writes with send(2), queueing only what the kernel did
+not take. A Transport holds the stream's token; every call is one cffi
+crossing, and a stale token is refused by C (EBADF), never misdirected.
+"""
+import os
+import socket
+
+from .._mux import lib
+
+DEFAULT_HIGH_WATER = 64 * 1024
+
+_write = lib.mux_stream_write
+
+
+class Transport:
+    """Write to, pause, half-close and close one connection."""
+
+    __slots__ = ("_reactor", "_cloop", "_token", "_protocol", "_closing",
+                 "_eof_written", "_reading", "_writing_paused", "_high", "_low",
+                 "_sock", "_extra")
+
+    def __init__(self, reactor, token, protocol, extra=None):
+        self._reactor = reactor
+        self._cloop = reactor._cloop
+        self._token = token
+        self._protocol = protocol
+        self._closing = False
+        self._eof_written = False
+        self._reading = True
+        self._writing_paused = False
+        self._high = DEFAULT_HIGH_WATER
+        self._low = DEFAULT_HIGH_WATER // 4
+        self._sock = None
+        self._extra = extra
+
+    # --- writing ------------------------------------------------------------
+
+    def write(self, data):
+        """Send data now if the kernel takes it; queue the rest in C."""
+        if type(data) is not bytes:
+            data = _as_bytes(data)
+        if self._eof_written:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._closing or not data:
+            return
+        queued = _write(self._cloop, self._token, data, len(data))
+        if queued:   # rare: a partial send (> 0) or an error (< 0)
+            self._after_write(queued)
+
+    def _after_write(self, queued):
+        if queued < 0:
+            self._fatal_error(OSError(-queued, os.strerror(-queued)))
+        elif queued > self._high and not self._writing_paused:
+            self._writing_paused = True
+            self._reactor._call_protocol(self._protocol.pause_writing)
+
+    def writelines(self, list_of_data):
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self):
+        """Shut down the sending side once the queued bytes are sent."""
+        if self._closing or self._eof_written:
+            return
+        self._eof_written = True
+        rc = lib.mux_stream_shutdown(self._cloop, self._token)
+        if rc < 0:
+            self._fatal_error(OSError(-rc, os.strerror(-rc)))
+
+    def can_write_eof(self):
+        return True
+
+    def get_write_buffer_size(self):
+        if self._closing:
+            return 0
+        return max(0, lib.mux_stream_queued(self._cloop, self._token))
+
+    def get_write_buffer_limits(self):
+        return (self._low, self._high)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        """Same rules as asyncio: high defaults to 64 KiB, low to high // 4."""
+        if high is None:
+            high = DEFAULT_HIGH_WATER if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high, self._low = high, low
+        if not self._closing:
+            lib.mux_stream_set_limits(self._cloop, self._token, high, low)
+            queued = lib.mux_stream_queued(self._cloop, self._token)
+            if queued > high and not self._writing_paused:
+                self._after_write(queued)
+
+    # --- reading ------------------------------------------------------------
+
+    def pause_reading(self):
+        if self._reading and not self._closing:
+            self._reading = False
+            lib.mux_stream_set_reading(self._cloop, self._token, 0)
+
+    def resume_reading(self):
+        if not self._reading and not self._closing:
+            self._reading = True
+            lib.mux_stream_set_reading(self._cloop, self._token, 1)
+
+    def is_reading(self):
+        return self._reading and not self._closing
+
+    # --- closing ------------------------------------------------------------
+
+    def is_closing(self):
+        return self._closing
+
+    def close(self):
+        """Close after the queued bytes are sent; connection_lost(None) follows."""
+        self._close(abort=False, exc=None)
+
+    def abort(self):
+        """Close now, dropping queued bytes (the peer sees a reset)."""
+        self._close(abort=True, exc=None)
+
+    def _fatal_error(self, exc):
+        self._close(abort=True, exc=exc)
+
+    def _close(self, abort, exc):
+        if self._closing:
+            return
+        self._closing = True
+        reactor = self._reactor
+        reactor._on_data.pop(self._token, None)
+        closed_now = lib.mux_stream_close(self._cloop, self._token, 1 if abort else 0)
+        if closed_now:   # 1, or < 0 if C already dropped it
+            reactor._stream_closed(self._token, exc)
+        # else: a MUX_REC_CLOSED record follows once the queue is flushed
+
+    def _connection_lost(self, exc):
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._protocol.connection_lost(exc)
+
+    # --- extra info ---------------------------------------------------------
+
+    def get_extra_info(self, name, default=None):
+        """'socket', 'peername' and 'sockname', as asyncio offers them."""
+        if self._extra is not None and name in self._extra:
+            return self._extra[name]
+        if name not in ("socket", "peername", "sockname"):
+            return default
+        sock = self._socket()
+        if sock is None:
+            return default
+        try:
+            value = sock if name == "socket" else getattr(sock, "get" + name)()
+        except OSError:
+            return default
+        if name != "socket":
+            if self._extra is None:
+                self._extra = {}
+            self._extra[name] = value
+        return value
+
+    def _socket(self):
+        """A socket object for the stream's fd, made on first use (a dup, so
+        the C core stays the only owner of the fd it polls)."""
+        if self._sock is None and not self._closing:
+            fd = lib.mux_token_fd(self._cloop, self._token)
+            if fd >= 0:
+                self._sock = socket.socket(fileno=os.dup(fd))
+        return self._sock
+
+    def __repr__(self):
+        state = "closing" if self._closing else "open"
+        return f"<pymux Transport token={self._token} {state}>"
+
+
+def _as_bytes(data):
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
