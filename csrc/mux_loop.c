@@ -182,7 +182,7 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
 void mux__forget_fd(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
-    uint8_t keep = e->flags & F_IN_CHANGES;
+    uint16_t keep = e->flags & F_IN_CHANGES;
 
     sync_backend(loop, fd, 0);
     free(e->wq);
@@ -200,7 +200,7 @@ static int apply_changes(mux_loop_t *loop)
         int fd = loop->changes[i];
         mux_fd_t *e = &loop->fds[fd];
 
-        e->flags &= (uint8_t)~F_IN_CHANGES;
+        e->flags &= (uint16_t)~F_IN_CHANGES;
         rc = sync_backend(loop, fd, e->pending);
         if (rc < 0 && e->kind == FD_STREAM) {
             /* e.g. EBADF: the fd was closed behind the loop's back. */
@@ -350,19 +350,23 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
 
-    e->served = loop->iteration;
     switch (e->kind) {
     case FD_STREAM: mux__stream_ready(loop, fd, events); break;
-    case FD_LISTENER: mux__listener_ready(loop, fd); break;
+    case FD_LISTENER:
+        if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            mux__listener_ready(loop, fd);
+        break;
     case FD_WATCH: watcher_ready(loop, fd, events); break;
     case FD_WAKEUP: drain_wakeup(loop); break;
     default: break;   /* closed after the kernel reported it */
     }
 }
 
-/* Edge-triggered fds that stopped short of EAGAIN last time are served
- * again, unless the wait already reported them in this iteration. */
-static void serve_still_ready(mux_loop_t *loop)
+/* Serves the fds carried over from the last iteration (the shared read
+ * buffer filled up, or an edge-triggered fd stopped short of EAGAIN) before
+ * anything the wait reports, so every busy fd gets its turn in order.
+ * Returns how many list entries it took; see finish_still_ready(). */
+static int serve_still_ready(mux_loop_t *loop)
 {
     int i, n = loop->nstill;
 
@@ -370,11 +374,22 @@ static void serve_still_ready(mux_loop_t *loop)
         int fd = loop->still[i];
         mux_fd_t *e = &loop->fds[fd];
 
-        e->flags &= (uint8_t)~F_STILL_READY;
-        if (e->served != loop->iteration && (e->kind == FD_STREAM || e->kind == FD_LISTENER))
-            serve(loop, fd, e->kind == FD_STREAM ? EPOLLIN : 0);
+        e->flags &= (uint16_t)~F_STILL_READY;
+        if (e->kind == FD_STREAM || e->kind == FD_LISTENER) {
+            e->flags |= F_SERVED;
+            serve(loop, fd, EPOLLIN);
+        }
     }
-    /* Entries marked during this pass were appended after n. */
+    return n;
+}
+
+/* Drops the n entries served above; entries marked since then stay. */
+static void finish_still_ready(mux_loop_t *loop, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        loop->fds[loop->still[i]].flags &= (uint16_t)~F_SERVED;
     memmove(loop->still, loop->still + n, (size_t)(loop->nstill - n) * sizeof(int));
     loop->nstill -= n;
 }
@@ -382,7 +397,7 @@ static void serve_still_ready(mux_loop_t *loop)
 int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
 {
     int64_t timer_us;
-    int i, n, rc, *fds;
+    int i, n, rc, carried, *fds;
     uint32_t *events;
 
     if (loop == NULL)
@@ -390,7 +405,6 @@ int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
     mux__timers_release_fired(loop);
     loop->nfired = 0;
     loop->rused = 0;
-    loop->iteration++;
     if ((rc = apply_changes(loop)) < 0)
         return rc;
 
@@ -405,13 +419,20 @@ int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
         n = 0;   /* the caller runs signal handlers and comes back */
     if (n < 0)
         return n;
+    carried = serve_still_ready(loop);
     fds = mux_backend_fired_fds(loop->backend);
     events = mux_backend_fired_events(loop->backend);
-    for (i = 0; i < n; i++)
-        if (fds[i] >= 0 && fds[i] < loop->nfds)
-            serve(loop, fds[i], events[i]);
-    if (loop->nstill > 0)
-        serve_still_ready(loop);
+    for (i = 0; i < n; i++) {
+        int fd = fds[i];
+        uint32_t ev = events[i];
+
+        if (fd < 0 || fd >= loop->nfds)
+            continue;
+        if (loop->fds[fd].flags & F_SERVED)
+            ev &= ~(uint32_t)EPOLLIN;   /* read above; only flush now */
+        serve(loop, fd, ev);
+    }
+    finish_still_ready(loop, carried);
     if ((rc = mux__timers_expire(loop, mux_loop_now_ns())) < 0)
         return rc;
     return loop->record_error < 0 ? loop->record_error : loop->nfired;

@@ -22,7 +22,8 @@ enum fd_flag {
     F_SHUT_PENDING = 1 << 4, /* stream: shutdown(SHUT_WR) once drained */
     F_CLOSE_PENDING = 1 << 5,/* stream: close once drained */
     F_STILL_READY = 1 << 6,  /* edge-triggered: not drained, in loop->still */
-    F_PAUSED = 1 << 7        /* listener: accepting paused after an error */
+    F_PAUSED = 1 << 7,       /* listener: accepting paused after an error */
+    F_SERVED = 1 << 8        /* read from the still-ready list this pass */
 };
 
 /* Bytes a stream could not send yet; exists only while a send is partial. */
@@ -34,11 +35,10 @@ typedef struct {
 /* One per fd number; 24 bytes, so 10,000 idle connections cost ~240 KB. */
 typedef struct {
     uint8_t kind;            /* enum fd_kind */
-    uint8_t flags;           /* enum fd_flag */
     uint8_t interest;        /* MUX_READ|MUX_WRITE applied to the backend */
     uint8_t pending;         /* wanted at the next apply_changes() */
+    uint16_t flags;          /* enum fd_flag */
     uint16_t gen;            /* generation: high bits of the token */
-    uint16_t served;         /* iteration that last served this fd */
     uint32_t high, low;      /* stream watermarks; listener: high = batch */
     mux_wqueue_t *wq;        /* stream write queue, NULL when empty */
 } mux_fd_t;
@@ -52,7 +52,6 @@ typedef struct {
 struct mux_loop {
     mux_backend_t *backend;
     int edge;                /* epoll edge-triggered streams and listeners */
-    uint16_t iteration;
     uint16_t last_gen;
     mux_fd_t *fds;           /* indexed by fd */
     int nfds;

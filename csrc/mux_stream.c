@@ -92,10 +92,10 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
     ssize_t n;
 
     if (want < 4096) {
-        /* The shared buffer is full for this pass; level-triggered
-         * backends report the fd again, edge-triggered ones need a note. */
-        if (loop->edge)
-            mux__mark_still_ready(loop, fd);
+        /* The shared buffer is full for this pass. Served first in the
+         * next one, so busy streams late in the kernel's list still get
+         * their turn (and edge-triggered ones are not forgotten). */
+        mux__mark_still_ready(loop, fd);
         return;
     }
     n = recv(fd, loop->rbuf + loop->rused, want, 0);
@@ -161,7 +161,7 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
     if (q->len == 0 && stream_drained(loop, fd, e))
         return;
     if ((e->flags & F_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
-        e->flags &= (uint8_t)~F_ABOVE_HIGH;
+        e->flags &= (uint16_t)~F_ABOVE_HIGH;
         mux__push_record(loop, MUX_REC_RESUME_WRITING, token, 0, 0);
     }
     mux__want(loop, fd, stream_interest(e));
@@ -262,7 +262,7 @@ int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
     if (reading)
         e->flags |= F_READING;
     else
-        e->flags &= (uint8_t)~F_READING;
+        e->flags &= (uint16_t)~F_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -314,7 +314,7 @@ int mux_stream_close(mux_loop_t *loop, int token, int abort)
         return 1;
     }
     e->flags |= F_CLOSE_PENDING;
-    e->flags &= (uint8_t)~F_READING;
+    e->flags &= (uint16_t)~F_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -345,7 +345,7 @@ int mux_listener_resume(mux_loop_t *loop, int token)
 
     if (e == NULL)
         return -EBADF;
-    e->flags &= (uint8_t)~F_PAUSED;
+    e->flags &= (uint16_t)~F_PAUSED;
     mux__want(loop, fd, MUX_READ);
     return 0;
 }

@@ -256,6 +256,10 @@ class Reactor:
         self._call_protocol(protocol.connection_made, transport)
         return transport
 
+    def transports(self):
+        """The open stream transports, in no particular order."""
+        return list(self._streams.values())
+
     def _stream_closed(self, token, exc):
         """The C stream is gone: connection_lost runs soon, exactly once."""
         self._on_data.pop(token, None)
@@ -360,9 +364,10 @@ class Reactor:
     def _dispatch(self, records):
         on_data = self._on_data
         rbuf = self._rbuf
+        DATA, TIMER, IO = _DATA, _TIMER, _IO
         it = iter(records)
         for kind, token, a, b in zip(it, it, it, it):
-            if kind == _DATA:
+            if kind == DATA:
                 data_received = on_data.get(token)
                 if data_received is not None:
                     try:
@@ -371,11 +376,11 @@ class Reactor:
                         raise
                     except BaseException as exc:
                         self._protocol_failed(token, exc)
-            elif kind == _TIMER:
+            elif kind == TIMER:
                 handle = self._timers.pop(token, None)
                 if handle is not None and not handle._cancelled:
                     handle._run()
-            elif kind == _IO:
+            elif kind == IO:
                 self._dispatch_io(token, a)
             else:
                 _tcp.dispatch_record(self, kind, token, a)

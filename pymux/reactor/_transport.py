@@ -8,7 +8,7 @@ crossing, and a stale token is refused by C (EBADF), never misdirected.
 import os
 import socket
 
-from .._mux import lib
+from .._mux import ffi, lib
 
 DEFAULT_HIGH_WATER = 64 * 1024
 
@@ -20,7 +20,7 @@ class Transport:
 
     __slots__ = ("_reactor", "_cloop", "_token", "_protocol", "_closing",
                  "_eof_written", "_reading", "_writing_paused", "_high", "_low",
-                 "_sock", "_extra")
+                 "_extra")
 
     def __init__(self, reactor, token, protocol, extra=None):
         self._reactor = reactor
@@ -33,26 +33,34 @@ class Transport:
         self._writing_paused = False
         self._high = DEFAULT_HIGH_WATER
         self._low = DEFAULT_HIGH_WATER // 4
-        self._sock = None
-        self._extra = extra
+        self._extra = extra     # get_extra_info() cache, made on first use
 
     # --- writing ------------------------------------------------------------
 
     def write(self, data):
         """Send data now if the kernel takes it; queue the rest in C."""
-        if type(data) is not bytes:
-            data = _as_bytes(data)
-        if self._eof_written:
-            raise RuntimeError("Cannot call write() after write_eof()")
-        if self._closing or not data:
-            return
-        queued = _write(self._cloop, self._token, data, len(data))
-        if queued:   # rare: a partial send (> 0) or an error (< 0)
+        # The hot path is the cffi call alone: C refuses a closed or
+        # shut-down stream, and anything but bytes raises TypeError there.
+        try:
+            queued = _write(self._cloop, self._token, data, len(data))
+        except TypeError:
+            queued = self._write_buffer(data)
+        if queued:   # rare: a partial send (> 0) or a refusal (< 0)
             self._after_write(queued)
+
+    def _write_buffer(self, data):
+        if not isinstance(data, (bytearray, memoryview)):
+            raise TypeError(f"data argument must be a bytes-like object, "
+                            f"not {type(data).__name__!r}")
+        data = ffi.from_buffer(data)
+        return _write(self._cloop, self._token, data, len(data))
 
     def _after_write(self, queued):
         if queued < 0:
-            self._fatal_error(OSError(-queued, os.strerror(-queued)))
+            if self._eof_written:
+                raise RuntimeError("Cannot call write() after write_eof()")
+            if not self._closing:   # writes after close() are ignored, as in asyncio
+                self._fatal_error(OSError(-queued, os.strerror(-queued)))
         elif queued > self._high and not self._writing_paused:
             self._writing_paused = True
             self._reactor._call_protocol(self._protocol.pause_writing)
@@ -138,47 +146,35 @@ class Transport:
         # else: a MUX_REC_CLOSED record follows once the queue is flushed
 
     def _connection_lost(self, exc):
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        sock = self._extra.pop("socket", None) if self._extra else None
+        if sock is not None:
+            sock.close()
         self._protocol.connection_lost(exc)
 
     # --- extra info ---------------------------------------------------------
 
     def get_extra_info(self, name, default=None):
         """'socket', 'peername' and 'sockname', as asyncio offers them."""
-        if self._extra is not None and name in self._extra:
-            return self._extra[name]
-        if name not in ("socket", "peername", "sockname"):
-            return default
-        sock = self._socket()
-        if sock is None:
-            return default
-        try:
-            value = sock if name == "socket" else getattr(sock, "get" + name)()
-        except OSError:
-            return default
-        if name != "socket":
-            if self._extra is None:
-                self._extra = {}
-            self._extra[name] = value
-        return value
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = {}
+        if name not in extra and name in ("socket", "peername", "sockname"):
+            sock = self._socket(extra)
+            try:
+                extra[name] = sock if name == "socket" else getattr(sock, "get" + name)()
+            except (AttributeError, OSError):
+                return default   # closed (no socket) or not connected any more
+        return extra.get(name, default)
 
-    def _socket(self):
-        """A socket object for the stream's fd, made on first use (a dup, so
-        the C core stays the only owner of the fd it polls)."""
-        if self._sock is None and not self._closing:
+    def _socket(self, extra):
+        """A socket object for the stream's fd, made on first use: a dup, so
+        the C core stays the only owner of the fd it polls."""
+        if "socket" not in extra and not self._closing:
             fd = lib.mux_token_fd(self._cloop, self._token)
             if fd >= 0:
-                self._sock = socket.socket(fileno=os.dup(fd))
-        return self._sock
+                extra["socket"] = socket.socket(fileno=os.dup(fd))
+        return extra.get("socket")
 
     def __repr__(self):
         state = "closing" if self._closing else "open"
         return f"<pymux Transport token={self._token} {state}>"
-
-
-def _as_bytes(data):
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")

@@ -1,0 +1,325 @@
+"""Echo server comparison: pymux vs stdlib selectors, asyncio, uvloop and a C floor.
+
+    python bench/bench_echo.py [--quick] [--reps 5] [--duration 2] [--sizes 64,1024,16384]
+                               [--conns 1,10,100] [--servers pymux,selectors,...]
+                               [--upper] [--idle-conns 10000] [--json out.json]
+
+One interleaved run: for each rep, for each server (order rotated per rep),
+start the server, run every (size, connections) cell with the C load
+generator, stop it. Reports medians over reps of requests/s, p50/p99 latency
+and server CPU us per request, with CPU ratios to pymux and to the C floor;
+then syscalls per request (strace -c, 1 KiB x 10 connections, if strace is
+installed) and server RSS growth per idle connection. A server that fails to
+start is reported as such and the run goes on with the others.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+
+import _harness as h
+
+HOST = "127.0.0.1"
+DEFAULT_SERVERS = "pymux,selectors,asyncio,uvloop,c-floor"
+SERVER_NAMES = ("pymux", "selectors", "selectors-pymux", "asyncio", "uvloop", "c-floor")
+
+
+def server_argv(name, upper):
+    """argv for a server name (one of SERVER_NAMES); raises if it cannot be built."""
+    py, common = sys.executable, ["--port", "0", "--host", HOST] + (["--upper"] if upper else [])
+    srv = h.SERVERS
+    table = {
+        "pymux": lambda: [py, "-m", "pymux.echo", *common],
+        "selectors": lambda: [py, srv / "selectors_echo.py", *common],
+        "selectors-pymux": lambda: [py, srv / "selectors_echo.py", "--selectors-module", "pymux", *common],
+        "asyncio": lambda: [py, srv / "asyncio_echo.py", "--loop", "asyncio", *common],
+        "uvloop": lambda: [py, srv / "asyncio_echo.py", "--loop", "uvloop", *common],
+        "c-floor": lambda: [h.build("servers/c_epoll_echo.c"), *common],
+    }
+    return table[name]()
+
+
+def ints(text):
+    return [int(x) for x in text.split(",") if x]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--servers", default=DEFAULT_SERVERS)
+    p.add_argument("--sizes", type=ints, default=[64, 1024, 16384])
+    p.add_argument("--conns", type=ints, default=[1, 10, 100])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--duration", type=float, default=2.0, help="seconds per cell")
+    p.add_argument("--warmup", type=float, default=0.3, help="seconds before each cell")
+    p.add_argument("--server-warmup", type=float, default=1.0,
+                   help="seconds of load (10 x 1 KiB) after each server start")
+    p.add_argument("--upper", action="store_true", help="servers upper-case, loadgen checks it")
+    p.add_argument("--idle-conns", type=int, default=10000, help="0 skips the idle test")
+    p.add_argument("--strace-requests", type=int, default=5000, help="0 skips strace")
+    p.add_argument("--pin", choices=("same", "split", "none"), default="same",
+                   help="same: loadgen and server share one CPU (default: repeatable CPU "
+                        "per request); split: a CPU each (server-bound req/s, but 1-conn "
+                        "cells then pay idle-CPU wake-ups); none: scheduler's choice")
+    p.add_argument("--json", metavar="PATH", help="write raw results here")
+    p.add_argument("--quick", action="store_true", help="~1 minute smoke run")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.reps, a.duration, a.warmup, a.server_warmup = 1, 1.0, 0.2, 0.5
+        a.sizes, a.conns = [64, 16384], [1, 100]
+        a.idle_conns = min(a.idle_conns, 2000)
+        a.strace_requests = min(a.strace_requests, 2000)
+    if a.reps < 1 or a.duration <= 0:
+        p.error("--reps must be >= 1 and --duration > 0")
+    unknown = set(a.servers.split(",")) - set(SERVER_NAMES)
+    if unknown:
+        p.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVER_NAMES)}")
+    return a
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.cells = [(s, c) for s in args.sizes for c in args.conns]
+        self.servers, self.skipped = [], {}
+        for name in args.servers.split(","):
+            if name == "uvloop" and importlib.util.find_spec("uvloop") is None:
+                self.skipped[name] = "uvloop not installed"
+            else:
+                self.servers.append(name)
+        self.env = h.python_env()
+        loadgen_cpus, self.server_cpus = h.placement(args.pin)
+        if loadgen_cpus:
+            os.sched_setaffinity(0, loadgen_cpus)   # loadgen runs inherit it
+        self.raw = []                      # one dict per (rep, server, cell) run
+        self.failures = {}                 # server -> [messages]
+        self.syscalls, self.idle = {}, {}
+        n = len(self.servers)
+        self.progress = h.Progress(args.reps * n * len(self.cells)
+                                   + (n if args.strace_requests else 0)
+                                   + (n if args.idle_conns else 0))
+
+    def fail(self, name, msg):
+        msg = " ".join(str(msg).split())           # one line, for the markdown report
+        self.failures.setdefault(name, []).append(msg)
+        self.progress.note(f"!! {name}: {msg}")
+
+    def start(self, name):
+        """Start a server, or record why it failed and return None."""
+        try:
+            srv = h.Server(server_argv(name, self.a.upper), name=name, env=self.env)
+        except (h.ServerStartError, RuntimeError, OSError) as e:
+            self.fail(name, f"failed to start: {e}")
+            return None
+        if self.server_cpus:
+            h.pin(srv.pid, self.server_cpus)
+        if self.a.server_warmup:
+            try:
+                w = h.warm_up(srv, self.a.server_warmup, upper=self.a.upper)
+                if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
+                    raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad bytes, "
+                                       f"{w['requests']} requests")
+            except Exception as e:                     # noqa: BLE001
+                self.fail(name, f"warm-up failed: {e}")
+                srv.stop()
+                return None
+        return srv
+
+    def run_cells(self, rep):
+        order = self.servers[rep % len(self.servers):] + self.servers[:rep % len(self.servers)]
+        for name in order:
+            self.progress.show(f"rep {rep + 1}/{self.a.reps}: starting {name}")
+            srv = self.start(name)
+            if srv is None:
+                self.progress.step(len(self.cells))
+                continue
+            with srv:
+                for i, (size, conns) in enumerate(self.cells):
+                    self.progress.show(f"rep {rep + 1}/{self.a.reps}: {name} {size} B x {conns} conn")
+                    self.progress.step()
+                    try:
+                        r = h.measure(srv, connections=conns, size=size, duration=self.a.duration,
+                                      warmup=self.a.warmup, upper=self.a.upper)
+                    except Exception as e:             # noqa: BLE001: record, go on
+                        self.fail(name, f"{size} B x {conns}: load run failed: {e}")
+                        continue
+                    self.raw.append(dict(r, server=name, rep=rep, cell=[size, conns]))
+                    if not srv.alive():
+                        self.fail(name, f"died during {size} B x {conns} (status "
+                                        f"{srv.proc.returncode}): {srv.stderr_tail(300)}")
+                        self.progress.step(len(self.cells) - i - 1)
+                        break
+
+    def run_extras(self):
+        for name in self.servers:
+            if self.a.strace_requests:
+                self.progress.show(f"syscalls/request: {name}")
+                self.progress.step()
+                if not h.strace_available():
+                    self.syscalls[name] = {"error": "strace not installed"}
+                    continue
+                self.syscalls[name] = self._guarded(name, "strace", lambda s: h.syscalls_per_request(
+                    s, requests=self.a.strace_requests, connections=10, size=1024,
+                    upper=self.a.upper) or {"error": "strace could not attach"})
+        for name in self.servers:
+            if self.a.idle_conns:
+                self.progress.show(f"idle memory, {self.a.idle_conns} connections: {name}")
+                self.progress.step()
+                self.idle[name] = self._guarded(name, "idle", lambda s: h.idle_rss_per_conn(
+                    s, self.a.idle_conns))
+
+    def _guarded(self, name, what, fn):
+        srv = self.start(name)
+        if srv is None:
+            return {"error": "failed to start"}
+        with srv:
+            try:
+                return fn(srv)
+            except Exception as e:                     # noqa: BLE001
+                self.fail(name, f"{what}: {e}")
+                return {"error": str(e)}
+
+    def run(self):
+        try:
+            for rep in range(self.a.reps):
+                self.run_cells(rep)
+            self.run_extras()
+        except KeyboardInterrupt:
+            self.progress.note("interrupted: reporting what was measured")
+        self.progress.close()
+
+
+# --------------------------------------------------------------------------- report
+
+def summarize(bench):
+    """Medians per (server, cell) over reps."""
+    out = []
+    for name in bench.servers:
+        for size, conns in bench.cells:
+            runs = [r for r in bench.raw if r["server"] == name and r["cell"] == [size, conns]]
+            row = {"server": name, "size": size, "conns": conns, "reps": len(runs)}
+            if runs:
+                rps = [r["rps"] for r in runs]
+                row.update(rps=h.median(rps), p50_us=h.median([r["p50_us"] for r in runs]),
+                           p99_us=h.median([r["p99_us"] for r in runs]),
+                           cpu_us=h.median([r["cpu_us_per_req"] for r in runs]),
+                           rps_spread=(max(rps) - min(rps)) / h.median(rps)
+                           if len(rps) > 1 and h.median(rps) else None,
+                           fairness=h.median([r["conn_min_requests"] / r["conn_max_requests"]
+                                              for r in runs if r["conn_max_requests"]]),
+                           client_busy=h.median([r["loadgen_cpu_s"] / r["elapsed_s"]
+                                                 for r in runs if r["elapsed_s"]]),
+                           errors=sum(r["errors"] + r["warmup_errors"] for r in runs),
+                           mismatched_bytes=sum(r["mismatched_bytes"] for r in runs),
+                           requests=sum(r["requests"] for r in runs))
+            out.append(row)
+    return out
+
+
+def fmt(x, spec=".0f", none="n/a"):
+    return none if x is None else format(x, spec)
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def report(bench, summary):
+    lines = [f"## Echo benchmark: medians of {bench.a.reps} reps, {bench.a.duration:g} s per cell"
+             f", CPU placement --pin {bench.a.pin}{', --upper' if bench.a.upper else ''}", "",
+             "CPU = server CPU time (utime+stime) per request; x pymux / x C floor = "
+             "this server's CPU per request divided by pymux's / the C floor's. "
+             "check: every echoed byte verified; 'unfair' when the least served connection "
+             "got under half the requests of the most served one.", "",
+             "| size B | conns | server | req/s | p50 us | p99 us | CPU us/req | x pymux | x C floor "
+             "| rps spread | check |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    by = {(r["server"], r["size"], r["conns"]): r for r in summary}
+    for size, conns in bench.cells:
+        ref = by.get(("pymux", size, conns), {}).get("cpu_us")
+        floor = by.get(("c-floor", size, conns), {}).get("cpu_us")
+        for name in bench.servers:
+            r = by[(name, size, conns)]
+            if not r["reps"]:
+                why = (bench.failures.get(name) or ["no data"])[-1]
+                lines.append(f"| {size} | {conns} | {name} | {why} ||||||||")
+                continue
+            ok = "ok" if r["errors"] == 0 and r["mismatched_bytes"] == 0 and r["requests"] else \
+                f"ERR {r['errors']} errors, {r['mismatched_bytes']} bad bytes"
+            if conns > 1 and r["fairness"] is not None and r["fairness"] < 0.5:
+                ok += f", unfair: min/max requests per conn {r['fairness']:.2f}"
+            if r["reps"] != bench.a.reps:
+                ok += f" ({r['reps']} reps)"
+            lines.append(
+                f"| {size} | {conns} | {name} | {fmt(r['rps'])} | {fmt(r['p50_us'], '.1f')} "
+                f"| {fmt(r['p99_us'], '.1f')} | {fmt(r['cpu_us'], '.2f')} "
+                f"| {fmt(ratio(r['cpu_us'], ref), '.2f')} | {fmt(ratio(r['cpu_us'], floor), '.2f')} "
+                f"| {fmt(r['rps_spread'], '.0%')} | {ok} |")
+    for name, why in bench.skipped.items():
+        lines.append(f"\n{name}: skipped ({why})")
+    if bench.syscalls:
+        lines += ["", "### Syscalls per request (strace -c -f, 1 KiB x 10 connections)", "",
+                  "| server | syscalls/req | top syscalls per request |", "|---|---:|---|"]
+        for name in bench.servers:
+            s = bench.syscalls.get(name) or {"error": "not run"}
+            if "error" in s:
+                lines.append(f"| {name} | n/a | {s['error'][:80]} |")
+            else:
+                top = ", ".join(f"{k} {v:.2f}" for k, v in s["top"].items() if v >= 0.005)
+                lines.append(f"| {name} | {s['per_request']:.2f} | {top} |")
+    if bench.idle:
+        lines += ["", "### Idle memory: server RSS growth per idle connection", "",
+                  "| server | connections | RSS before MiB | RSS after MiB | KB/conn |",
+                  "|---|---:|---:|---:|---:|"]
+        for name in bench.servers:
+            s = bench.idle.get(name) or {"error": "not run"}
+            if "error" in s:
+                lines.append(f"| {name} | n/a | | | {s['error'][:60]} |")
+            else:
+                note = "" if s.get("accepted_all") else " (not all accepted)"
+                lines.append(f"| {name} | {s['connected']}{note} | {s['rss_before_kb'] / 1024:.1f} "
+                             f"| {s['rss_after_kb'] / 1024:.1f} | {fmt(s['kb_per_conn'], '.2f')} |")
+    if bench.failures:
+        lines += ["", "### Failures", ""]
+        for name, msgs in bench.failures.items():
+            for msg in dict.fromkeys(msgs):          # unique, in order
+                n = msgs.count(msg)
+                lines.append(f"- {name}: {msg}" + (f" (x{n})" if n > 1 else ""))
+    return "\n".join(lines)
+
+
+def meta(args):
+    def read(path):
+        try:
+            return open(path).read().strip()
+        except OSError:
+            return None
+    cpu = next((line.split(":", 1)[1].strip() for line in (read("/proc/cpuinfo") or "").splitlines()
+                if line.startswith("model name")), None)
+    return {"args": vars(args), "python": sys.version, "platform": platform.platform(),
+            "cpu": cpu, "ncpu": os.cpu_count(), "loadavg": read("/proc/loadavg"),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    h.raise_nofile_limit()
+    h.loadgen_path()
+    m = meta(args)
+    bench = Bench(args)
+    bench.run()
+    summary = summarize(bench)
+    print(report(bench, summary))
+    if args.json:
+        m["loadavg_after"] = open("/proc/loadavg").read().strip()
+        with open(args.json, "w") as f:
+            json.dump({"meta": m, "summary": summary, "runs": bench.raw,
+                       "syscalls": bench.syscalls, "idle": bench.idle,
+                       "failures": bench.failures, "skipped": bench.skipped}, f, indent=1,
+                      default=str)
+
+
+if __name__ == "__main__":
+    main()

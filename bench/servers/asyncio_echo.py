@@ -1,0 +1,75 @@
+"""asyncio Protocol echo server: data_received -> transport.write.
+
+    python bench/servers/asyncio_echo.py --port 0 [--host H] [--upper]
+                                         [--loop asyncio|uvloop]
+
+Backpressure the asyncio way: pause_writing() pauses reading the peer and
+resume_writing() resumes it. First stdout line: ``listening on HOST:PORT``.
+SIGINT/SIGTERM stop it cleanly.
+"""
+import argparse
+import asyncio
+import signal
+import socket
+import sys
+
+
+class Echo(asyncio.Protocol):
+    __slots__ = ("transport",)
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+    def pause_writing(self):
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        self.transport.resume_reading()
+
+
+class UpperEcho(Echo):
+    def data_received(self, data):
+        self.transport.write(data.upper())
+
+
+async def serve(args):
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = await loop.create_server(UpperEcho if args.upper else Echo,
+                                      args.host, args.port, family=socket.AF_INET,
+                                      backlog=socket.SOMAXCONN, reuse_address=True)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+    await stop.wait()
+    server.close()
+
+
+def loop_factory(name):
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError as e:
+        sys.exit(f"asyncio_echo: --loop uvloop needs the uvloop package "
+                 f"(pip install uvloop): {e}")
+    return uvloop.new_event_loop
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--upper", action="store_true", help="echo upper-cased bytes")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    args = p.parse_args(argv)
+    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+        runner.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
