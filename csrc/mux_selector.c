@@ -180,13 +180,17 @@ int mux_selector_register(mux_selector_t *s, int code)
     if (fd < 0)
         return fd;
     pthread_mutex_lock(&s->lock);
-    if (entry_get(s, fd))
+    if (entry_get(s, fd)) {
         rc = -EEXIST;
-    /* Page first: once the kernel holds the fd, recording it cannot fail. */
-    else if ((rc = page_reserve(s, fd)) == 0
-             && (rc = mux_backend_ctl(s->b, MUX_CTL_ADD, fd, kernel_mask(s, interest))) == 0) {
+    } else if ((rc = page_reserve(s, fd)) == 0) {
+        /* The entry goes in before the kernel call: a wait running in
+         * another thread may be woken by the ADD and must find it. */
         entry_set(s, fd, REGISTERED | (unsigned)interest);
-        count_add(s, 1);
+        rc = mux_backend_ctl(s->b, MUX_CTL_ADD, fd, kernel_mask(s, interest));
+        if (rc == 0)
+            count_add(s, 1);
+        else
+            entry_set(s, fd, 0);
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -204,6 +208,9 @@ int mux_selector_modify(mux_selector_t *s, int code)
     if (!entry_get(s, fd)) {
         rc = -ENOENT;
     } else if ((rc = mux_backend_ctl(s->b, MUX_CTL_MOD, fd, kernel_mask(s, interest))) == 0) {
+        /* After the kernel call: until then the old interest is the one
+         * that masks events (an event racing the change may be masked to
+         * nothing, as with the stdlib). */
         entry_set(s, fd, REGISTERED | (unsigned)interest);
     } else {
         /* The stdlib forgets a key whose modify failed. The backend DEL

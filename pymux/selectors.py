@@ -182,8 +182,10 @@ class _BaseSelectorImpl(BaseSelector):
         raise OSError(-rc, os.strerror(-rc))
 
     def _register_failed(self, rc, fd):
-        """The C side refused fd (nothing was registered): raise as the
-        stdlib's poll and epoll objects do."""
+        """The C side refused fd: roll back and raise as the stdlib's poll
+        and epoll objects do."""
+        del self._fd_to_key[fd]
+        self._drop_pairs(fd)
         if fd > INT_MAX:
             raise OverflowError("Python int too large to convert to C int")
         self._raise(rc)
@@ -208,12 +210,9 @@ class _BaseSelectorImpl(BaseSelector):
         if fd in fd_to_key:
             raise KeyError("{!r} (FD {}) is already registered".format(fileobj, fd))
         key = _tuple_new(SelectorKey, (fileobj, fd, events, data))
-        try:
-            rc = _register(self._sel, fd * 4 + interest)
-        except OverflowError:   # fd >= 2**29: the code does not fit a C int
-            rc = _EBADF
-        if rc:
-            self._register_failed(rc, fd)
+        # Python's state first, as in the stdlib: a select() running in
+        # another thread may be woken by the kernel registration and must
+        # find the key. Rolled back if the C side refuses the fd.
         fd_to_key[fd] = key
         if events.__class__ is not int:
             self._pairs.update(_pairs_of(key, fd, interest))
@@ -225,6 +224,12 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 1] = (key, 1)
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
+        try:
+            rc = _register(self._sel, fd * 4 + interest)
+        except OverflowError:   # fd >= 2**29: the code does not fit a C int
+            rc = _EBADF
+        if rc:
+            self._register_failed(rc, fd)
         return key
 
     def unregister(self, fileobj):
@@ -403,7 +408,7 @@ class SelectSelector(_BaseSelectorImpl):
         if fd >= _FD_SETSIZE:
             self._unselectable.add(fd)
         else:
-            self._raise(rc)
+            super()._register_failed(rc, fd)
 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
@@ -417,9 +422,7 @@ class SelectSelector(_BaseSelectorImpl):
         # of get_map(). Done in place when that is all it would do.
         cls = fileobj.__class__
         fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        # Objects that need the search, and subclasses (whose register and
-        # unregister the stdlib would call), take the stdlib's path.
-        in_place = fd >= 0 and self.__class__ is SelectSelector
+        in_place = fd >= 0
         if not in_place:
             fd = self._fileobj_lookup(fileobj)
         fd_to_key = self._fd_to_key
@@ -428,7 +431,12 @@ class SelectSelector(_BaseSelectorImpl):
         except KeyError:
             raise KeyError("{!r} is not registered".format(fileobj)) from None
         if events != key[2]:
-            if not in_place or events.__class__ is not int or not 0 < events < 4:
+            # Objects that needed the search, invalid events, and selectors
+            # whose register or unregister was overridden or replaced (a
+            # mock, say) take the stdlib's path: it would call them.
+            if (not in_place or events.__class__ is not int or not 0 < events < 4
+                    or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
+                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             if fd not in self._unselectable:
