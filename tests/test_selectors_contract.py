@@ -565,6 +565,24 @@ def test_select_masks_events_by_the_registered_interest(make_selector, socketpai
     assert s.select(0) == [(key, EVENT_READ)]
 
 
+def _fill(sock):
+    try:
+        while True:
+            sock.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+
+
+def test_select_reports_only_the_ready_half_of_read_write_interest(make_selector, socketpair):
+    s = make_selector()
+    rd, wr = socketpair()
+    key = s.register(rd, EVENT_READ | EVENT_WRITE)
+    _fill(rd)           # rd is no longer writable ...
+    assert s.select(0) == []
+    wr.send(b"x")       # ... but now readable
+    assert s.select(0) == [(key, EVENT_READ)]
+
+
 def test_select_reports_hangup_as_registered_events(make_selector, socketpair):
     s = make_selector()
     rd, wr = socketpair()
