@@ -342,17 +342,25 @@ class _BaseSelectorImpl(BaseSelector):
                 n = _poll(self._sel)
             else:
                 n = self._wait_positive(self._timeout_us(timeout))
-            if n == 1:  # the most common batch: one index beats unpack+map
-                return [self._pairs[self._codes[0]]]
-            if n > 1:
-                return list(map(self._pair, self._codes[:n]))
             if n < 0:
                 n = self._finish_wait(n, -1 if timeout is None else 0, 0)
-                if n:
-                    return list(map(self._pair, self._codes[:n]))
-            return []
         except InterruptedError:    # a signal handler raised it (stdlib: [])
             return []
+        # self._ready(n) inlined: select(0) with one ready fd is the call
+        # whose every nanosecond counts.
+        try:
+            if n == 1:
+                return [self._pairs[self._codes[0]]]
+            return list(map(self._pair, self._codes[:n])) if n else []
+        except KeyError:
+            return self._ready_slow(n)
+
+    def _ready(self, n):
+        """The (key, events) list for the n codes a wait left."""
+        try:
+            if n == 1:  # the most common batch: one index beats slice + map
+                return [self._pairs[self._codes[0]]]
+            return list(map(self._pair, self._codes[:n])) if n else []
         except KeyError:
             # A code without a prebuilt pair: another thread changed the
             # registrations during the wait. Do what the stdlib does.
@@ -495,11 +503,9 @@ class SelectSelector(_BaseSelectorImpl):
             n = _wait(self._sel, timeout_us)
             if n < 0:
                 n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
-            return list(map(self._pair, self._codes[:n])) if n else []
         except InterruptedError:
             return []
-        except KeyError:
-            return self._ready_slow(n)
+        return self._ready(n)
 
 
 class PollSelector(_BaseSelectorImpl):
