@@ -12,7 +12,6 @@ import errno
 import os
 import selectors as std_selectors
 import signal
-import socket
 import threading
 import time
 from collections.abc import Mapping
