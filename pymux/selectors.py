@@ -22,7 +22,10 @@ Deliberate differences from the stdlib:
 - Poll and epoll selectors refuse fd numbers >= 2**20 with OSError(EBADF)
   (none can be open under the kernel's default fs.nr_open), and one
   select() reports at most 65,536 fds (the rest stay ready for the next).
-- select() from two threads at once on one selector raises RuntimeError.
+- select() from two threads at once on one selector raises RuntimeError;
+  so does changing a PollSelector's registrations (or closing it) while
+  another thread is in its select(): poll(2) writes into the array those
+  changes would move.
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -182,6 +185,9 @@ class _BaseSelectorImpl(BaseSelector):
         return self._fd_to_key.get(fd)
 
     def _raise(self, rc):
+        if rc == _EBUSY:
+            raise RuntimeError(f"{type(self).__name__}: registrations cannot change while "
+                               "select() runs in another thread")
         raise OSError(-rc, os.strerror(-rc))
 
     def _register_failed(self, rc, fd):
@@ -240,15 +246,21 @@ class _BaseSelectorImpl(BaseSelector):
         fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
         if fd < 0:
             fd = self._fileobj_lookup(fileobj)
+        fd_to_key = self._fd_to_key
         try:
-            key = self._fd_to_key.pop(fd)
+            key = fd_to_key[fd]
         except KeyError:
             raise KeyError("{!r} is not registered".format(fileobj)) from None
-        # Errors are ignored, as in the stdlib: the fd may be closed already.
+        # Errors are ignored, as in the stdlib (the fd may be closed
+        # already), except a PollSelector's refusal while another thread
+        # is in select().
         try:
-            _unregister(self._sel, fd)
+            rc = _unregister(self._sel, fd)
         except OverflowError:   # an fd only SelectSelector accepts, never in C
-            pass
+            rc = 0
+        if rc == _EBUSY:
+            self._raise(rc)
+        fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
             try:
@@ -280,6 +292,8 @@ class _BaseSelectorImpl(BaseSelector):
             interest = events & 3 if events.__class__ is int else _interest(events)
             rc = _modify(self._sel, fd * 4 + interest)
             if rc:
+                if rc == _EBUSY:
+                    self._raise(rc)
                 # The stdlib forgets the key (the C side already did).
                 del self._fd_to_key[fd]
                 self._drop_pairs(fd)
@@ -397,13 +411,15 @@ class _BaseSelectorImpl(BaseSelector):
         return ready
 
     def close(self):
-        self._close_c()
+        rc = self._close_c()
+        if rc:
+            self._raise(rc)
         self._fd_to_key.clear()
         self._pairs.clear()
         self._map = None
 
     def _close_c(self):
-        lib.mux_selector_close(self._sel, 0)
+        return lib.mux_selector_close(self._sel, 0)
 
     def get_map(self):
         return self._map
@@ -534,7 +550,7 @@ class EpollSelector(_BaseSelectorImpl):
 
     def _close_c(self):
         self._closed = True
-        lib.mux_selector_close(self._sel, 1)
+        return lib.mux_selector_close(self._sel, 1)
 
 
 DefaultSelector = EpollSelector

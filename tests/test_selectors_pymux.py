@@ -1,8 +1,9 @@
 """pymux.selectors behaviour the stdlib does not have: edge-triggered
 EpollSelector, refusing ET elsewhere, refusing overlapping selects, and the
-documented limits. (Everything the stdlib has is compared with it in
+documented limits, thread safety. (Everything the stdlib has is compared with it in
 test_selectors_contract.py and test_selectors_stateful.py.)"""
 
+import contextlib
 import errno
 import selectors as std_selectors
 import threading
@@ -203,3 +204,55 @@ def test_unregister_from_another_thread_during_select_is_safe(socketpair):
                     assert key.fileobj in {rd for rd, _ in pairs}
         finally:
             worker.join()
+
+
+def _in_select_on_another_thread(sel, wake):
+    """Context: a thread blocked in sel.select(5) until wake() is called."""
+
+    @contextlib.contextmanager
+    def running():
+        waiter = threading.Thread(target=sel.select, args=(5,))
+        waiter.start()
+        time.sleep(0.1)
+        try:
+            yield
+        finally:
+            wake()
+            waiter.join()
+    return running()
+
+
+def test_poll_selector_refuses_changes_while_another_thread_is_in_select(socketpair):
+    # poll(2) writes into the array registrations would move: refused,
+    # with nothing changed, instead of corrupting memory.
+    rd, wr = socketpair()
+    other, _ = socketpair()
+    with mux_selectors.PollSelector() as sel:
+        key = sel.register(rd, EVENT_READ)
+        with _in_select_on_another_thread(sel, lambda: wr.send(b"x")):
+            with pytest.raises(RuntimeError, match="select"):
+                sel.register(other, EVENT_READ)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.modify(rd, EVENT_WRITE)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.unregister(rd)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.close()
+            assert sel.modify(rd, EVENT_READ, "data only: no change reaches C").data
+            assert list(sel.get_map()) == [rd.fileno()]
+        assert sel.select(0)[0][0].fd == key.fd
+        sel.register(other, EVENT_READ)     # fine once select() returned
+        sel.unregister(rd)
+
+
+@pytest.mark.parametrize("cls", ["SelectSelector", "EpollSelector"])
+def test_select_and_epoll_selectors_accept_changes_during_select_in_another_thread(cls, socketpair):
+    rd, wr = socketpair()
+    other, _ = socketpair()
+    with getattr(mux_selectors, cls)() as sel:
+        sel.register(rd, EVENT_READ)
+        with _in_select_on_another_thread(sel, lambda: wr.send(b"x")):
+            sel.register(other, EVENT_WRITE)
+            sel.modify(other, EVENT_READ)
+            sel.unregister(other)
+        assert [k.fd for k, _ in sel.select(0)] == [rd.fileno()]
