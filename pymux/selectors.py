@@ -1,0 +1,556 @@
+"""Drop-in for the stdlib ``selectors`` module on Linux, faster.
+
+``import pymux.selectors as selectors`` and code written for the stdlib runs
+unchanged: the same names (``SelectorKey``, ``BaseSelector``, ``EVENT_READ``
+and ``EVENT_WRITE`` are the stdlib's own objects, so ``isinstance`` checks
+keep working), the same methods, results and exceptions, and
+``asyncio.SelectorEventLoop(pymux.selectors.DefaultSelector())`` works.
+
+Where the speed comes from: a C table (csrc/mux_selector.c) knows each
+registered fd's interest, so one C call per select() waits and leaves one
+int code (fd * 4 + events, already translated and masked the stdlib's way)
+per ready fd. Python maps each code with one dict index to a (key, events)
+pair built when the fd was registered or modified: no per-event
+arithmetic, lookups or tuple building. A modify() that changes only the
+data makes no system call, and keys are built without namedtuple's
+Python-level __new__.
+
+Deliberate differences from the stdlib:
+- ``EpollSelector(edge_triggered=True)`` registers every fd edge-triggered
+  (see README: drain to EAGAIN). ``PollSelector`` and ``SelectSelector``
+  refuse it with ValueError.
+- Poll and epoll selectors refuse fd numbers >= 2**20 with OSError(EBADF)
+  (none can be open under the kernel's default fs.nr_open), and one
+  select() reports at most 65,536 fds (the rest stay ready for the next).
+- select() from two threads at once on one selector raises RuntimeError;
+  so does changing a PollSelector's registrations (or closing it) while
+  another thread is in its select(): poll(2) writes into the array those
+  changes would move.
+- After close(), PollSelector and SelectSelector forget their fds entirely
+  (the stdlib's keep polling fds whose keys are gone).
+- The order of select()'s list may differ (the stdlib leaves it
+  unspecified, and it follows the backend's internal order).
+"""
+import errno
+import math
+import os
+import selectors as _std
+import socket
+import time
+from collections.abc import Mapping
+
+from ._mux import ffi, lib
+from ._timeouts import INT_MAX, retry_on_eintr, to_ns
+
+__all__ = ["BaseSelector", "SelectorKey", "EVENT_READ", "EVENT_WRITE",
+           "SelectSelector", "PollSelector", "EpollSelector", "DefaultSelector"]
+
+# The stdlib's own objects: keys and selectors from either module pass the
+# other's isinstance checks.
+EVENT_READ = _std.EVENT_READ
+EVENT_WRITE = _std.EVENT_WRITE
+SelectorKey = _std.SelectorKey
+BaseSelector = _std.BaseSelector
+
+# Hot-path globals, bound once (a module global load beats an attribute
+# chain on every call).
+_tuple_new = tuple.__new__      # SelectorKey(...) without the ~100 ns of its Python __new__
+_socket_type = socket.socket
+_register = lib.mux_selector_register
+_modify = lib.mux_selector_modify
+_unregister = lib.mux_selector_unregister
+_wait = lib.mux_selector_wait
+_poll = lib.mux_selector_poll
+_EINTR = -errno.EINTR
+_EBADF = -errno.EBADF
+_EBUSY = -errno.EBUSY
+_FD_SETSIZE = lib.FD_SETSIZE
+_monotonic_ns = time.monotonic_ns
+
+
+def _fileobj_to_fd(fileobj):
+    """An fd from an int or an object with fileno(), exactly as the stdlib."""
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError("Invalid file object: "
+                             "{!r}".format(fileobj)) from None
+    if fd < 0:
+        raise ValueError("Invalid file descriptor: {}".format(fd))
+    return fd
+
+
+def _check_events(events):
+    """The stdlib's register() check, for anything but a plain int 1..3."""
+    if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
+        raise ValueError("Invalid events: {!r}".format(events))
+
+
+def _interest(events):
+    """The two selector-event bits of `events`, as the stdlib derives the
+    kernel mask from it (any type with &)."""
+    return (EVENT_READ if events & EVENT_READ else 0) | (EVENT_WRITE if events & EVENT_WRITE else 0)
+
+
+# The masked events a wait can report for an interest (see _pairs_of), and
+# for each (old, new) interest the masks whose pairs go stale.
+_MASKS = ((0,), (1,), (2,), (1, 2, 3))
+_STALE_MASKS = tuple(tuple(tuple(m for m in _MASKS[old] if m not in _MASKS[new])
+                           for new in range(4)) for old in range(4))
+
+
+def _pairs_of(key, fd, interest):
+    """{code: (key, events)} for every code a wait can report for this key.
+
+    The kernel reports only events inside the interest (plus ERR/HUP, which
+    count as both), so the masked events are a non-empty part of the
+    interest, or 0 when the interest is empty.
+    """
+    events = key[2]
+    base = fd * 4
+    return {base + m: (key, m & events) for m in _MASKS[interest]}
+
+
+class _SelectorMapping(Mapping):
+    """Read-only live mapping of file objects to selector keys."""
+
+    def __init__(self, selector):
+        self._selector = selector
+
+    def __len__(self):
+        return len(self._selector._fd_to_key)
+
+    def __getitem__(self, fileobj):
+        try:
+            fd = self._selector._fileobj_lookup(fileobj)
+            return self._selector._fd_to_key[fd]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+
+    def __iter__(self):
+        return iter(self._selector._fd_to_key)
+
+
+class _BaseSelectorImpl(BaseSelector):
+    """What the three selectors share: the poll-like selectors' semantics
+    (SelectSelector overrides the few places where the stdlib differs).
+
+    State: `_fd_to_key` (fd -> SelectorKey, as in the stdlib) and `_pairs`
+    (code -> (key, events) for select()), always updated together; the C
+    selector `_sel` holds the same fds with their interest.
+    """
+
+    _KIND = None
+
+    def __init__(self, *, edge_triggered=False):
+        if edge_triggered and self._KIND != lib.MUX_BACKEND_EPOLL:
+            raise ValueError(f"{type(self).__name__} cannot be edge-triggered; "
+                             "only EpollSelector can")
+        err = ffi.new("int *")
+        sel = lib.mux_selector_new(self._KIND, lib.MUX_SEL_EDGE if edge_triggered else 0, err)
+        if sel == ffi.NULL:
+            self._raise(err[0])
+        self._sel = ffi.gc(sel, lib.mux_selector_free)
+        # The C codes array as a memoryview of ints: iterating a slice of
+        # it feeds map() ~8 ns/int cheaper than ffi.unpack's list. The
+        # array lives (and never moves) as long as self._sel.
+        self._codes = memoryview(ffi.buffer(lib.mux_selector_codes(sel),
+                                            lib.MUX_MAX_BATCH * ffi.sizeof("int"))).cast("i")
+        self._edge_triggered = bool(edge_triggered)
+        self._fd_to_key = {}
+        self._pairs = {}
+        self._pair = self._pairs.__getitem__
+        self._map = _SelectorMapping(self)
+
+    @property
+    def edge_triggered(self):
+        """True when every registration is edge-triggered (see README)."""
+        return self._edge_triggered
+
+    def _fileobj_lookup(self, fileobj):
+        """fd of fileobj; for an object that no longer has one (a closed
+        socket, say), the fd it was registered with, as in the stdlib."""
+        try:
+            return _fileobj_to_fd(fileobj)
+        except ValueError:
+            for key in self._fd_to_key.values():
+                if key.fileobj is fileobj:
+                    return key.fd
+            raise
+
+    def _key_from_fd(self, fd):
+        return self._fd_to_key.get(fd)
+
+    def _raise(self, rc):
+        if rc == _EBUSY:
+            raise RuntimeError(f"{type(self).__name__}: registrations cannot change while "
+                               "select() runs in another thread")
+        raise OSError(-rc, os.strerror(-rc))
+
+    def _register_failed(self, rc, fd):
+        """The C side refused fd: roll back and raise as the stdlib's poll
+        and epoll objects do."""
+        del self._fd_to_key[fd]
+        self._drop_pairs(fd)
+        if fd > INT_MAX:
+            raise OverflowError("Python int too large to convert to C int")
+        self._raise(rc)
+
+    # The fd lookup at the top of register/unregister/modify/get_key is
+    # _fileobj_lookup() inlined for ints and plain sockets (what asyncio and
+    # most callers pass); anything else, and negative fds, take the full
+    # stdlib path. The pair updates are inlined for a plain int interest
+    # other than READ|WRITE (one code); other cases call the helpers.
+
+    def register(self, fileobj, events, data=None):
+        if events.__class__ is int and 0 < events < 4:
+            interest = events
+        else:
+            _check_events(events)
+            interest = _interest(events)
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd < 0:
+            fd = self._fileobj_lookup(fileobj)
+        fd_to_key = self._fd_to_key
+        if fd in fd_to_key:
+            raise KeyError("{!r} (FD {}) is already registered".format(fileobj, fd))
+        key = _tuple_new(SelectorKey, (fileobj, fd, events, data))
+        # Python's state first, as in the stdlib: a select() running in
+        # another thread may be woken by the kernel registration and must
+        # find the key. Rolled back if the C side refuses the fd.
+        fd_to_key[fd] = key
+        if events.__class__ is not int:
+            self._pairs.update(_pairs_of(key, fd, interest))
+        elif interest != 3:
+            self._pairs[fd * 4 + interest] = (key, interest)
+        else:
+            pairs = self._pairs
+            base = fd * 4
+            pairs[base + 1] = (key, 1)
+            pairs[base + 2] = (key, 2)
+            pairs[base + 3] = (key, 3)
+        try:
+            rc = _register(self._sel, fd * 4 + interest)
+        except OverflowError:   # fd >= 2**29: the code does not fit a C int
+            rc = _EBADF
+        if rc:
+            self._register_failed(rc, fd)
+        return key
+
+    def unregister(self, fileobj):
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd < 0:
+            fd = self._fileobj_lookup(fileobj)
+        fd_to_key = self._fd_to_key
+        try:
+            key = fd_to_key[fd]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        # Errors are ignored, as in the stdlib (the fd may be closed
+        # already), except a PollSelector's refusal while another thread
+        # is in select().
+        try:
+            rc = _unregister(self._sel, fd)
+        except OverflowError:   # an fd only SelectSelector accepts, never in C
+            rc = 0
+        if rc == _EBUSY:
+            self._raise(rc)
+        fd_to_key.pop(fd, None)
+        events = key[2]
+        if events.__class__ is int and events & 3 != 3:
+            try:
+                del self._pairs[fd * 4 + (events & 3)]
+            except KeyError:    # only if another thread raced us on this fd
+                pass
+        else:
+            self._drop_pairs(fd)
+        return key
+
+    def _drop_pairs(self, fd):
+        pop = self._pairs.pop
+        for code in range(fd * 4, fd * 4 + 4):
+            pop(code, None)
+
+    def modify(self, fileobj, events, data=None):
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd < 0:
+            fd = self._fileobj_lookup(fileobj)
+        try:
+            key = self._fd_to_key[fd]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+        # Like the stdlib, modify() does not validate events, and only an
+        # events change reaches the kernel.
+        old = key[2]
+        if events != old:
+            interest = events & 3 if events.__class__ is int else _interest(events)
+            rc = _modify(self._sel, fd * 4 + interest)
+            if rc:
+                if rc == _EBUSY:
+                    self._raise(rc)
+                # The stdlib forgets the key (the C side already did).
+                del self._fd_to_key[fd]
+                self._drop_pairs(fd)
+                self._raise(rc)
+        elif data != key[3]:
+            pass
+        else:
+            return key
+        key = _tuple_new(SelectorKey, (key[0], key[1], events, data))
+        self._fd_to_key[fd] = key
+        if old.__class__ is int and events.__class__ is int:
+            # _replace_pairs inlined: modify is a hot call of event loops.
+            pairs = self._pairs
+            base = fd * 4
+            new = events & 3
+            for m in _STALE_MASKS[old & 3][new]:
+                pairs.pop(base + m, None)
+            if new != 3:
+                pairs[base + new] = (key, new)
+            else:
+                pairs[base + 1] = (key, 1)
+                pairs[base + 2] = (key, 2)
+                pairs[base + 3] = (key, 3)
+        else:
+            self._replace_pairs(fd, old, key)
+        return key
+
+    def _replace_pairs(self, fd, old_events, key):
+        """The pairs of fd's new key replace those of its previous events."""
+        events = key[2]
+        if old_events.__class__ is int and events.__class__ is int:
+            pairs = self._pairs
+            base = fd * 4
+            new = events & 3
+            for m in _STALE_MASKS[old_events & 3][new]:
+                pairs.pop(base + m, None)
+            if new != 3:
+                pairs[base + new] = (key, new)
+            else:
+                pairs[base + 1] = (key, 1)
+                pairs[base + 2] = (key, 2)
+                pairs[base + 3] = (key, 3)
+        else:
+            self._drop_pairs(fd)
+            self._pairs.update(_pairs_of(key, fd, _interest(events)))
+
+    def _timeout_us(self, timeout):
+        """A positive timeout in seconds as the stdlib's poll and epoll
+        selectors round it: up to whole milliseconds."""
+        ms = math.ceil(timeout * 1e3)
+        if ms > INT_MAX:
+            raise OverflowError("timeout is too large")
+        return ms * 1000
+
+    def select(self, timeout=None):
+        try:
+            if timeout is None:
+                n = _wait(self._sel, -1)
+            elif timeout <= 0:
+                n = _poll(self._sel)
+            else:
+                n = self._wait_positive(self._timeout_us(timeout))
+            if n < 0:
+                n = self._finish_wait(n, -1 if timeout is None else 0, 0)
+        except InterruptedError:    # a signal handler raised it (stdlib: [])
+            return []
+        # self._ready(n) inlined: select(0) with one ready fd is the call
+        # whose every nanosecond counts.
+        try:
+            if n == 1:
+                return [self._pairs[self._codes[0]]]
+            return list(map(self._pair, self._codes[:n])) if n else []
+        except KeyError:
+            return self._ready_slow(n)
+
+    def _ready(self, n):
+        """The (key, events) list for the n codes a wait left."""
+        try:
+            if n == 1:  # the most common batch: one index beats slice + map
+                return [self._pairs[self._codes[0]]]
+            return list(map(self._pair, self._codes[:n])) if n else []
+        except KeyError:
+            # A code without a prebuilt pair: another thread changed the
+            # registrations during the wait. Do what the stdlib does.
+            return self._ready_slow(n)
+
+    def _wait_positive(self, timeout_us):
+        started = _monotonic_ns()
+        n = _wait(self._sel, timeout_us)
+        if n < 0:
+            n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
+        return n
+
+    def _finish_wait(self, rc, timeout_us, deadline_ns):
+        """A wait that returned rc < 0: PEP 475 retry, or the exception."""
+        if rc == _EINTR:
+            sel = self._sel
+            try:
+                rc = retry_on_eintr(rc, lambda us: _wait(sel, us), timeout_us, deadline_ns)
+            except OSError as exc:
+                rc = -exc.errno
+        if rc < 0:
+            if rc == _EBUSY:
+                raise RuntimeError("select() is already running in another thread")
+            self._raise(rc)
+        return rc
+
+    def _ready_slow(self, n):
+        fd_to_key = self._fd_to_key
+        ready = []
+        for code in self._codes[:n]:
+            key = fd_to_key.get(code >> 2)
+            if key:
+                ready.append((key, (code & 3) & key[2]))
+        return ready
+
+    def close(self):
+        rc = self._close_c()
+        if rc:
+            self._raise(rc)
+        self._fd_to_key.clear()
+        self._pairs.clear()
+        self._map = None
+
+    def _close_c(self):
+        return lib.mux_selector_close(self._sel, 0)
+
+    def get_map(self):
+        return self._map
+
+    def get_key(self, fileobj):
+        if self._map is None:
+            raise RuntimeError('Selector is closed')
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd < 0:
+            fd = self._fileobj_lookup(fileobj)
+        try:
+            return self._fd_to_key[fd]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+
+
+class SelectSelector(_BaseSelectorImpl):
+    """Select-based selector."""
+
+    _KIND = lib.MUX_BACKEND_SELECT
+
+    def __init__(self, *, edge_triggered=False):
+        super().__init__(edge_triggered=edge_triggered)
+        # The stdlib registers fds >= FD_SETSIZE and raises in select();
+        # they never reach the C select backend (which refuses them).
+        self._unselectable = set()
+
+    def _register_failed(self, rc, fd):
+        if fd >= _FD_SETSIZE:
+            self._unselectable.add(fd)
+        else:
+            super()._register_failed(rc, fd)
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._unselectable.discard(key[1])
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        # The stdlib's generic modify: an events change is unregister plus
+        # register, so invalid events leave the object unregistered, the
+        # new key holds the object passed here, and the fd moves to the end
+        # of get_map(). Done in place when that is all it would do.
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        in_place = fd >= 0
+        if not in_place:
+            fd = self._fileobj_lookup(fileobj)
+        fd_to_key = self._fd_to_key
+        try:
+            key = fd_to_key[fd]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        if events != key[2]:
+            # Objects that needed the search, invalid events, and selectors
+            # whose register or unregister was overridden or replaced (a
+            # mock, say) take the stdlib's path: it would call them.
+            if (not in_place or events.__class__ is not int or not 0 < events < 4
+                    or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
+                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister):
+                self.unregister(fileobj)
+                return self.register(fileobj, events, data)
+            if fd not in self._unselectable:
+                rc = _modify(self._sel, fd * 4 + events)
+                if rc:
+                    self._raise(rc)
+            new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
+            del fd_to_key[fd]
+        elif data != key[3]:
+            new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
+        else:
+            return key
+        fd_to_key[fd] = new
+        self._replace_pairs(fd, key[2], new)
+        return new
+
+    def close(self):
+        super().close()
+        self._unselectable.clear()
+
+    def select(self, timeout=None):
+        # select(2) takes microseconds: the stdlib rounds seconds up to them.
+        if timeout is None:
+            timeout_us = -1
+        elif timeout <= 0:
+            timeout_us = 0
+        else:
+            ns = to_ns(max(timeout, 0), 1_000_000_000, "timeout must be a float or None")
+            timeout_us = -(-ns // 1000)
+        for fd in self._unselectable:
+            if fd > INT_MAX:
+                raise OverflowError("Python int too large to convert to C int")
+            raise ValueError("filedescriptor out of range in select()")
+        try:
+            started = _monotonic_ns() if timeout_us > 0 else 0
+            n = _wait(self._sel, timeout_us)
+            if n < 0:
+                n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
+        except InterruptedError:
+            return []
+        return self._ready(n)
+
+
+class PollSelector(_BaseSelectorImpl):
+    """Poll-based selector."""
+
+    _KIND = lib.MUX_BACKEND_POLL
+
+
+class EpollSelector(_BaseSelectorImpl):
+    """Epoll-based selector; EpollSelector(edge_triggered=True) registers
+    every fd edge-triggered."""
+
+    _KIND = lib.MUX_BACKEND_EPOLL
+    _closed = False
+
+    def fileno(self):
+        rc = lib.mux_selector_fileno(self._sel)
+        if rc < 0:
+            self._raise(rc)
+        return rc
+
+    def _raise(self, rc):
+        if self._closed:
+            raise ValueError("I/O operation on closed epoll object")
+        super()._raise(rc)
+
+    def _close_c(self):
+        self._closed = True
+        return lib.mux_selector_close(self._sel, 1)
+
+
+DefaultSelector = EpollSelector

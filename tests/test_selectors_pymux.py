@@ -1,0 +1,258 @@
+"""pymux.selectors behaviour the stdlib does not have: edge-triggered
+EpollSelector, refusing ET elsewhere, refusing overlapping selects, and the
+documented limits, thread safety. (Everything the stdlib has is compared with it in
+test_selectors_contract.py and test_selectors_stateful.py.)"""
+
+import contextlib
+import errno
+import selectors as std_selectors
+import threading
+import time
+
+import pytest
+
+import pymux.selectors as mux_selectors
+from pymux.selectors import EVENT_READ, EVENT_WRITE
+
+
+def _drain(sock):
+    total = 0
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return total
+            total += len(chunk)
+    except BlockingIOError:
+        return total
+
+
+@pytest.fixture
+def et_selector():
+    sel = mux_selectors.EpollSelector(edge_triggered=True)
+    yield sel
+    sel.close()
+
+
+def test_keys_are_stdlib_selector_keys():
+    with mux_selectors.PollSelector() as sel:
+        key = sel.register(0, EVENT_READ)
+        assert type(key) is std_selectors.SelectorKey
+
+
+def test_level_triggered_is_the_default():
+    with mux_selectors.EpollSelector() as sel:
+        assert sel.edge_triggered is False
+
+
+# --- edge-triggered mode ---------------------------------------------------------
+
+def test_edge_triggered_selector_says_so(et_selector):
+    assert et_selector.edge_triggered is True
+
+
+def test_default_selector_accepts_edge_triggered():
+    with mux_selectors.DefaultSelector(edge_triggered=True) as sel:
+        assert sel.edge_triggered
+
+
+@pytest.mark.parametrize("cls", ["SelectSelector", "PollSelector"])
+def test_select_and_poll_selectors_refuse_edge_triggered_with_value_error(cls):
+    with pytest.raises(ValueError, match="edge-triggered"):
+        getattr(mux_selectors, cls)(edge_triggered=True)
+
+
+@pytest.mark.parametrize("cls", ["SelectSelector", "PollSelector", "EpollSelector"])
+def test_every_selector_accepts_edge_triggered_false(cls):
+    getattr(mux_selectors, cls)(edge_triggered=False).close()
+
+
+def test_edge_triggered_reports_readable_once_per_arrival(et_selector, socketpair):
+    rd, wr = socketpair()
+    key = et_selector.register(rd, EVENT_READ)
+    wr.send(b"hello")
+    assert et_selector.select(1.0) == [(key, EVENT_READ)]
+    assert et_selector.select(0) == []
+
+
+def test_edge_triggered_stays_silent_after_a_partial_read(et_selector, socketpair):
+    rd, wr = socketpair()
+    et_selector.register(rd, EVENT_READ)
+    wr.send(b"hello")
+    assert et_selector.select(1.0)
+    assert rd.recv(1) == b"h"   # data left: no new edge
+    assert et_selector.select(0) == []
+
+
+def test_edge_triggered_reports_again_when_new_data_arrives(et_selector, socketpair):
+    rd, wr = socketpair()
+    key = et_selector.register(rd, EVENT_READ)
+    wr.send(b"one")
+    assert et_selector.select(1.0) == [(key, EVENT_READ)]
+    assert _drain(rd) == 3
+    wr.send(b"two")
+    assert et_selector.select(1.0) == [(key, EVENT_READ)]
+
+
+def test_edge_triggered_reports_writable_once(et_selector, socketpair):
+    rd, _ = socketpair()
+    key = et_selector.register(rd, EVENT_WRITE)
+    assert et_selector.select(0) == [(key, EVENT_WRITE)]
+    assert et_selector.select(0) == []
+
+
+def test_edge_triggered_modify_rearms_the_fd(et_selector, socketpair):
+    # The kernel re-checks readiness on EPOLL_CTL_MOD: a changed interest
+    # reports what is ready now, drained or not.
+    rd, wr = socketpair()
+    et_selector.register(rd, EVENT_READ)
+    wr.send(b"x")
+    assert et_selector.select(1.0)
+    key = et_selector.modify(rd, EVENT_READ | EVENT_WRITE)
+    assert et_selector.select(0) == [(key, EVENT_READ | EVENT_WRITE)]
+
+
+def test_level_triggered_keeps_reporting_undrained_data(socketpair):
+    rd, wr = socketpair()
+    with mux_selectors.EpollSelector() as sel:
+        key = sel.register(rd, EVENT_READ)
+        wr.send(b"x")
+        assert sel.select(0) == [(key, EVENT_READ)]
+        assert sel.select(0) == [(key, EVENT_READ)]
+
+
+def test_edge_triggered_delivers_every_byte_when_drained_to_eagain(et_selector, socketpair):
+    rd, wr = socketpair()
+    et_selector.register(rd, EVENT_READ)
+    payload = b"y" * (1 << 20)
+    sender = threading.Thread(target=wr.sendall, args=(payload,))
+    wr.setblocking(True)
+    sender.start()
+    received = 0
+    deadline = time.monotonic() + 10
+    while received < len(payload) and time.monotonic() < deadline:
+        for _key, _events in et_selector.select(0.5):
+            received += _drain(rd)
+    sender.join()
+    assert received == len(payload)
+
+
+# --- documented differences ------------------------------------------------------
+
+@pytest.mark.parametrize("cls", ["PollSelector", "EpollSelector"])
+def test_poll_like_selectors_refuse_fds_that_cannot_be_open_with_ebadf(cls):
+    with getattr(mux_selectors, cls)() as sel:
+        with pytest.raises(OSError) as info:
+            sel.register(1 << 20, EVENT_READ)
+        assert info.value.errno == errno.EBADF
+        assert len(sel.get_map()) == 0
+
+
+@pytest.mark.parametrize("cls", ["SelectSelector", "PollSelector", "EpollSelector"])
+def test_overlapping_selects_from_two_threads_raise_runtime_error(cls, socketpair):
+    rd, wr = socketpair()
+    with getattr(mux_selectors, cls)() as sel:
+        sel.register(rd, EVENT_READ)
+        waiter = threading.Thread(target=sel.select, args=(5,))
+        waiter.start()
+        try:
+            time.sleep(0.1)
+            with pytest.raises(RuntimeError, match="already running"):
+                sel.select(0)
+        finally:
+            wr.send(b"x")
+            waiter.join()
+        assert sel.select(0)    # usable again once the first returned
+
+
+def test_select_works_from_another_thread_after_the_first_returns(socketpair):
+    rd, wr = socketpair()
+    results = []
+    with mux_selectors.EpollSelector() as sel:
+        key = sel.register(rd, EVENT_READ)
+        wr.send(b"x")
+        worker = threading.Thread(target=lambda: results.append(sel.select(1.0)))
+        worker.start()
+        worker.join()
+        assert results == [[(key, EVENT_READ)]]
+        assert sel.select(0) == [(key, EVENT_READ)]
+
+
+def test_unregister_from_another_thread_during_select_is_safe(socketpair):
+    # Registrations change while a wait runs: no crash, and an fd that was
+    # unregistered meanwhile is never reported.
+    pairs = [socketpair() for _ in range(20)]
+    with mux_selectors.EpollSelector() as sel:
+        for rd, _ in pairs:
+            sel.register(rd, EVENT_READ)
+        stop = time.monotonic() + 0.3
+
+        def churn():
+            while time.monotonic() < stop:
+                for rd, wr in pairs:
+                    sel.unregister(rd)
+                    _drain(rd)
+                    wr.send(b"x")
+                    sel.register(rd, EVENT_READ)
+
+        worker = threading.Thread(target=churn)
+        worker.start()
+        try:
+            while time.monotonic() < stop:
+                for key, events in sel.select(0.01):
+                    assert events == EVENT_READ
+                    assert key.fileobj in {rd for rd, _ in pairs}
+        finally:
+            worker.join()
+
+
+def _in_select_on_another_thread(sel, wake):
+    """Context: a thread blocked in sel.select(5) until wake() is called."""
+
+    @contextlib.contextmanager
+    def running():
+        waiter = threading.Thread(target=sel.select, args=(5,))
+        waiter.start()
+        time.sleep(0.1)
+        try:
+            yield
+        finally:
+            wake()
+            waiter.join()
+    return running()
+
+
+def test_poll_selector_refuses_changes_while_another_thread_is_in_select(socketpair):
+    # poll(2) writes into the array registrations would move: refused,
+    # with nothing changed, instead of corrupting memory.
+    rd, wr = socketpair()
+    other, _ = socketpair()
+    with mux_selectors.PollSelector() as sel:
+        key = sel.register(rd, EVENT_READ)
+        with _in_select_on_another_thread(sel, lambda: wr.send(b"x")):
+            with pytest.raises(RuntimeError, match="select"):
+                sel.register(other, EVENT_READ)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.modify(rd, EVENT_WRITE)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.unregister(rd)
+            with pytest.raises(RuntimeError, match="select"):
+                sel.close()
+            assert sel.modify(rd, EVENT_READ, "data only: no change reaches C").data
+            assert list(sel.get_map()) == [rd.fileno()]
+        assert sel.select(0)[0][0].fd == key.fd
+        sel.register(other, EVENT_READ)     # fine once select() returned
+        sel.unregister(rd)
+
+
+@pytest.mark.parametrize("cls", ["SelectSelector", "EpollSelector"])
+def test_select_and_epoll_selectors_accept_changes_during_select_in_another_thread(cls, socketpair):
+    rd, wr = socketpair()
+    other, _ = socketpair()
+    with getattr(mux_selectors, cls)() as sel:
+        sel.register(rd, EVENT_READ)
+        with _in_select_on_another_thread(sel, lambda: wr.send(b"x")):
+            sel.register(other, EVENT_WRITE)
+            sel.modify(other, EVENT_READ)
+            sel.unregister(other)
+        assert [k.fd for k, _ in sel.select(0)] == [rd.fileno()]
