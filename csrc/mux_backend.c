@@ -20,19 +20,21 @@ static const mux_backend_ops_t *ops_for(int kind)
     }
 }
 
-/* Gives a freshly created backend its first fired arrays. */
+/* Gives a freshly created backend its fired arrays, sized for the largest
+ * batch once and for all: they never move, so a caller may keep their
+ * addresses, and pages no wait has touched cost no memory. */
 static mux_backend_t *with_batch(mux_backend_t *b, int *err)
 {
-    int rc;
-
     if (b == NULL)
         return NULL;
-    rc = mux_backend_set_batch(b, 16);
-    if (rc < 0) {
-        *err = rc;
+    b->fds = malloc(MUX_MAX_BATCH * sizeof(*b->fds));
+    b->events = malloc(MUX_MAX_BATCH * sizeof(*b->events));
+    if (b->fds == NULL || b->events == NULL) {
+        *err = -ENOMEM;
         mux_backend_free(b);
         return NULL;
     }
+    b->batch = 16;
     return b;
 }
 
@@ -113,28 +115,10 @@ int mux_backend_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
 
 int mux_backend_set_batch(mux_backend_t *b, int maxevents)
 {
-    int *fds;
-    uint32_t *events;
-
     if (b == NULL || maxevents < 1)
         return -EINVAL;
-    if (maxevents > MUX_MAX_BATCH)
-        maxevents = MUX_MAX_BATCH;
-    if (maxevents > b->cap) {
-        /* Each array is replaced only once its new copy exists, so a
-         * failure leaves the old (smaller) batch fully usable. */
-        fds = realloc(b->fds, (size_t)maxevents * sizeof(*fds));
-        if (fds == NULL)
-            return -ENOMEM;
-        b->fds = fds;
-        events = realloc(b->events, (size_t)maxevents * sizeof(*events));
-        if (events == NULL)
-            return -ENOMEM;
-        b->events = events;
-        b->cap = maxevents;
-    }
-    b->batch = maxevents;
-    return maxevents;
+    b->batch = maxevents > MUX_MAX_BATCH ? MUX_MAX_BATCH : maxevents;
+    return b->batch;
 }
 
 int *mux_backend_fired_fds(mux_backend_t *b)
@@ -149,13 +133,31 @@ uint32_t *mux_backend_fired_events(mux_backend_t *b)
 
 int mux_backend_wait(mux_backend_t *b, int64_t timeout_us)
 {
+    int n;
+
     if (b == NULL)
         return -EINVAL;
     if (b->closed)
         return -EBADF;
-    if (timeout_us < 0)
-        timeout_us = -1;
-    return b->ops->wait(b, b->fds, b->events, b->batch, timeout_us);
+    if (atomic_exchange(&b->busy, 1))
+        return -EBUSY;
+    n = b->ops->wait(b, b->fds, b->events, b->batch, timeout_us < 0 ? -1 : timeout_us);
+    atomic_store(&b->busy, 0);
+    return n;
+}
+
+int mux_backend_wait_into(mux_backend_t *b, int *fds, uint32_t *events,
+                          int maxevents, int64_t timeout_us)
+{
+    if (b == NULL || fds == NULL || events == NULL || maxevents < 1)
+        return -EINVAL;
+    if (b->closed)
+        return -EBADF;
+    if (b->ops != &mux__epoll_ops)
+        return -EBUSY;
+    if (maxevents > MUX_MAX_BATCH)
+        maxevents = MUX_MAX_BATCH;
+    return mux__epoll_wait_private(b, fds, events, maxevents, timeout_us < 0 ? -1 : timeout_us);
 }
 
 int mux__timeout_ms(int64_t timeout_us)

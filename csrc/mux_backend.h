@@ -59,21 +59,29 @@ const char *mux_backend_name(const mux_backend_t *b);
 int mux_backend_ctl(mux_backend_t *b, int op, int fd, uint32_t events);
 
 /* Sets how many events one wait may report (1 .. MUX_MAX_BATCH; larger
- * values are clamped) and sizes the fired arrays for it. Returns the batch
- * size or -ENOMEM. The arrays may move: fetch their addresses again. */
+ * values are clamped). Returns the batch size. */
 int mux_backend_set_batch(mux_backend_t *b, int maxevents);
 
 /* The fired arrays: after a wait returning n, fds[i] and events[i] for
- * i < n are the ready fds and their events. */
+ * i < n are the ready fds and their events. They have MUX_MAX_BATCH entries
+ * and never move. */
 int *mux_backend_fired_fds(mux_backend_t *b);
 uint32_t *mux_backend_fired_events(mux_backend_t *b);
 
 /* Waits up to timeout_us microseconds (-1: forever; rounded up to the
  * backend's resolution) and fills the fired arrays with at most one batch.
  * Returns the count, or -errno (-EINTR included: the caller runs signal
- * handlers and retries). Three arguments because each cffi argument costs
- * tens of nanoseconds on the hot path. */
+ * handlers and retries; -EBUSY if another thread is waiting on this backend
+ * and so owns the fired arrays). Two arguments because each cffi argument
+ * costs tens of nanoseconds on the hot path. Registrations may change from
+ * other threads during a wait. */
 int mux_backend_wait(mux_backend_t *b, int64_t timeout_us);
+
+/* For a second thread waiting on the same epoll backend (the kernel allows
+ * it; the stdlib's epoll.poll() does too): waits into the caller's arrays.
+ * poll and select backends give -EBUSY. */
+int mux_backend_wait_into(mux_backend_t *b, int *fds, uint32_t *events,
+                          int maxevents, int64_t timeout_us);
 
 /* One-shot select(2) for select.select(): fds[] holds nread read fds, then
  * nwrite write fds, then nexcept exceptional fds (duplicates allowed).

@@ -7,6 +7,8 @@
 #ifndef MUX_BACKEND_IMPL_H
 #define MUX_BACKEND_IMPL_H
 
+#include <stdatomic.h>
+
 #include "mux_backend.h"
 
 typedef struct mux_backend_ops {
@@ -22,10 +24,10 @@ typedef struct mux_backend_ops {
 
 struct mux_backend {
     const mux_backend_ops_t *ops;
+    atomic_int busy;        /* a wait owns the fired arrays */
     int closed;
     int batch;              /* events one wait may report */
-    int cap;                /* entries allocated in each fired array */
-    int *fds;               /* fired arrays */
+    int *fds;               /* fired arrays, MUX_MAX_BATCH entries each */
     uint32_t *events;
 };
 
@@ -42,5 +44,10 @@ int mux__timeout_ms(int64_t timeout_us);
 
 /* Adopts an epoll fd (shared by mux_backend_adopt_epoll and create). */
 mux_backend_t *mux__epoll_wrap(int epfd, int *err);
+
+/* epoll_wait into the caller's arrays through a private kernel buffer, for
+ * a thread that finds the backend's own arrays taken. */
+int mux__epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
+                            int maxevents, int64_t timeout_us);
 
 #endif

@@ -79,21 +79,40 @@ static int grow(epoll_backend_t *e, int want)
     return 0;
 }
 
+/* epoll_wait into buf, then the (fd, events) pairs out into the arrays. */
+static int wait_with(epoll_backend_t *e, struct epoll_event *buf, int *fds,
+                     uint32_t *events, int maxevents, int64_t timeout_us)
+{
+    int n = epoll_wait(e->epfd, buf, maxevents, mux__timeout_ms(timeout_us)), i;
+
+    if (n < 0)
+        return -errno;
+    for (i = 0; i < n; i++) {
+        fds[i] = buf[i].data.fd;
+        events[i] = buf[i].events;
+    }
+    return n;
+}
+
 static int epoll_wait_backend(mux_backend_t *b, int *fds, uint32_t *events,
                               int maxevents, int64_t timeout_us)
 {
     epoll_backend_t *e = (epoll_backend_t *)b;
-    int n, i, rc = grow(e, maxevents);
+    int rc = grow(e, maxevents);
 
-    if (rc < 0)
-        return rc;
-    n = epoll_wait(e->epfd, e->buf, maxevents, mux__timeout_ms(timeout_us));
-    if (n < 0)
-        return -errno;
-    for (i = 0; i < n; i++) {
-        fds[i] = e->buf[i].data.fd;
-        events[i] = e->buf[i].events;
-    }
+    return rc < 0 ? rc : wait_with(e, e->buf, fds, events, maxevents, timeout_us);
+}
+
+int mux__epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
+                            int maxevents, int64_t timeout_us)
+{
+    struct epoll_event *buf = malloc((size_t)maxevents * sizeof(*buf));
+    int n;
+
+    if (buf == NULL)
+        return -ENOMEM;
+    n = wait_with((epoll_backend_t *)b, buf, fds, events, maxevents, timeout_us);
+    free(buf);
     return n;
 }
 

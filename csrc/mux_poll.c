@@ -3,9 +3,15 @@
  * A dense pollfd[] array (what poll(2) wants) plus an fd -> slot map so that
  * ctl is O(1); removal swaps the last entry into the hole. The map stores
  * slot + 1 so that zeroed memory means "absent".
+ *
+ * poll(2) writes into the array it is given while it waits, and another
+ * thread may register or unregister meanwhile (the GIL is released), which
+ * can move the array. So the wait polls a snapshot, copied from the
+ * registrations under a lock only when they changed since the last wait.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,10 +24,14 @@
 
 typedef struct {
     mux_backend_t base;
-    struct pollfd *pfds;    /* dense, pfds[0 .. count) */
+    pthread_mutex_t lock;   /* registrations vs. taking the snapshot */
+    struct pollfd *pfds;    /* registrations, dense: pfds[0 .. count) */
     int count, cap;
     int *slot_of;           /* slot_of[fd] = slot + 1, 0 when absent */
     int slot_of_len;
+    int dirty;              /* registrations changed since the snapshot */
+    struct pollfd *snap;    /* what poll(2) waits on; the waiter's alone */
+    int snap_count, snap_cap;
 } poll_backend_t;
 
 static mux_backend_t *poll_create(int *err)
@@ -33,6 +43,7 @@ static mux_backend_t *poll_create(int *err)
         return NULL;
     }
     p->base.ops = &mux__poll_ops;
+    pthread_mutex_init(&p->lock, NULL);
     return &p->base;
 }
 
@@ -70,15 +81,10 @@ static int pfds_reserve(poll_backend_t *p)
     return 0;
 }
 
-static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+static int poll_ctl_locked(poll_backend_t *p, int op, int fd, uint32_t events)
 {
-    poll_backend_t *p = (poll_backend_t *)b;
     int slot, rc;
 
-    if (fd >= POLL_MAX_FD)
-        return -EBADF;
-    if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
-        return -EINVAL;
     slot = fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
 
     if (op == MUX_CTL_ADD) {
@@ -105,20 +111,66 @@ static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
     return 0;
 }
 
+static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+{
+    poll_backend_t *p = (poll_backend_t *)b;
+    int rc;
+
+    if (fd >= POLL_MAX_FD)
+        return -EBADF;
+    if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    rc = poll_ctl_locked(p, op, fd, events);
+    if (rc == 0)
+        p->dirty = 1;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* Copies the registrations into the snapshot if they changed. */
+static int take_snapshot(poll_backend_t *p)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&p->lock);
+    if (p->dirty) {
+        if (p->count > p->snap_cap) {
+            struct pollfd *snap = realloc(p->snap, (size_t)p->cap * sizeof(*snap));
+            if (snap == NULL)
+                rc = -ENOMEM;
+            else {
+                p->snap = snap;
+                p->snap_cap = p->cap;
+            }
+        }
+        if (rc == 0) {
+            if (p->count > 0)
+                memcpy(p->snap, p->pfds, (size_t)p->count * sizeof(*p->snap));
+            p->snap_count = p->count;
+            p->dirty = 0;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
 static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
                      int maxevents, int64_t timeout_us)
 {
     poll_backend_t *p = (poll_backend_t *)b;
-    int n, i, out = 0;
+    int n, i, out = 0, rc = take_snapshot(p);
 
-    n = poll(p->pfds, (nfds_t)p->count, mux__timeout_ms(timeout_us));
+    if (rc < 0)
+        return rc;
+    n = poll(p->snap, (nfds_t)p->snap_count, mux__timeout_ms(timeout_us));
     if (n < 0)
         return -errno;
-    for (i = 0; i < p->count && out < n && out < maxevents; i++) {
-        if (p->pfds[i].revents == 0)
+    for (i = 0; i < p->snap_count && out < n && out < maxevents; i++) {
+        if (p->snap[i].revents == 0)
             continue;
-        fds[out] = p->pfds[i].fd;
-        events[out] = (uint16_t)p->pfds[i].revents;
+        fds[out] = p->snap[i].fd;
+        events[out] = (uint16_t)p->snap[i].revents;
         out++;
     }
     return out;
@@ -134,14 +186,19 @@ static void poll_close(mux_backend_t *b)
 {
     poll_backend_t *p = (poll_backend_t *)b;
 
+    pthread_mutex_lock(&p->lock);
     p->count = 0;
+    p->dirty = 1;
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void poll_destroy(mux_backend_t *b)
 {
     poll_backend_t *p = (poll_backend_t *)b;
 
+    pthread_mutex_destroy(&p->lock);
     free(p->pfds);
+    free(p->snap);
     free(p->slot_of);
     free(p);
 }

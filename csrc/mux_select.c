@@ -4,8 +4,12 @@
  * An fd_set is a FD_SETSIZE-bit bitmap: FD_SET() on a larger fd writes past
  * it. Every path to FD_SET goes through fdset_add_checked(), which refuses
  * fds outside [0, FD_SETSIZE) with -EINVAL.
+ *
+ * The backend's sets change under a lock and a wait copies them under it,
+ * so registrations may change from another thread while select(2) runs.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,6 +49,7 @@ static int select_us(int maxfd, fd_set *r, fd_set *w, fd_set *x, int64_t timeout
 
 typedef struct {
     mux_backend_t base;
+    pthread_mutex_t lock;
     fd_set registered, rset, wset, xset;
     int maxfd;          /* highest registered fd, -1 when empty */
 } select_backend_t;
@@ -58,6 +63,7 @@ static mux_backend_t *select_create(int *err)
         return NULL;
     }
     s->base.ops = &mux__select_ops;
+    pthread_mutex_init(&s->lock, NULL);
     FD_ZERO(&s->registered);
     FD_ZERO(&s->rset);
     FD_ZERO(&s->wset);
@@ -79,16 +85,10 @@ static void set_interest(select_backend_t *s, int fd, uint32_t events)
         FD_SET(fd, &s->xset);
 }
 
-static int select_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+static int select_ctl_locked(select_backend_t *s, int op, int fd, uint32_t events)
 {
-    select_backend_t *s = (select_backend_t *)b;
-    int present;
+    int present = FD_ISSET(fd, &s->registered);
 
-    if (!fd_selectable(fd))
-        return -EINVAL;
-    if (op != MUX_CTL_DEL && (events & MUX__EPOLL_ONLY_FLAGS))
-        return -EINVAL;
-    present = FD_ISSET(fd, &s->registered);
     if (op == MUX_CTL_ADD) {
         if (present)
             return -EEXIST;
@@ -109,17 +109,38 @@ static int select_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
     return 0;
 }
 
+static int select_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
+{
+    select_backend_t *s = (select_backend_t *)b;
+    int rc;
+
+    if (!fd_selectable(fd))
+        return -EINVAL;
+    if (op != MUX_CTL_DEL && (events & MUX__EPOLL_ONLY_FLAGS))
+        return -EINVAL;
+    pthread_mutex_lock(&s->lock);
+    rc = select_ctl_locked(s, op, fd, events);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static int select_wait(mux_backend_t *b, int *fds, uint32_t *events,
                        int maxevents, int64_t timeout_us)
 {
     select_backend_t *s = (select_backend_t *)b;
-    fd_set r = s->rset, w = s->wset, x = s->xset;
-    int fd, n, out = 0;
+    fd_set r, w, x;
+    int fd, n, maxfd, out = 0;
 
-    n = select_us(s->maxfd, &r, &w, &x, timeout_us);
+    pthread_mutex_lock(&s->lock);
+    r = s->rset;
+    w = s->wset;
+    x = s->xset;
+    maxfd = s->maxfd;
+    pthread_mutex_unlock(&s->lock);
+    n = select_us(maxfd, &r, &w, &x, timeout_us);
     if (n <= 0)
         return n;
-    for (fd = 0; fd <= s->maxfd && out < maxevents; fd++) {
+    for (fd = 0; fd <= maxfd && out < maxevents; fd++) {
         uint32_t ev = (FD_ISSET(fd, &r) ? EPOLLIN : 0)
                     | (FD_ISSET(fd, &w) ? EPOLLOUT : 0)
                     | (FD_ISSET(fd, &x) ? EPOLLPRI : 0);
@@ -142,15 +163,18 @@ static void select_close(mux_backend_t *b)
 {
     select_backend_t *s = (select_backend_t *)b;
 
+    pthread_mutex_lock(&s->lock);
     FD_ZERO(&s->registered);
     FD_ZERO(&s->rset);
     FD_ZERO(&s->wset);
     FD_ZERO(&s->xset);
     s->maxfd = -1;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void select_destroy(mux_backend_t *b)
 {
+    pthread_mutex_destroy(&((select_backend_t *)b)->lock);
     free(b);
 }
 

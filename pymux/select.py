@@ -86,30 +86,55 @@ def _epoll_timeout_us(timeout):
 class _WaitSet:
     """A C backend plus its fired arrays: what poll and epoll objects share."""
 
-    __slots__ = ("_b", "_fds", "_events", "_batch")
+    __slots__ = ("_b", "_fds", "_events", "_batch", "_waiting")
 
     def _own(self, b, err):
         if b == ffi.NULL:
             raise_errno(err[0])
         self._b = ffi.gc(b, lib.mux_backend_free)
+        self._fds = lib.mux_backend_fired_fds(b)      # fixed: they never move
+        self._events = lib.mux_backend_fired_events(b)
+        self._waiting = False
         self._set_batch(_FD_SETSIZE - 1)
 
     def _set_batch(self, maxevents):
-        b = self._b
-        self._batch = check(lib.mux_backend_set_batch(b, maxevents))
-        self._fds = lib.mux_backend_fired_fds(b)
-        self._events = lib.mux_backend_fired_events(b)
+        self._batch = lib.mux_backend_set_batch(self._b, maxevents)
 
     def _wait_pairs(self, timeout_us):
         """One wait (retried per PEP 475) as a list of (fd, events) pairs."""
-        b, fds, events = self._b, self._fds, self._events
+        if self._waiting:
+            return self._wait_private(timeout_us)
+        # The flag keeps another thread off the fired arrays until this one
+        # has read them (set and cleared under the GIL: no cffi call).
+        self._waiting = True
+        try:
+            b, fds, events = self._b, self._fds, self._events
+            started = _monotonic_ns() if timeout_us > 0 else 0
+            n = _wait(b, timeout_us)
+            if n == 1:  # the most common batch: indexing beats two unpack calls
+                return [(fds[0], events[0])]
+            if n < 0:
+                n = retry_on_eintr(n, lambda us: _wait(b, us), timeout_us,
+                                   started + timeout_us * 1000)
+            return list(zip(_unpack(fds, n), _unpack(events, n))) if n else []
+        finally:
+            self._waiting = False
+
+    def _wait_private(self, timeout_us):
+        """A second thread's wait on the same object, into arrays of its own:
+        epoll allows it; poll raises RuntimeError like the stdlib."""
+        b, batch = self._b, self._batch
+        fds, events = ffi.new("int[]", batch), ffi.new("uint32_t[]", batch)
+
+        def wait(us):
+            return lib.mux_backend_wait_into(b, fds, events, batch, us)
+
         started = _monotonic_ns() if timeout_us > 0 else 0
-        n = _wait(b, timeout_us)
-        if n == 1:  # the most common batch: indexing beats two unpack calls
-            return [(fds[0], events[0])]
+        n = wait(timeout_us)
+        if n == -errno.EBUSY:
+            raise RuntimeError("concurrent poll() invocation")
         if n < 0:
-            n = retry_on_eintr(n, lambda us: _wait(b, us), timeout_us,
-                               started + timeout_us * 1000)
+            n = retry_on_eintr(n, wait, timeout_us, started + timeout_us * 1000)
         return list(zip(_unpack(fds, n), _unpack(events, n))) if n else []
 
 
@@ -271,8 +296,10 @@ class epoll(_WaitSet):
         """Close the epoll fd. Calling it again does nothing."""
         b = self._b
         if b is not None:
-            self._b = self._fds = self._events = None
-            ffi.release(b)
+            # Only the kernel object goes now; the memory goes with the last
+            # reference, which a poll() in another thread may still hold.
+            self._b = None
+            lib.mux_backend_close(b)
 
     def fileno(self):
         """The epoll file descriptor."""
