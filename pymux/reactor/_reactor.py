@@ -79,7 +79,6 @@ class Reactor:
         self._stopping = False
         self._running = False
         self._closed = False
-        self._thread_id = None
 
     # --- time and callbacks -------------------------------------------------
 
@@ -271,19 +270,7 @@ class Reactor:
 
     def run_forever(self):
         """Run iterations until stop() is called."""
-        self._check_open()
-        if self._running:
-            raise RuntimeError("This reactor is already running")
-        self._running = True
-        self._stopping = False
-        self._thread_id = threading.get_ident()
-        try:
-            while not self._stopping:
-                self._run_once()
-        finally:
-            self._running = False
-            self._stopping = False
-            self._thread_id = None
+        self._run(lambda: False, None)
 
     def run(self, main, *args):
         """call_soon(main, *args), then run_forever() until stop()."""
@@ -291,19 +278,28 @@ class Reactor:
         self.run_forever()
 
     def run_until(self, predicate, timeout=None):
-        """Run iterations until predicate() is true; False on timeout."""
+        """Run iterations until predicate() is true (returns True), stop()
+        is called or `timeout` seconds pass (returns False)."""
+        return self._run(predicate, timeout)
+
+    def _run(self, predicate, timeout):
         self._check_open()
-        deadline = None if timeout is None else self.time() + timeout
-        guard = self.call_later(timeout, lambda: None) if timeout is not None else None
+        if self._running:
+            raise RuntimeError("This reactor is already running")
+        # The timer only makes the wait end on time; the deadline decides.
+        guard = None if timeout is None else self.call_later(timeout, _nothing)
+        deadline = None if timeout is None else guard.when()
         self._running = True
+        self._stopping = False
         try:
             while not predicate():
-                if deadline is not None and self.time() >= deadline:
+                if self._stopping or (deadline is not None and self.time() >= deadline):
                     return False
                 self._run_once()
             return True
         finally:
             self._running = False
+            self._stopping = False
             if guard is not None:
                 guard.cancel()
 
@@ -408,6 +404,10 @@ class Reactor:
     def __repr__(self):
         state = "closed" if self._closed else "running" if self._running else "idle"
         return f"<pymux Reactor backend={self.backend} {state}>"
+
+
+def _nothing():
+    """A timer callback that only ends the wait it is scheduled for."""
 
 
 def _noop_signal_handler(signum, frame):
