@@ -11,6 +11,8 @@
  * The caller then dispatches the records; nothing here calls Python.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -90,11 +92,13 @@ int mux__fd_reserve(mux_loop_t *loop, int fd)
     memset(fds + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof(*fds));
     loop->fds = fds;
     loop->nfds = n;
-    /* Every queued fd is a table entry, so these lists never outgrow it;
-     * growing them here keeps mux__want() and still-ready marking
-     * allocation-free. */
+    /* Every queued fd is a table entry, so the changes list never outgrows
+     * it. The still-ready list can hold an fd twice: its entry carried
+     * from the last pass stays until finish_still_ready(), and serving it
+     * may mark it again. Sizing both here keeps mux__want() and
+     * still-ready marking allocation-free. */
     if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
-        || grow_ints(&loop->still, &loop->still_cap, n) < 0)
+        || grow_ints(&loop->still, &loop->still_cap, 2 * n) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -157,6 +161,10 @@ static uint32_t kernel_events(const mux_loop_t *loop, int kind, int interest)
 
     if (loop->edge && (kind == FD_STREAM || kind == FD_LISTENER))
         ev |= EPOLLET;
+    /* Edge-triggered streams need to know when the peer is done: FIN may
+     * arrive with the last data, and no later edge reports it. */
+    if (loop->edge && kind == FD_STREAM && (interest & MUX_READ))
+        ev |= EPOLLRDHUP;
     return ev;
 }
 
@@ -207,6 +215,13 @@ static int apply_changes(mux_loop_t *loop)
             e->pending = e->interest;
             e->flags |= F_EOF;
             if ((rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
+                return rc;
+        } else if (rc < 0 && e->kind == FD_LISTENER) {
+            /* Same for a listener: paused, and the caller is told (it may
+             * resume, which retries the registration, or close it). */
+            e->pending = e->interest;
+            e->flags |= F_PAUSED;
+            if ((rc = mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
                 return rc;
         }
     }
@@ -304,11 +319,15 @@ static void drain_wakeup(mux_loop_t *loop)
 {
     uint64_t count;
 
-    /* Clear first: a wake-up racing with the drain then writes again and
-     * costs one spurious iteration instead of being lost. */
-    atomic_store(&loop->wake_pending, 0);
+    /* Read first, then clear. Clearing first loses wake-ups: a waker that
+     * sets the flag after the clear and writes before the read has its
+     * write swallowed while its flag stays set, and every later wake-up
+     * is then coalesced into nothing. This way a waker that sets the flag
+     * after the clear writes again (one spurious iteration at worst), and
+     * one that found it still set is served by this iteration's return. */
     while (read(loop->wakefd, &count, sizeof(count)) > 0)
         ;
+    atomic_store(&loop->wake_pending, 0);
 }
 
 int mux_watch(mux_loop_t *loop, int fd, int mask)
@@ -350,6 +369,12 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    /* poll reports an fd closed behind the loop's back as POLLNVAL (a bit
+     * epoll does not use): treat it as the error it is, so its owner hears
+     * of it instead of the wait returning at once forever. */
+    if (events & POLLNVAL)
+        events |= EPOLLERR;
+
     switch (e->kind) {
     case FD_STREAM: mux__stream_ready(loop, fd, events); break;
     case FD_LISTENER:
@@ -362,22 +387,46 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
     }
 }
 
+/* select(2) fails with EBADF for the whole set when one registered fd was
+ * closed behind the loop's back, without saying which: find them (as
+ * libev's fd_ebadf does) and serve them as errors, so their owners hear of
+ * it instead of every later wait failing. Returns how many it found. */
+static int serve_closed_fds(mux_loop_t *loop)
+{
+    int fd, found = 0;
+
+    for (fd = 0; fd < loop->nfds; fd++)
+        if (loop->fds[fd].interest != 0 && fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            serve(loop, fd, EPOLLERR);
+            found++;
+        }
+    return found;
+}
+
 /* Serves the fds carried over from the last iteration (the shared read
  * buffer filled up, or an edge-triggered fd stopped short of EAGAIN) before
  * anything the wait reports, so every busy fd gets its turn in order.
  * Returns how many list entries it took; see finish_still_ready(). */
 static int serve_still_ready(mux_loop_t *loop)
 {
-    int i, n = loop->nstill;
+    int i, pass, n = loop->nstill;
 
-    for (i = 0; i < n; i++) {
-        int fd = loop->still[i];
-        mux_fd_t *e = &loop->fds[fd];
+    /* Pass 0 serves the fds the full buffer skipped last time, pass 1 the
+     * edge-triggered ones that were read but not drained: a stream that
+     * got nothing is never queued behind one that got a whole chunk.
+     * F_SERVED marks an entry done (an fd may be listed twice). */
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < n; i++) {
+            int fd = loop->still[i];
+            mux_fd_t *e = &loop->fds[fd];
 
-        e->flags &= (uint16_t)~F_STILL_READY;
-        if (e->kind == FD_STREAM || e->kind == FD_LISTENER) {
-            e->flags |= F_SERVED;
-            serve(loop, fd, EPOLLIN);
+            if ((e->flags & F_SERVED) || (pass == 0 && !(e->flags & F_STARVED)))
+                continue;
+            e->flags &= (uint16_t)~(F_STILL_READY | F_STARVED);
+            if (e->kind == FD_STREAM || e->kind == FD_LISTENER) {
+                e->flags |= F_SERVED;
+                serve(loop, fd, EPOLLIN);
+            }
         }
     }
     return n;
@@ -404,6 +453,7 @@ int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
         return -EINVAL;
     mux__timers_release_fired(loop);
     loop->nfired = 0;
+    loop->record_error = 0;
     loop->rused = 0;
     if ((rc = apply_changes(loop)) < 0)
         return rc;
@@ -417,6 +467,8 @@ int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
     n = mux_backend_wait(loop->backend, timeout_us);
     if (n == -EINTR)
         n = 0;   /* the caller runs signal handlers and comes back */
+    if (n == -EBADF && serve_closed_fds(loop) > 0)
+        n = 0;
     if (n < 0)
         return n;
     carried = serve_still_ready(loop);

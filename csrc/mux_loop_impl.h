@@ -23,7 +23,9 @@ enum fd_flag {
     F_CLOSE_PENDING = 1 << 5,/* stream: close once drained */
     F_STILL_READY = 1 << 6,  /* edge-triggered: not drained, in loop->still */
     F_PAUSED = 1 << 7,       /* listener: accepting paused after an error */
-    F_SERVED = 1 << 8        /* read from the still-ready list this pass */
+    F_SERVED = 1 << 8,       /* read from the still-ready list this pass */
+    F_PEER_DONE = 1 << 9,    /* edge-triggered: RDHUP/HUP/ERR seen, read to the end */
+    F_STARVED = 1 << 10      /* in loop->still because the read buffer was full */
 };
 
 /* Bytes a stream could not send yet; exists only while a send is partial. */

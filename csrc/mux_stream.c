@@ -8,6 +8,7 @@
  * one send and no epoll_ctl. Queues are freed as soon as they drain: an idle
  * connection costs its 24-byte fd-table entry and nothing else here.
  */
+#define _GNU_SOURCE   /* accept4 */
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -95,6 +96,7 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
         /* The shared buffer is full for this pass. Served first in the
          * next one, so busy streams late in the kernel's list still get
          * their turn (and edge-triggered ones are not forgotten). */
+        e->flags |= F_STARVED;
         mux__mark_still_ready(loop, fd);
         return;
     }
@@ -102,8 +104,11 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
     if (n > 0) {
         mux__push_record(loop, MUX_REC_DATA, token, (int)loop->rused, (int)n);
         loop->rused += (size_t)n;
-        if (loop->edge && (size_t)n == want)
-            mux__mark_still_ready(loop, fd);   /* maybe more: no EAGAIN yet */
+        /* Edge-triggered: a full read may leave more; a short one drained
+         * the data, but if the peer shut down (RDHUP/HUP/ERR seen) the EOF
+         * or error still waits behind it and no new edge will say so. */
+        if (loop->edge && ((size_t)n == want || (e->flags & F_PEER_DONE)))
+            mux__mark_still_ready(loop, fd);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -141,7 +146,9 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
     ssize_t n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
 
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        int err = errno;
+
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
             return;
         if (e->flags & F_CLOSE_PENDING) {
             /* Nobody is left to tell about the error: just finish closing. */
@@ -153,7 +160,7 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
         e->wq = NULL;
         e->flags |= F_EOF;
         mux__want(loop, fd, stream_interest(e));
-        mux__push_record(loop, MUX_REC_ERROR, token, errno, 0);
+        mux__push_record(loop, MUX_REC_ERROR, token, err, 0);
         return;
     }
     q->head += (size_t)n;
@@ -171,9 +178,11 @@ void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        e->flags |= F_PEER_DONE;
     if (e->wq != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         stream_flush(loop, fd, e);
-    if (e->kind == FD_STREAM && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+    if (e->kind == FD_STREAM && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
         && (e->flags & (F_READING | F_EOF)) == F_READING)
         stream_read(loop, fd, e);
 }

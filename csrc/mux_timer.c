@@ -146,9 +146,12 @@ int64_t mux__timers_next_us(const mux_loop_t *loop, int64_t now)
 
     if (loop->heap_len == 0)
         return -1;
-    wait_ns = loop->timers[loop->heap[0]].deadline - now;
-    if (wait_ns <= 0)
+    /* Compare before subtracting: deadline - now overflows for deadlines
+     * far in the past (INT64_MIN) or future. now >= 0 (CLOCK_MONOTONIC),
+     * so deadline > now makes the difference fit. */
+    if (loop->timers[loop->heap[0]].deadline <= now)
         return 0;
+    wait_ns = loop->timers[loop->heap[0]].deadline - now;
     return wait_ns / 1000 + (wait_ns % 1000 != 0);  /* round up: never early */
 }
 
