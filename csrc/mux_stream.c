@@ -37,6 +37,11 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
     if (strcmp(mux_backend_name(loop->backend), "select") == 0 && fd >= FD_SETSIZE)
         return -EINVAL;   /* select(2) cannot watch it */
     e = &loop->fds[fd];
+    /* The kernel just handed out this fd number (accept, socket), so a
+     * watcher still listed under it watched an fd that was closed without
+     * remove_reader/remove_writer: that registration is stale, drop it. */
+    if (e->kind == FD_WATCH)
+        mux__forget_fd(loop, fd);
     if (e->kind != FD_FREE)
         return -EEXIST;
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
