@@ -1,0 +1,81 @@
+"""Plumbing shared by the I/O-model echo servers in bench/models/.
+
+Only the parts that are not the lesson live here: command-line options, the
+listening socket and its ``listening on HOST:PORT`` line (the bench harness
+convention), and stopping on SIGINT/SIGTERM. Every model file keeps its whole
+I/O loop (accept, recv, send, close) to itself, so it reads on its own.
+
+Every model runs as ``python bench/models/<name>.py --port P [--upper]``;
+port 0 picks a free port.
+"""
+import argparse
+import signal
+import socket
+import sys
+
+RECV_SIZE = 65536       # bytes asked for per recv()
+HIGH_WATER = 1 << 20    # readiness models stop reading a peer while this much is unsent
+
+
+def parse_args(doc, extra=None, argv=None):
+    """--host, --port, --upper, plus the model's own options added by ``extra(parser)``."""
+    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8088, help="0 picks a free port")
+    p.add_argument("--upper", action="store_true",
+                   help="reply in upper case, like the classic teaching server")
+    if extra is not None:
+        extra(p)
+    return p.parse_args(argv)
+
+
+def listen(args, backlog=socket.SOMAXCONN):
+    """A bound, listening TCP socket; prints ``listening on HOST:PORT`` (flushed)."""
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(backlog)
+    host, port = sock.getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+    return sock
+
+
+def reply_function(args):
+    """What the server sends back for a chunk it read: the chunk, or its upper case.
+
+    Upper-casing works chunk by chunk because it maps each byte on its own.
+    """
+    return bytes.upper if args.upper else _same
+
+
+def _same(data):
+    return data
+
+
+def no_delay(sock):
+    """Disable Nagle: an echo reply split over two sends must not wait for an ACK."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def run(serve, doc, extra=None, setup=None):
+    """Parse options, listen, run ``serve(args, listener)`` until SIGINT/SIGTERM.
+
+    ``setup(args)``, if given, runs before the socket is bound: whatever can
+    fail at start-up fails there, before the ``listening on`` line.
+    SIGTERM is turned into KeyboardInterrupt, so both signals take the same
+    path: the exception leaves the model's wait (accept, select, poll, ...),
+    the model's ``finally`` closes its connections, and the process exits 0.
+    """
+    args = parse_args(doc, extra)
+    if setup is not None:
+        setup(args)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    listener = listen(args)
+    try:
+        serve(args, listener)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+    sys.exit(0)
