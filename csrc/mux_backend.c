@@ -69,10 +69,10 @@ int mux_backend_close(mux_backend_t *b)
 {
     if (b == NULL)
         return -EINVAL;
-    if (!b->closed) {
+    /* Once only, even if two threads close at the same time: a second
+     * close(2) could hit an fd number that was reused meanwhile. */
+    if (!atomic_exchange(&b->closed, 1))
         b->ops->close(b);
-        b->closed = 1;
-    }
     return 0;
 }
 
@@ -93,6 +93,11 @@ int mux_backend_fileno(const mux_backend_t *b)
     if (b->closed)
         return -EBADF;
     return b->ops->fileno(b);
+}
+
+int mux__backend_max_fd(const mux_backend_t *b)
+{
+    return b->ops->max_fd;
 }
 
 const char *mux_backend_name(const mux_backend_t *b)

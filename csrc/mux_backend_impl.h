@@ -13,6 +13,7 @@
 
 typedef struct mux_backend_ops {
     const char *name;
+    int max_fd;                         /* fds must be below this; 0: any */
     mux_backend_t *(*create)(int *err);
     int (*ctl)(mux_backend_t *b, int op, int fd, uint32_t events);
     int (*wait)(mux_backend_t *b, int *fds, uint32_t *events,
@@ -25,7 +26,7 @@ typedef struct mux_backend_ops {
 struct mux_backend {
     const mux_backend_ops_t *ops;
     atomic_int busy;        /* a wait owns the fired arrays */
-    int closed;
+    atomic_int closed;
     int batch;              /* events one wait may report */
     int *fds;               /* fired arrays, MUX_MAX_BATCH entries each */
     uint32_t *events;
@@ -41,6 +42,9 @@ extern const mux_backend_ops_t mux__select_ops;
 /* Microseconds to poll(2)/epoll_wait(2) milliseconds, rounded up so that a
  * short positive timeout never becomes a busy 0 ms wait. */
 int mux__timeout_ms(int64_t timeout_us);
+
+/* The highest fd the backend can watch plus one, 0 if there is no limit. */
+int mux__backend_max_fd(const mux_backend_t *b);
 
 /* Adopts an epoll fd (shared by mux_backend_adopt_epoll and create). */
 mux_backend_t *mux__epoll_wrap(int epfd, int *err);

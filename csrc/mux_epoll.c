@@ -138,6 +138,6 @@ static void epoll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__epoll_ops = {
-    "epoll", epoll_create_backend, epoll_ctl_backend, epoll_wait_backend,
+    "epoll", 0, epoll_create_backend, epoll_ctl_backend, epoll_wait_backend,
     epoll_fileno, epoll_close, epoll_destroy,
 };

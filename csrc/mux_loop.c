@@ -86,20 +86,20 @@ int mux__fd_reserve(mux_loop_t *loop, int fd)
     n = loop->nfds ? loop->nfds : 256;
     while (n <= fd)
         n *= 2;
+    /* Every queued fd is a table entry, so the changes list never outgrows
+     * the table. The still-ready list can hold an fd twice: its entry
+     * carried from the last pass stays until finish_still_ready(), and
+     * serving it may mark it again. Both grow before the table does, so
+     * mux__want() and still-ready marking never need to allocate. */
+    if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
+        || grow_ints(&loop->still, &loop->still_cap, 2 * n) < 0)
+        return -ENOMEM;
     fds = realloc(loop->fds, (size_t)n * sizeof(*fds));
     if (fds == NULL)
         return -ENOMEM;
     memset(fds + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof(*fds));
     loop->fds = fds;
     loop->nfds = n;
-    /* Every queued fd is a table entry, so the changes list never outgrows
-     * it. The still-ready list can hold an fd twice: its entry carried
-     * from the last pass stays until finish_still_ready(), and serving it
-     * may mark it again. Sizing both here keeps mux__want() and
-     * still-ready marking allocation-free. */
-    if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
-        || grow_ints(&loop->still, &loop->still_cap, 2 * n) < 0)
-        return -ENOMEM;
     return 0;
 }
 
@@ -110,7 +110,7 @@ int mux__token_of(const mux_loop_t *loop, int fd)
 
 mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind)
 {
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
     mux_fd_t *e;
 
     if (loop == NULL || token < 0 || fd >= loop->nfds)
@@ -121,9 +121,9 @@ mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind)
     return e;
 }
 
-int mux_token_fd(mux_loop_t *loop, int token)
+static int token_fd_held(mux_loop_t *loop, int token)
 {
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
 
     if (mux__entry(loop, token, FD_STREAM) == NULL
         && mux__entry(loop, token, FD_LISTENER) == NULL)
@@ -330,7 +330,7 @@ static void drain_wakeup(mux_loop_t *loop)
     atomic_store(&loop->wake_pending, 0);
 }
 
-int mux_watch(mux_loop_t *loop, int fd, int mask)
+static int watch_held(mux_loop_t *loop, int fd, int mask)
 {
     mux_fd_t *e;
     int rc;
@@ -443,7 +443,7 @@ static void finish_still_ready(mux_loop_t *loop, int n)
     loop->nstill -= n;
 }
 
-int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
+static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
 {
     int64_t timer_us;
     int i, n, rc, carried, *fds;
@@ -488,4 +488,39 @@ int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
     if ((rc = mux__timers_expire(loop, mux_loop_now_ns())) < 0)
         return rc;
     return loop->record_error < 0 ? loop->record_error : loop->nfired;
+}
+
+/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+
+int mux_watch(mux_loop_t *loop, int fd, int mask)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = watch_held(loop, fd, mask);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_token_fd(mux_loop_t *loop, int token)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = token_fd_held(loop, token);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = loop_run_once_held(loop, timeout_us);
+        mux__leave(loop);
+    }
+    return rc;
 }

@@ -62,10 +62,15 @@ void mux_loop_free(mux_loop_t *loop);
  * Returns the number of fired records (0 on EINTR), or -errno. */
 int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us);
 
+/* The records of the last run_once. The array grows (moves) when one
+ * iteration fires more records than ever before: fetch the address again
+ * after a run_once that returned more records than any earlier one. */
 int *mux_loop_fired(mux_loop_t *loop);
 char *mux_loop_read_buffer(mux_loop_t *loop);
 
-/* Makes a blocked (or the next) run_once return; any thread, any time. */
+/* Makes a blocked (or the next) run_once return; any thread, any time.
+ * Every other function belongs to the loop's thread: a call from another
+ * thread while one is running returns -EBUSY instead of racing. */
 int mux_loop_wakeup(mux_loop_t *loop);
 
 /* Watchers: plain readiness for arbitrary fds (add_reader/add_writer).
@@ -110,7 +115,8 @@ int mux_stream_shutdown(mux_loop_t *loop, int token);
 /* Closes the stream. abort, or nothing queued: closed now, returns 1.
  * Otherwise the queue is flushed first and a MUX_REC_CLOSED record reports
  * the close; returns 0. Either way the token is dead for the caller's
- * writes from now on. */
+ * writes from now on; only an abort still reaches a close waiting for its
+ * queue to drain (a peer that never reads would otherwise keep it). */
 int mux_stream_close(mux_loop_t *loop, int token, int abort);
 
 /* The fd behind a live stream or listener token. */

@@ -5,6 +5,7 @@
 #ifndef MUX_LOOP_IMPL_H
 #define MUX_LOOP_IMPL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,7 @@ struct mux_loop {
     size_t rused;
     int wakefd;
     atomic_int wake_pending;
+    atomic_int busy;         /* an entry point is running: see mux__enter */
     /* timers */
     mux_timer_t *timers;     /* indexed by id */
     int ntimers;
@@ -81,6 +83,26 @@ struct mux_loop {
 /* Token layout: fd in the low 20 bits, a nonzero generation above. */
 #define MUX__FD_BITS 20
 #define MUX__GEN_MAX 2047
+
+static inline int mux__token_fd(int token)
+{
+    return token & ((1 << MUX__FD_BITS) - 1);
+}
+
+/* Every public entry point but mux_loop_wakeup holds the loop while it
+ * runs (run_once across its wait, too): a thread that calls in meanwhile
+ * gets -EBUSY instead of racing on the loop's state. */
+static inline int mux__enter(mux_loop_t *loop)
+{
+    if (loop == NULL)
+        return -EINVAL;
+    return atomic_exchange(&loop->busy, 1) ? -EBUSY : 0;
+}
+
+static inline void mux__leave(mux_loop_t *loop)
+{
+    atomic_store(&loop->busy, 0);
+}
 
 int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b);
 int mux__fd_reserve(mux_loop_t *loop, int fd);

@@ -32,6 +32,7 @@ typedef struct {
     int dirty;              /* registrations changed since the snapshot */
     struct pollfd *snap;    /* what poll(2) waits on; the waiter's alone */
     int snap_count, snap_cap;
+    int cursor;             /* where the next wait starts reporting */
 } poll_backend_t;
 
 static mux_backend_t *poll_create(int *err)
@@ -159,19 +160,26 @@ static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
                      int maxevents, int64_t timeout_us)
 {
     poll_backend_t *p = (poll_backend_t *)b;
-    int n, i, out = 0, rc = take_snapshot(p);
+    int n, i, k, out = 0, rc = take_snapshot(p);
 
     if (rc < 0)
         return rc;
     n = poll(p->snap, (nfds_t)p->snap_count, mux__timeout_ms(timeout_us));
     if (n < 0)
         return -errno;
-    for (i = 0; i < p->snap_count && out < n && out < maxevents; i++) {
-        if (p->snap[i].revents == 0)
-            continue;
-        fds[out] = p->snap[i].fd;
-        events[out] = (uint16_t)p->snap[i].revents;
-        out++;
+    /* Reports in registration order; when more fds are ready than one
+     * batch holds, the next wait starts after the last one reported, so
+     * those late in the array still get their turn. */
+    i = p->cursor < p->snap_count ? p->cursor : 0;
+    p->cursor = 0;
+    for (k = 0; k < p->snap_count && out < n && out < maxevents; k++) {
+        if (p->snap[i].revents != 0) {
+            fds[out] = p->snap[i].fd;
+            events[out] = (uint16_t)p->snap[i].revents;
+            if (++out == maxevents && out < n)
+                p->cursor = i + 1;
+        }
+        i = i + 1 < p->snap_count ? i + 1 : 0;
     }
     return out;
 }
@@ -204,6 +212,6 @@ static void poll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__poll_ops = {
-    "poll", poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
+    "poll", POLL_MAX_FD, poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
     poll_destroy,
 };

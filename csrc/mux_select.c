@@ -179,7 +179,7 @@ static void select_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__select_ops = {
-    "select", select_create, select_ctl, select_wait, select_fileno,
+    "select", FD_SETSIZE, select_create, select_ctl, select_wait, select_fileno,
     select_close, select_destroy,
 };
 

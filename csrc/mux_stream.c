@@ -34,8 +34,8 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
 
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
-    if (strcmp(mux_backend_name(loop->backend), "select") == 0 && fd >= FD_SETSIZE)
-        return -EINVAL;   /* select(2) cannot watch it */
+    if (mux__backend_max_fd(loop->backend) && fd >= mux__backend_max_fd(loop->backend))
+        return -EINVAL;   /* e.g. select(2) past FD_SETSIZE */
     e = &loop->fds[fd];
     /* The kernel just handed out this fd number (accept, socket), so a
      * watcher still listed under it watched an fd that was closed without
@@ -64,7 +64,7 @@ int mux__stream_adopt(mux_loop_t *loop, int fd)
     return token;
 }
 
-int mux_stream_open(mux_loop_t *loop, int fd)
+static int stream_open_held(mux_loop_t *loop, int fd)
 {
     if (loop == NULL)
         return -EINVAL;
@@ -227,10 +227,10 @@ static int enqueue(mux_fd_t *e, const char *data, size_t len)
     return 0;
 }
 
-int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
+static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, size_t len)
 {
     mux_fd_t *e = live_stream(loop, token);
-    int fd = token & ((1 << MUX__FD_BITS) - 1), rc;
+    int fd = mux__token_fd(token), rc;
     ssize_t n = 0;
 
     if (e == NULL)
@@ -257,7 +257,7 @@ int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t l
     return e->wq ? (int64_t)e->wq->len : 0;
 }
 
-int64_t mux_stream_queued(mux_loop_t *loop, int token)
+static int64_t stream_queued_held(mux_loop_t *loop, int token)
 {
     mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
 
@@ -266,10 +266,10 @@ int64_t mux_stream_queued(mux_loop_t *loop, int token)
     return e->wq ? (int64_t)e->wq->len : 0;
 }
 
-int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
+static int stream_set_reading_held(mux_loop_t *loop, int token, int reading)
 {
     mux_fd_t *e = live_stream(loop, token);
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
 
     if (e == NULL)
         return -EBADF;
@@ -281,7 +281,7 @@ int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
     return 0;
 }
 
-int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low)
+static int stream_set_limits_held(mux_loop_t *loop, int token, int64_t high, int64_t low)
 {
     mux_fd_t *e = live_stream(loop, token);
 
@@ -296,10 +296,10 @@ int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low
     return 0;
 }
 
-int mux_stream_shutdown(mux_loop_t *loop, int token)
+static int stream_shutdown_held(mux_loop_t *loop, int token)
 {
     mux_fd_t *e = live_stream(loop, token);
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
 
     if (e == NULL)
         return -EBADF;
@@ -311,10 +311,12 @@ int mux_stream_shutdown(mux_loop_t *loop, int token)
     return 0;
 }
 
-int mux_stream_close(mux_loop_t *loop, int token, int abort)
+static int stream_close_held(mux_loop_t *loop, int token, int abort)
 {
-    mux_fd_t *e = live_stream(loop, token);
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    /* abort also ends a close still waiting for its queue to drain (a peer
+     * that never reads would otherwise hold it forever). */
+    mux_fd_t *e = abort ? mux__entry(loop, token, FD_STREAM) : live_stream(loop, token);
+    int fd = mux__token_fd(token);
 
     if (e == NULL)
         return -EBADF;
@@ -335,7 +337,7 @@ int mux_stream_close(mux_loop_t *loop, int token, int abort)
 
 /* --- listeners ------------------------------------------------------------ */
 
-int mux_listener_open(mux_loop_t *loop, int fd, int batch)
+static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 {
     int token;
 
@@ -352,10 +354,10 @@ static mux_fd_t *live_listener(mux_loop_t *loop, int token)
     return mux__entry(loop, token, FD_LISTENER);
 }
 
-int mux_listener_resume(mux_loop_t *loop, int token)
+static int listener_resume_held(mux_loop_t *loop, int token)
 {
     mux_fd_t *e = live_listener(loop, token);
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
 
     if (e == NULL)
         return -EBADF;
@@ -364,9 +366,9 @@ int mux_listener_resume(mux_loop_t *loop, int token)
     return 0;
 }
 
-int mux_listener_close(mux_loop_t *loop, int token)
+static int listener_close_held(mux_loop_t *loop, int token)
 {
-    int fd = token & ((1 << MUX__FD_BITS) - 1);
+    int fd = mux__token_fd(token);
 
     if (live_listener(loop, token) == NULL)
         return -EBADF;
@@ -413,4 +415,116 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
     }
     if (loop->edge)
         mux__mark_still_ready(loop, fd);   /* batch used up before EAGAIN */
+}
+
+/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+
+int mux_listener_open(mux_loop_t *loop, int fd, int batch)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = listener_open_held(loop, fd, batch);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_listener_resume(mux_loop_t *loop, int token)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = listener_resume_held(loop, token);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_listener_close(mux_loop_t *loop, int token)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = listener_close_held(loop, token);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_stream_open(mux_loop_t *loop, int fd)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_open_held(loop, fd);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
+{
+    int64_t rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_write_held(loop, token, data, len);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int64_t mux_stream_queued(mux_loop_t *loop, int token)
+{
+    int64_t rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_queued_held(loop, token);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_set_reading_held(loop, token, reading);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_set_limits_held(loop, token, high, low);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_stream_shutdown(mux_loop_t *loop, int token)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_shutdown_held(loop, token);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_stream_close(mux_loop_t *loop, int token, int abort)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = stream_close_held(loop, token, abort);
+        mux__leave(loop);
+    }
+    return rc;
 }

@@ -112,7 +112,7 @@ static int grow_timers(mux_loop_t *loop)
     return 0;
 }
 
-int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
+static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
 {
     int id, rc;
 
@@ -129,7 +129,7 @@ int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
     return id;
 }
 
-int mux_timer_cancel(mux_loop_t *loop, int id)
+static int timer_cancel_held(mux_loop_t *loop, int id)
 {
     if (loop == NULL || id < 0 || id >= loop->ntimers)
         return -EINVAL;
@@ -181,4 +181,28 @@ void mux__timers_free(mux_loop_t *loop)
     free(loop->heap);
     free(loop->free_ids);
     free(loop->fired_ids);
+}
+
+/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+
+int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = timer_add_held(loop, deadline_ns);
+        mux__leave(loop);
+    }
+    return rc;
+}
+
+int mux_timer_cancel(mux_loop_t *loop, int id)
+{
+    int rc = mux__enter(loop);
+
+    if (rc == 0) {
+        rc = timer_cancel_held(loop, id);
+        mux__leave(loop);
+    }
+    return rc;
 }

@@ -1,6 +1,6 @@
 """`python -m pymux`: show the backends and do one readiness round trip each.
 
-A short demo until the echo server (`python -m pymux.echo`) exists.
+A short self-check; the reference application is `python -m pymux.echo`.
 """
 import socket
 

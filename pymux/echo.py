@@ -65,11 +65,21 @@ class EchoServer:
         """
         now = self.sweep_time = self.reactor.time()
         for conn in self.connections():
-            if conn.requests != conn.seen_requests:
+            transport = conn.transport
+            if transport.is_closing():
+                # Closing, its replies still queued: give them one more
+                # timeout to drain, then drop them (a peer that sends and
+                # never reads would otherwise hold the connection forever).
+                if conn.seen_requests != CLOSING:
+                    conn.seen_requests, conn.seen_at = CLOSING, now
+                elif now - conn.seen_at >= self.args.idle_timeout:
+                    transport.abort()
+            elif conn.requests != conn.seen_requests:
                 conn.seen_requests, conn.seen_at = conn.requests, now
             elif now - conn.seen_at >= self.args.idle_timeout:
-                logger.info("closing idle connection %s", conn.peer())
-                conn.transport.close()
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info("closing idle connection %s", conn.peer())
+                transport.close()
         self.reactor.call_later(self.args.idle_timeout / 4, self.sweep_idle)
 
     def shutdown(self):
@@ -84,14 +94,17 @@ class EchoServer:
     def connections(self):
         """Open connections: the reactor tracks them, so no set of our own
         (a set costs ~50 bytes per idle connection)."""
-        return [t._protocol for t in self.reactor.transports()
-                if isinstance(t._protocol, EchoProtocol) and t._protocol.counted]
+        protocols = (t.get_protocol() for t in self.reactor.transports())
+        return [p for p in protocols if isinstance(p, EchoProtocol) and p.counted]
 
     def totals(self):
         for conn in self.connections():   # still open: count them too
             conn.add_to(self.stats)
             conn.counted = False
         return self.stats.as_dict()
+
+
+CLOSING = -2   # EchoProtocol.seen_requests of a connection the sweep saw closing
 
 
 class EchoProtocol(Protocol):
@@ -104,7 +117,10 @@ class EchoProtocol(Protocol):
         self.owner = owner
         self.transport = None
         self.counted = False      # in owner.active and, at the end, in the totals
-        self.requests = self.nbytes = self.seen_requests = 0
+        self.requests = self.nbytes = 0
+        # -1: the first sweep after connecting starts the idle clock, so a
+        # new connection is never closed early (and no clock read here).
+        self.seen_requests = -1
         self.seen_at = owner.sweep_time
 
     def connection_made(self, transport):
@@ -175,7 +191,7 @@ def serve(args, host, port, reuse_port=False, ready=None):
         ready(server.sockname)
     reactor.run_forever()
     # Give closing connections a moment to flush their queued replies.
-    reactor.run_until(lambda: not reactor._streams, timeout=1.0)
+    reactor.run_until(lambda: echo.active == 0, timeout=1.0)
     totals = echo.totals()
     reactor.close()
     return totals

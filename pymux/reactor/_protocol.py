@@ -7,6 +7,8 @@ Subclasses of asyncio.Protocol work too: the reactor only calls methods.
 class Protocol:
     """Callbacks for one stream connection; override what you need."""
 
+    __slots__ = ()   # subclasses with __slots__ then carry no per-instance dict
+
     def connection_made(self, transport):
         """The connection is up; keep `transport` to write and close."""
 

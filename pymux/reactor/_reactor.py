@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 
-from .._errors import check, raise_errno
+from .._errors import check_loop, not_busy, raise_errno
 from .._mux import ffi, lib
 from ._handles import Handle, TimerHandle
 from . import _tcp
@@ -65,6 +65,8 @@ class Reactor:
         self.backend = backend
         self._cloop = cloop
         self._fired = lib.mux_loop_fired(cloop)
+        self._most_fired = 0        # most records one iteration returned
+        self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
         self._rbuf = ffi.buffer(lib.mux_loop_read_buffer(cloop), lib.MUX_READ_BUFFER)
         self._ready = collections.deque()
         self._timers = {}           # timer id -> TimerHandle
@@ -95,8 +97,13 @@ class Reactor:
     def call_soon_threadsafe(self, callback, *args):
         """call_soon from any thread: wakes the loop if it is waiting."""
         handle = self.call_soon(callback, *args)
-        lib.mux_loop_wakeup(self._cloop)
+        self._wakeup()
         return handle
+
+    def _wakeup(self):
+        with self._wake_lock:
+            if self._cloop is not None:
+                lib.mux_loop_wakeup(self._cloop)
 
     def call_later(self, delay, callback, *args):
         return self.call_at(self.time() + delay, callback, *args)
@@ -105,7 +112,7 @@ class Reactor:
         """Run callback at loop time `when` (never earlier)."""
         self._check_open()
         deadline_ns = math.ceil(when * 1e9)
-        timer_id = check(lib.mux_timer_add(self._cloop, deadline_ns))
+        timer_id = check_loop(lib.mux_timer_add(self._cloop, deadline_ns))
         handle = TimerHandle(when, callback, args, self, timer_id)
         self._timers[timer_id] = handle
         return handle
@@ -114,7 +121,8 @@ class Reactor:
         timer_id = handle._timer_id
         if self._timers.get(timer_id) is handle:
             del self._timers[timer_id]
-            lib.mux_timer_cancel(self._cloop, timer_id)
+            # ENOENT (it fired in this very batch) is fine.
+            not_busy(lib.mux_timer_cancel(self._cloop, timer_id))
 
     # --- exceptions ---------------------------------------------------------
 
@@ -175,7 +183,7 @@ class Reactor:
                 del table[fd]
             else:
                 table[fd] = old
-            raise_errno(rc)
+            check_loop(rc)
         if old is not None:
             old.cancel()
 
@@ -186,7 +194,8 @@ class Reactor:
             return False
         handle.cancel()
         if not self._closed:
-            lib.mux_watch(self._cloop, fd, self._mask(fd))
+            # Other errors mean the fd is gone already: nothing to undo.
+            not_busy(lib.mux_watch(self._cloop, fd, self._mask(fd)))
         return True
 
     # --- signals ------------------------------------------------------------
@@ -264,6 +273,7 @@ class Reactor:
         self._on_data.pop(token, None)
         transport = self._streams.pop(token, None)
         if transport is not None:
+            transport._detach()
             self._ready.append(Handle(transport._connection_lost, (exc,), self))
 
     # --- running ------------------------------------------------------------
@@ -306,8 +316,7 @@ class Reactor:
     def stop(self):
         """Finish the current iteration, then return from run_forever()."""
         self._stopping = True
-        if self._cloop is not None:
-            lib.mux_loop_wakeup(self._cloop)
+        self._wakeup()
 
     def is_running(self):
         return self._running
@@ -330,14 +339,18 @@ class Reactor:
                 s.close()
         for server in list(self._listeners.values()):
             server._forget()
+        for transport in self._streams.values():
+            transport._detach()
+            transport._cloop = None   # C gets NULL: -EINVAL, never freed memory
         self._ready.clear()
         self._timers.clear()
         self._readers.clear()
         self._writers.clear()
         self._streams.clear()
         self._on_data.clear()
-        lib.mux_loop_free(self._cloop)
-        self._cloop = None
+        with self._wake_lock:
+            lib.mux_loop_free(self._cloop)
+            self._cloop = None
 
     def _check_open(self):
         if self._closed:
@@ -348,9 +361,12 @@ class Reactor:
         timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
         n = _run_once_c(self._cloop, timeout_us)
         if n > 0:
+            if n > self._most_fired:   # the record array may have moved
+                self._most_fired = n
+                self._fired = lib.mux_loop_fired(self._cloop)
             self._dispatch(_unpack(self._fired, n * _RECORD_INTS))
         elif n < 0:
-            raise_errno(n)
+            check_loop(n)
         # Callbacks scheduled by these callbacks wait for the next iteration.
         for _ in range(len(ready)):
             handle = ready.popleft()

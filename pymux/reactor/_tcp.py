@@ -97,8 +97,16 @@ def connect(reactor, protocol_factory, host, port, on_error):
     """Start a non-blocking connect; the stream opens once it completes."""
     family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        return _start_connect(reactor, sock, addr, protocol_factory, on_error)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _start_connect(reactor, sock, addr, protocol_factory, on_error):
     sock.setblocking(False)
-    if family in (socket.AF_INET, socket.AF_INET6):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     protocol = protocol_factory()
 
@@ -154,21 +162,11 @@ def dispatch_record(reactor, kind, token, arg):
     if kind == lib.MUX_REC_CLOSED:
         reactor._stream_closed(token, None)
     elif kind == lib.MUX_REC_EOF:
-        _eof_received(reactor, transport)
+        transport._eof_received()
     elif kind == lib.MUX_REC_ERROR:
         transport._fatal_error(OSError(arg, os.strerror(arg)))
     elif kind == lib.MUX_REC_RESUME_WRITING:
-        if transport._writing_paused and not transport._closing:
-            transport._writing_paused = False
-            reactor._call_protocol(transport._protocol.resume_writing)
-
-
-def _eof_received(reactor, transport):
-    if transport._closing:
-        return
-    keep_open = reactor._call_protocol(transport._protocol.eof_received)
-    if not keep_open:
-        transport.close()
+        transport._queue_drained()
 
 
 __all__ = ["Server", "Transport", "listen", "connect", "dispatch_record"]

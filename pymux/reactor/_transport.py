@@ -8,9 +8,11 @@ crossing, and a stale token is refused by C (EBADF), never misdirected.
 import os
 import socket
 
+from .._errors import not_busy
 from .._mux import ffi, lib
 
 DEFAULT_HIGH_WATER = 64 * 1024
+DEAD_TOKEN = -1   # never issued by the C core (tokens are >= 0)
 
 _write = lib.mux_stream_write
 
@@ -57,6 +59,7 @@ class Transport:
 
     def _after_write(self, queued):
         if queued < 0:
+            not_busy(queued)   # another thread's call: RuntimeError
             if self._eof_written:
                 raise RuntimeError("Cannot call write() after write_eof()")
             if not self._closing:   # writes after close() are ignored, as in asyncio
@@ -135,15 +138,38 @@ class Transport:
         self._close(abort=True, exc=exc)
 
     def _close(self, abort, exc):
-        if self._closing:
+        # A close waiting for its queue to drain can still be aborted.
+        if self._closing and not (abort and self._token != DEAD_TOKEN):
             return
         self._closing = True
         reactor = self._reactor
-        reactor._on_data.pop(self._token, None)
-        closed_now = lib.mux_stream_close(self._cloop, self._token, 1 if abort else 0)
+        token = self._token
+        reactor._on_data.pop(token, None)
+        closed_now = not_busy(lib.mux_stream_close(self._cloop, token, 1 if abort else 0))
         if closed_now:   # 1, or < 0 if C already dropped it
-            reactor._stream_closed(self._token, exc)
+            reactor._stream_closed(token, exc)
         # else: a MUX_REC_CLOSED record follows once the queue is flushed
+
+    def _eof_received(self):
+        """The peer shut down its side: close unless the protocol keeps it."""
+        if not self._closing:
+            if not self._reactor._call_protocol(self._protocol.eof_received):
+                self.close()
+
+    def _queue_drained(self):
+        """The write queue fell to low water after going above high water."""
+        if self._writing_paused and not self._closing:
+            self._writing_paused = False
+            self._reactor._call_protocol(self._protocol.resume_writing)
+
+    def _detach(self):
+        """The C stream is gone: every later call meets a token C refuses,
+        even once the token's fd and generation come round again."""
+        self._token = DEAD_TOKEN
+        self._closing = True
+
+    def get_protocol(self):
+        return self._protocol
 
     def _connection_lost(self, exc):
         sock = self._extra.pop("socket", None) if self._extra else None

@@ -1,0 +1,231 @@
+"""Helpers for the echo-server tests (tests/test_echo_*.py).
+
+The server runs as a subprocess (`python -m pymux.echo --port 0 ...`); its
+first stdout line `listening on HOST:PORT` gives the address. It is stopped
+by PID only (SIGINT or SIGTERM, then SIGKILL after a timeout). /proc gives
+its CPU time and resident memory. Every wait here is bounded.
+"""
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BACKENDS = ("epoll", "epoll-et", "poll", "select")
+
+# Hang guards only: generous, since CI also runs under AddressSanitizer.
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+IO_TIMEOUT = 15.0
+
+_LISTENING = re.compile(r"^listening on (.+):(\d+)$")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class EchoServer:
+    """A running `python -m pymux.echo` subprocess."""
+
+    def __init__(self, proc, host, port, stderr_file):
+        self.proc = proc
+        self.pid = proc.pid
+        self.address = (host, port)
+        self._stderr = stderr_file
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stderr_text(self):
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
+        """Send `sig`, wait; SIGKILL after `timeout`. Returns (returncode,
+        remaining stdout text). Safe to call twice."""
+        return stop_process(self.proc, sig, timeout)
+
+    def rss_bytes(self):
+        return proc_rss_bytes(self.pid)
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.pid)
+
+    def __repr__(self):
+        return f"<EchoServer pid={self.pid} {self.address}>"
+
+
+def echo_command(*args, nofile=None):
+    """The argv that runs the echo server; with nofile=(soft, hard) the
+    server first sets its RLIMIT_NOFILE (hard None: keep the current one)."""
+    argv = ["pymux.echo", *map(str, args)]
+    if nofile is None:
+        return [sys.executable, "-m", "pymux.echo", *argv[1:]]
+    soft, hard = nofile
+    code = (
+        "import resource, runpy, sys\n"
+        "cur_soft, cur_hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        f"hard = {hard!r} if {hard!r} is not None else cur_hard\n"
+        f"soft = {soft!r} if hard == resource.RLIM_INFINITY else min({soft!r}, hard)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))\n"
+        f"sys.argv = {argv!r}\n"
+        "runpy.run_module('pymux.echo', run_name='__main__', alter_sys=True)\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+def start_echo_server(*args, backend="epoll", nofile=None, timeout=START_TIMEOUT):
+    """Start `python -m pymux.echo --port 0 --backend B *args` and wait for
+    its `listening on` line. Raises (after stopping it) if that never comes."""
+    cmd = echo_command("--host", "127.0.0.1", "--port", "0", "--backend", backend, *args,
+                       nofile=nofile)
+    stderr_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=stderr_file)
+    line = read_line(proc.stdout, timeout)
+    match = _LISTENING.match(line.strip())
+    if match is None:
+        code, rest = stop_process(proc, signal.SIGKILL)
+        stderr_file.seek(0)
+        raise AssertionError(
+            f"echo server {cmd[-8:]} did not start (exit {code}): stdout {line + rest!r}, "
+            f"stderr {stderr_file.read().decode(errors='replace')!r}")
+    return EchoServer(proc, match.group(1), int(match.group(2)), stderr_file)
+
+
+def read_line(pipe, timeout):
+    """One line from a subprocess pipe within `timeout` ('' on EOF/timeout)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(pipe, selectors.EVENT_READ)
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                break
+            chunk = os.read(pipe.fileno(), 1)   # byte by byte: leave the rest in the pipe
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace")
+
+
+def stop_process(proc, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
+    """Stop a subprocess we started, by its PID: `sig`, then SIGKILL after
+    `timeout`. Returns (returncode, the rest of its stdout as text)."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=timeout)
+    if out is None:
+        out = b""
+    return proc.returncode, out.decode(errors="replace")
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of process `pid` (all its threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def proc_rss_bytes(pid):
+    """Resident set size (VmRSS) of process `pid`, bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def connect(address, timeout=IO_TIMEOUT, bufsize=None):
+    """A blocking client socket with a timeout (and big buffers if asked)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if bufsize:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, bufsize)
+        sock.settimeout(timeout)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def recv_exactly(sock, n):
+    """Read exactly n bytes (fewer only if the peer closes first)."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_until_eof(sock, limit=1 << 30):
+    buf = bytearray()
+    while len(buf) <= limit:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def round_trip(address, data, timeout=IO_TIMEOUT):
+    """Connect, send `data`, read as many bytes back, close; returns them."""
+    with connect(address, timeout) as sock:
+        sock.sendall(data)
+        return recv_exactly(sock, len(data))
+
+
+class Sender(threading.Thread):
+    """Sends `data` on `sock` in a thread (so the caller can read at the
+    same time); `error` holds what went wrong. Optionally shuts down the
+    sending side when done."""
+
+    def __init__(self, sock, data, shutdown=False):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.data = data
+        self.shutdown = shutdown
+        self.error = None
+
+    def run(self):
+        try:
+            self.sock.sendall(self.data)
+            if self.shutdown:
+                self.sock.shutdown(socket.SHUT_WR)
+        except BaseException as exc:   # reported by the test
+            self.error = exc
+
+
+def receive_and_compare(sock, expected, chunk=4 << 20):
+    """Receive len(expected) bytes and compare them as they come; returns
+    (bytes received, offset of the first differing byte or None)."""
+    view = memoryview(expected)
+    buf = bytearray(chunk)
+    got = 0
+    while got < len(expected):
+        n = sock.recv_into(buf, min(chunk, len(expected) - got))
+        if n == 0:
+            break
+        if buf[:n] != view[got:got + n]:
+            for i in range(n):
+                if buf[i] != view[got + i]:
+                    return got + n, got + i
+        got += n
+    return got, None
