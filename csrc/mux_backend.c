@@ -95,9 +95,9 @@ int mux_backend_fileno(const mux_backend_t *b)
     return b->ops->fileno(b);
 }
 
-int mux__backend_max_fd(const mux_backend_t *b)
+int mux_backend_max_fd(const mux_backend_t *b)
 {
-    return b->ops->max_fd;
+    return b == NULL ? -EINVAL : b->ops->max_fd;
 }
 
 const char *mux_backend_name(const mux_backend_t *b)

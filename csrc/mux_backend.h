@@ -53,6 +53,10 @@ int mux_backend_fileno(const mux_backend_t *b);
 
 const char *mux_backend_name(const mux_backend_t *b);
 
+/* fds this backend can watch are below this (select: FD_SETSIZE); 0 means
+ * no limit of its own. */
+int mux_backend_max_fd(const mux_backend_t *b);
+
 /* Adds, modifies or removes the registration of fd. Flags a backend cannot
  * honour (EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE on poll/select) give
  * -EINVAL; select refuses fds outside [0, FD_SETSIZE) with -EINVAL. */

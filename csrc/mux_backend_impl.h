@@ -43,9 +43,6 @@ extern const mux_backend_ops_t mux__select_ops;
  * short positive timeout never becomes a busy 0 ms wait. */
 int mux__timeout_ms(int64_t timeout_us);
 
-/* The highest fd the backend can watch plus one, 0 if there is no limit. */
-int mux__backend_max_fd(const mux_backend_t *b);
-
 /* Adopts an epoll fd (shared by mux_backend_adopt_epoll and create). */
 mux_backend_t *mux__epoll_wrap(int epfd, int *err);
 

@@ -34,7 +34,7 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
 
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
-    if (mux__backend_max_fd(loop->backend) && fd >= mux__backend_max_fd(loop->backend))
+    if (mux_backend_max_fd(loop->backend) && fd >= mux_backend_max_fd(loop->backend))
         return -EINVAL;   /* e.g. select(2) past FD_SETSIZE */
     e = &loop->fds[fd];
     /* The kernel just handed out this fd number (accept, socket), so a

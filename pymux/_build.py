@@ -33,7 +33,8 @@ def _declarations(header):
 
 
 def _compile_args():
-    args = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    args = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+            "-Werror=implicit-function-declaration"]
     if os.environ.get("PYMUX_SANITIZE"):
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                "-fno-omit-frame-pointer", "-O1", "-g"]
