@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from echo_helpers import BACKENDS, connect, start_echo_server
+from echo_helpers import BACKENDS, connect, env_for_memory_measurement, start_echo_server
 
 MiB = 1024 * 1024
 MAX_BUFFER = 1 * MiB
@@ -22,7 +22,8 @@ SEND_DEADLINE = 30.0   # hang guard for the whole send phase
 
 @pytest.fixture(params=BACKENDS)
 def server(request):
-    s = start_echo_server("--max-buffer", MAX_BUFFER, backend=request.param)
+    s = start_echo_server("--max-buffer", MAX_BUFFER, backend=request.param,
+                          env=env_for_memory_measurement())
     yield s
     s.stop()
 
