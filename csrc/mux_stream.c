@@ -1,8 +1,9 @@
 /* mux_stream.c - TCP streams and listeners owned by the loop.
  *
  * A stream reads into the loop-wide buffer only when the backend says it is
- * readable (one recv per readiness: no speculative read ever hits EAGAIN)
- * and reports (token, offset, nbytes). A write is sent at once; only what
+ * readable (one recv per readiness, so level-triggered streams never make a
+ * speculative read that hits EAGAIN; edge-triggered ones re-read after a
+ * full chunk, which may) and reports (token, offset, nbytes). A write is sent at once; only what
  * the kernel did not take is queued, and write interest is armed only while
  * the queue is non-empty, so a request/response exchange costs one recv and
  * one send and no epoll_ctl. Queues are freed as soon as they drain: an idle

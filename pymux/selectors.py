@@ -304,21 +304,7 @@ class _BaseSelectorImpl(BaseSelector):
             return key
         key = _tuple_new(SelectorKey, (key[0], key[1], events, data))
         self._fd_to_key[fd] = key
-        if old.__class__ is int and events.__class__ is int:
-            # _replace_pairs inlined: modify is a hot call of event loops.
-            pairs = self._pairs
-            base = fd * 4
-            new = events & 3
-            for m in _STALE_MASKS[old & 3][new]:
-                pairs.pop(base + m, None)
-            if new != 3:
-                pairs[base + new] = (key, new)
-            else:
-                pairs[base + 1] = (key, 1)
-                pairs[base + 2] = (key, 2)
-                pairs[base + 3] = (key, 3)
-        else:
-            self._replace_pairs(fd, old, key)
+        self._replace_pairs(fd, old, key)
         return key
 
     def _replace_pairs(self, fd, old_events, key):

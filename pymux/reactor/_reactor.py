@@ -72,6 +72,7 @@ class Reactor:
         self._timers = {}           # timer id -> TimerHandle
         self._readers = {}          # fd -> Handle
         self._writers = {}          # fd -> Handle
+        self._rewatched = set()     # fds whose watchers changed in this batch
         self._streams = {}          # stream token -> Transport
         self._on_data = {}          # stream token -> protocol.data_received
         self._listeners = {}        # listener token -> Server
@@ -175,6 +176,7 @@ class Reactor:
     def _add_watcher(self, table, fd, callback, args):
         self._check_open()
         fd = _fileno(fd)
+        self._rewatched.add(fd)
         old = table.get(fd)
         table[fd] = Handle(callback, args, self)
         rc = lib.mux_watch(self._cloop, fd, self._mask(fd))
@@ -192,6 +194,7 @@ class Reactor:
         handle = table.pop(fd, None)
         if handle is None:
             return False
+        self._rewatched.add(fd)
         handle.cancel()
         if not self._closed:
             # Other errors mean the fd is gone already: nothing to undo.
@@ -374,6 +377,7 @@ class Reactor:
                 handle._run()
 
     def _dispatch(self, records):
+        self._rewatched.clear()
         on_data = self._on_data
         rbuf = self._rbuf
         DATA, TIMER, IO = _DATA, _TIMER, _IO
@@ -398,6 +402,11 @@ class Reactor:
                 _tcp.dispatch_record(self, kind, token, a)
 
     def _dispatch_io(self, fd, mask):
+        # A watcher added or removed earlier in this batch may belong to a
+        # new fd that reuses a closed one's number: its record is stale.
+        # Watchers are level-triggered, so a real event comes back next time.
+        if fd in self._rewatched:
+            return
         if mask & _READ:
             handle = self._readers.get(fd)
             if handle is not None:
