@@ -231,6 +231,8 @@ static int apply_changes(mux_loop_t *loop)
 
 /* --- loop ----------------------------------------------------------------- */
 
+#define MAX_WAITS_SKIPPED 8
+
 mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
 {
     mux_loop_t *loop;
@@ -446,7 +448,7 @@ static void finish_still_ready(mux_loop_t *loop, int n)
 static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
 {
     int64_t timer_us;
-    int i, n, rc, carried, *fds;
+    int i, n, rc, carried, filled, *fds;
     uint32_t *events;
 
     if (loop == NULL)
@@ -455,6 +457,8 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     loop->nfired = 0;
     loop->record_error = 0;
     loop->rused = 0;
+    filled = loop->rbuf_filled;
+    loop->rbuf_filled = 0;
     if ((rc = apply_changes(loop)) < 0)
         return rc;
 
@@ -464,7 +468,18 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     if (loop->nstill > 0 || loop->nfired > 0)
         timeout_us = 0;
 
-    n = mux_backend_wait(loop->backend, timeout_us);
+    /* The last pass filled the read buffer and left streams waiting on the
+     * still-ready list: serve them before asking the kernel again. A
+     * level-triggered epoll_wait would report every one of them again and
+     * re-poll each in the kernel, for nothing. A few passes at most, so new
+     * fds, writes and wake-ups are not held back for long. */
+    if (filled && loop->nstill > 0 && loop->waits_skipped < MAX_WAITS_SKIPPED) {
+        loop->waits_skipped++;
+        n = 0;
+    } else {
+        loop->waits_skipped = 0;
+        n = mux_backend_wait(loop->backend, timeout_us);
+    }
     if (n == -EINTR)
         n = 0;   /* the caller runs signal handlers and comes back */
     if (n == -EBADF && serve_closed_fds(loop) > 0)

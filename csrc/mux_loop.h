@@ -45,7 +45,10 @@ enum mux_interest {
 
 enum {
     MUX_RECORD_INTS = 4,      /* ints per fired record */
-    MUX_READ_BUFFER = 262144, /* loop-wide read buffer, bytes */
+    MUX_READ_BUFFER = 2097152, /* loop-wide read buffer, bytes: 32 full
+                                  chunks, so many busy streams are served
+                                  in few passes (pages untouched while
+                                  idle cost no memory) */
     MUX_READ_CHUNK = 65536,   /* most bytes read from one stream per pass */
     MUX_MAX_FD = 1048576      /* fds must be below this (default nr_open) */
 };

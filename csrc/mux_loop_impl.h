@@ -67,6 +67,8 @@ struct mux_loop {
     int record_error;        /* -ENOMEM if a record could not be stored */
     char *rbuf;              /* MUX_READ_BUFFER bytes, shared by all streams */
     size_t rused;
+    int rbuf_filled;         /* a stream found the buffer full this pass */
+    int waits_skipped;       /* consecutive passes that skipped the wait */
     int wakefd;
     atomic_int wake_pending;
     atomic_int busy;         /* an entry point is running: see mux__enter */

@@ -103,6 +103,7 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
          * next one, so busy streams late in the kernel's list still get
          * their turn (and edge-triggered ones are not forgotten). */
         e->flags |= F_STARVED;
+        loop->rbuf_filled = 1;
         mux__mark_still_ready(loop, fd);
         return;
     }

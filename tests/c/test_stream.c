@@ -935,7 +935,7 @@ static int open_loaded_streams(mux_loop_t *loop, sink_t *s, int n, size_t each)
 
 static void full_read_buffer_still_serves_every_stream_within_two_iterations(void)
 {
-    enum { N = 8, EACH = 100 * 1024 };
+    enum { EACH = 100 * 1024, N = MUX_READ_BUFFER / EACH + 4 };
     int edge;
 
     for (edge = 0; edge < 2; edge++) {
@@ -944,7 +944,7 @@ static void full_read_buffer_still_serves_every_stream_within_two_iterations(voi
         int i, it;
 
         REQUIRE(loop != NULL);
-        /* 8 x 100 KiB ready at once: more than the 256 KiB read buffer. */
+        /* N x 100 KiB ready at once: more than the loop's read buffer. */
         REQUIRE(open_loaded_streams(loop, s, N, EACH) == 0);
         CHECK(pump(loop, 1000000, s, N, 0) >= 0);
         CHECK(pump(loop, 1000000, s, N, 1) >= 0);
