@@ -13,13 +13,8 @@
  * a select(0) with one ready fd every nanosecond shows: the table is made
  * of pages that never move or go away before the selector is freed, and
  * its bytes are read and written atomically. `waiting` keeps two waits
- * from overlapping, so only a wait resizes the backend's fired arrays and
- * they never move under a running wait.
- *
- * The poll backend is the exception: poll(2) writes revents back into its
- * pollfd array, which a concurrent ctl may move (realloc) or reorder
- * (swap-remove). So with poll, `waiting` changes under the lock, and
- * changing registrations while a wait runs is refused with -EBUSY.
+ * from overlapping. Registrations may change during a wait on every
+ * backend: the poll backend waits on a snapshot of its pollfd array.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,7 +39,6 @@ struct mux_selector {
     int count;                  /* registered fds (atomic) */
     int batch;                  /* largest batch the backend was sized for */
     int waiting;                /* 1 while a wait runs (atomic) */
-    int guard_wait;             /* poll backend: refuse changes while waiting */
     int *codes;                 /* MUX_MAX_BATCH entries; never moves */
 };
 
@@ -80,12 +74,6 @@ static void entry_set(mux_selector_t *s, int fd, unsigned entry)
 static void count_add(mux_selector_t *s, int delta)
 {
     __atomic_store_n(&s->count, s->count + delta, __ATOMIC_RELAXED);
-}
-
-/* With the lock held: -EBUSY if registrations must not change now. */
-static int busy(const mux_selector_t *s)
-{
-    return s->guard_wait && s->waiting ? -EBUSY : 0;
 }
 
 static uint32_t kernel_mask(const mux_selector_t *s, int interest)
@@ -126,7 +114,6 @@ mux_selector_t *mux_selector_new(int kind, int flags, int *err)
     }
     pthread_mutex_init(&s->lock, NULL);
     s->edge = (flags & MUX_SEL_EDGE) ? EPOLLET : 0;
-    s->guard_wait = kind == MUX_BACKEND_POLL;
     return s;
 }
 
@@ -151,10 +138,6 @@ int mux_selector_close(mux_selector_t *s, int release)
     if (s == NULL)
         return -EINVAL;
     pthread_mutex_lock(&s->lock);
-    if (busy(s)) {
-        pthread_mutex_unlock(&s->lock);
-        return -EBUSY;
-    }
     /* Releasing the kernel object drops its registrations with it; a
      * backend that stays open is told about each one. */
     for (fd = 0; fd < MUX_SEL_MAX_FD; fd++) {
@@ -197,9 +180,7 @@ int mux_selector_register(mux_selector_t *s, int code)
     if (fd < 0)
         return fd;
     pthread_mutex_lock(&s->lock);
-    if ((rc = busy(s)) < 0) {
-        ;
-    } else if (entry_get(s, fd)) {
+    if (entry_get(s, fd)) {
         rc = -EEXIST;
     } else if ((rc = page_reserve(s, fd)) == 0) {
         /* The entry goes in before the kernel call: a wait running in
@@ -224,9 +205,7 @@ int mux_selector_modify(mux_selector_t *s, int code)
     if (fd < 0)
         return fd;
     pthread_mutex_lock(&s->lock);
-    if ((rc = busy(s)) < 0) {
-        ;
-    } else if (!entry_get(s, fd)) {
+    if (!entry_get(s, fd)) {
         rc = -ENOENT;
     } else if ((rc = mux_backend_ctl(s->b, MUX_CTL_MOD, fd, kernel_mask(s, interest))) == 0) {
         /* After the kernel call: until then the old interest is the one
@@ -254,9 +233,7 @@ int mux_selector_unregister(mux_selector_t *s, int fd)
     if (fd < 0 || fd >= MUX_SEL_MAX_FD)
         return -ENOENT;
     pthread_mutex_lock(&s->lock);
-    if ((rc = busy(s)) < 0) {
-        ;
-    } else if (!entry_get(s, fd)) {
+    if (!entry_get(s, fd)) {
         rc = -ENOENT;
     } else {
         entry_set(s, fd, 0);
@@ -297,11 +274,7 @@ int mux_selector_wait(mux_selector_t *s, int64_t timeout_us)
 
     if (s == NULL)
         return -EINVAL;
-    if (s->guard_wait)
-        pthread_mutex_lock(&s->lock);
     rc = __atomic_exchange_n(&s->waiting, 1, __ATOMIC_ACQUIRE);
-    if (s->guard_wait)
-        pthread_mutex_unlock(&s->lock);
     if (rc)
         return -EBUSY;
     /* Like the stdlib, let one wait report every registered fd. */
@@ -318,11 +291,7 @@ int mux_selector_wait(mux_selector_t *s, int64_t timeout_us)
         n = mux_backend_wait(s->b, timeout_us);
     if (n > 0)
         n = translate(s, mux_backend_fired_fds(s->b), mux_backend_fired_events(s->b), n);
-    if (s->guard_wait)
-        pthread_mutex_lock(&s->lock);
     __atomic_store_n(&s->waiting, 0, __ATOMIC_RELEASE);
-    if (s->guard_wait)
-        pthread_mutex_unlock(&s->lock);
     return n;
 }
 

@@ -13,9 +13,8 @@
  * The table follows the registrations exactly: fds it does not hold never
  * produce codes. Every function returns >= 0 or -errno and is safe to call
  * from several threads at once (the GIL is released during cffi calls);
- * overlapping waits on one selector are refused with -EBUSY, and so, on a
- * poll selector, are register/modify/unregister/close while a wait runs
- * (the poll backend's array cannot change under poll(2)).
+ * overlapping waits on one selector are refused with -EBUSY; registrations
+ * may change while a wait runs in another thread.
  *
  * This header is also the cffi declaration (see pymux/_build.py): plain C
  * declarations only.

@@ -185,9 +185,6 @@ class _BaseSelectorImpl(BaseSelector):
         return self._fd_to_key.get(fd)
 
     def _raise(self, rc):
-        if rc == _EBUSY:
-            raise RuntimeError(f"{type(self).__name__}: registrations cannot change while "
-                               "select() runs in another thread")
         raise OSError(-rc, os.strerror(-rc))
 
     def _register_failed(self, rc, fd):
@@ -251,15 +248,11 @@ class _BaseSelectorImpl(BaseSelector):
             key = fd_to_key[fd]
         except KeyError:
             raise KeyError("{!r} is not registered".format(fileobj)) from None
-        # Errors are ignored, as in the stdlib (the fd may be closed
-        # already), except a PollSelector's refusal while another thread
-        # is in select().
+        # Errors are ignored, as in the stdlib (the fd may be closed already).
         try:
-            rc = _unregister(self._sel, fd)
+            _unregister(self._sel, fd)
         except OverflowError:   # an fd only SelectSelector accepts, never in C
-            rc = 0
-        if rc == _EBUSY:
-            self._raise(rc)
+            pass
         fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
@@ -292,8 +285,6 @@ class _BaseSelectorImpl(BaseSelector):
             interest = events & 3 if events.__class__ is int else _interest(events)
             rc = _modify(self._sel, fd * 4 + interest)
             if rc:
-                if rc == _EBUSY:
-                    self._raise(rc)
                 # The stdlib forgets the key (the C side already did).
                 del self._fd_to_key[fd]
                 self._drop_pairs(fd)
