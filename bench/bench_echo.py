@@ -15,10 +15,7 @@ start is reported as such and the run goes on with the others.
 import argparse
 import importlib.util
 import json
-import os
-import platform
 import sys
-import time
 
 import _harness as h
 
@@ -42,15 +39,11 @@ def server_argv(name, upper):
     return table[name]()
 
 
-def ints(text):
-    return [int(x) for x in text.split(",") if x]
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--servers", default=DEFAULT_SERVERS)
-    p.add_argument("--sizes", type=ints, default=[64, 1024, 16384])
-    p.add_argument("--conns", type=ints, default=[1, 10, 100])
+    p.add_argument("--sizes", type=h.ints, default=[64, 1024, 16384])
+    p.add_argument("--conns", type=h.ints, default=[1, 10, 100])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--duration", type=float, default=2.0, help="seconds per cell")
     p.add_argument("--warmup", type=float, default=0.3, help="seconds before each cell")
@@ -79,9 +72,9 @@ def parse_args(argv=None):
     return a
 
 
-class Bench:
+class Bench(h.Session):
     def __init__(self, args):
-        self.a = args
+        super().__init__(args)
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
         self.servers, self.skipped = [], {}
         for name in args.servers.split(","):
@@ -89,106 +82,32 @@ class Bench:
                 self.skipped[name] = "uvloop not installed"
             else:
                 self.servers.append(name)
-        self.env = h.python_env()
-        loadgen_cpus, self.server_cpus = h.placement(args.pin)
-        if loadgen_cpus:
-            os.sched_setaffinity(0, loadgen_cpus)   # loadgen runs inherit it
-        self.raw = []                      # one dict per (rep, server, cell) run
-        self.failures = {}                 # server -> [messages]
-        self.syscalls, self.idle = {}, {}
+        self.entries = self.servers
+        self.idle = {}
         n = len(self.servers)
         self.progress = h.Progress(args.reps * n * len(self.cells)
                                    + (n if args.strace_requests else 0)
                                    + (n if args.idle_conns else 0))
 
-    def fail(self, name, msg):
-        msg = " ".join(str(msg).split())           # one line, for the markdown report
-        self.failures.setdefault(name, []).append(msg)
-        self.progress.note(f"!! {name}: {msg}")
+    def name_of(self, name):
+        return name
 
-    def start(self, name):
-        """Start a server, or record why it failed and return None."""
-        try:
-            srv = h.Server(server_argv(name, self.a.upper), name=name, env=self.env)
-        except (h.ServerStartError, RuntimeError, OSError) as e:
-            self.fail(name, f"failed to start: {e}")
-            return None
-        if self.server_cpus:
-            h.pin(srv.pid, self.server_cpus)
-        if self.a.server_warmup:
-            try:
-                w = h.warm_up(srv, self.a.server_warmup, upper=self.a.upper)
-                if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
-                    raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad bytes, "
-                                       f"{w['requests']} requests")
-            except Exception as e:                     # noqa: BLE001
-                self.fail(name, f"warm-up failed: {e}")
-                srv.stop()
-                return None
-        return srv
+    def argv_of(self, name):
+        return server_argv(name, self.a.upper)
 
-    def run_cells(self, rep):
-        order = self.servers[rep % len(self.servers):] + self.servers[:rep % len(self.servers)]
-        for name in order:
-            self.progress.show(f"rep {rep + 1}/{self.a.reps}: starting {name}")
-            srv = self.start(name)
-            if srv is None:
-                self.progress.step(len(self.cells))
-                continue
-            with srv:
-                for i, (size, conns) in enumerate(self.cells):
-                    self.progress.show(f"rep {rep + 1}/{self.a.reps}: {name} {size} B x {conns} conn")
-                    self.progress.step()
-                    try:
-                        r = h.measure(srv, connections=conns, size=size, duration=self.a.duration,
-                                      warmup=self.a.warmup, upper=self.a.upper)
-                    except Exception as e:             # noqa: BLE001: record, go on
-                        self.fail(name, f"{size} B x {conns}: load run failed: {e}")
-                        continue
-                    self.raw.append(dict(r, server=name, rep=rep, cell=[size, conns]))
-                    if not srv.alive():
-                        self.fail(name, f"died during {size} B x {conns} (status "
-                                        f"{srv.proc.returncode}): {srv.stderr_tail(300)}")
-                        self.progress.step(len(self.cells) - i - 1)
-                        break
+    def load_run(self, srv, name, size, conns):
+        return dict(super().load_run(srv, name, size, conns), server=name)
 
     def run_extras(self):
-        for name in self.servers:
-            if self.a.strace_requests:
-                self.progress.show(f"syscalls/request: {name}")
-                self.progress.step()
-                if not h.strace_available():
-                    self.syscalls[name] = {"error": "strace not installed"}
-                    continue
-                self.syscalls[name] = self._guarded(name, "strace", lambda s: h.syscalls_per_request(
-                    s, requests=self.a.strace_requests, connections=10, size=1024,
-                    upper=self.a.upper) or {"error": "strace could not attach"})
-        for name in self.servers:
-            if self.a.idle_conns:
+        if self.a.strace_requests:
+            for name in self.servers:
+                self.syscalls[name] = self.strace(name, 1024, self.a.strace_requests)
+        if self.a.idle_conns:
+            for name in self.servers:
                 self.progress.show(f"idle memory, {self.a.idle_conns} connections: {name}")
                 self.progress.step()
-                self.idle[name] = self._guarded(name, "idle", lambda s: h.idle_rss_per_conn(
+                self.idle[name] = self.with_server(name, "idle", lambda s: h.idle_rss_per_conn(
                     s, self.a.idle_conns))
-
-    def _guarded(self, name, what, fn):
-        srv = self.start(name)
-        if srv is None:
-            return {"error": "failed to start"}
-        with srv:
-            try:
-                return fn(srv)
-            except Exception as e:                     # noqa: BLE001
-                self.fail(name, f"{what}: {e}")
-                return {"error": str(e)}
-
-    def run(self):
-        try:
-            for rep in range(self.a.reps):
-                self.run_cells(rep)
-            self.run_extras()
-        except KeyboardInterrupt:
-            self.progress.note("interrupted: reporting what was measured")
-        self.progress.close()
 
 
 # --------------------------------------------------------------------------- report
@@ -216,10 +135,6 @@ def summarize(bench):
                            requests=sum(r["requests"] for r in runs))
             out.append(row)
     return out
-
-
-def fmt(x, spec=".0f", none="n/a"):
-    return none if x is None else format(x, spec)
 
 
 def ratio(a, b):
@@ -253,10 +168,10 @@ def report(bench, summary):
             if r["reps"] != bench.a.reps:
                 ok += f" ({r['reps']} reps)"
             lines.append(
-                f"| {size} | {conns} | {name} | {fmt(r['rps'])} | {fmt(r['p50_us'], '.1f')} "
-                f"| {fmt(r['p99_us'], '.1f')} | {fmt(r['cpu_us'], '.2f')} "
-                f"| {fmt(ratio(r['cpu_us'], ref), '.2f')} | {fmt(ratio(r['cpu_us'], floor), '.2f')} "
-                f"| {fmt(r['rps_spread'], '.0%')} | {ok} |")
+                f"| {size} | {conns} | {name} | {h.fmt(r['rps'])} | {h.fmt(r['p50_us'], '.1f')} "
+                f"| {h.fmt(r['p99_us'], '.1f')} | {h.fmt(r['cpu_us'], '.2f')} "
+                f"| {h.fmt(ratio(r['cpu_us'], ref), '.2f')} | {h.fmt(ratio(r['cpu_us'], floor), '.2f')} "
+                f"| {h.fmt(r['rps_spread'], '.0%')} | {ok} |")
     for name, why in bench.skipped.items():
         lines.append(f"\n{name}: skipped ({why})")
     if bench.syscalls:
@@ -267,7 +182,7 @@ def report(bench, summary):
             if "error" in s:
                 lines.append(f"| {name} | n/a | {s['error'][:80]} |")
             else:
-                top = ", ".join(f"{k} {v:.2f}" for k, v in s["top"].items() if v >= 0.005)
+                top = h.top_syscalls(s)
                 lines.append(f"| {name} | {s['per_request']:.2f} | {top} |")
     if bench.idle:
         lines += ["", "### Idle memory: server RSS growth per idle connection", "",
@@ -280,34 +195,16 @@ def report(bench, summary):
             else:
                 note = "" if s.get("accepted_all") else " (not all accepted)"
                 lines.append(f"| {name} | {s['connected']}{note} | {s['rss_before_kb'] / 1024:.1f} "
-                             f"| {s['rss_after_kb'] / 1024:.1f} | {fmt(s['kb_per_conn'], '.2f')} |")
-    if bench.failures:
-        lines += ["", "### Failures", ""]
-        for name, msgs in bench.failures.items():
-            for msg in dict.fromkeys(msgs):          # unique, in order
-                n = msgs.count(msg)
-                lines.append(f"- {name}: {msg}" + (f" (x{n})" if n > 1 else ""))
+                             f"| {s['rss_after_kb'] / 1024:.1f} | {h.fmt(s['kb_per_conn'], '.2f')} |")
+    lines += h.failures_md(bench.failures)
     return "\n".join(lines)
-
-
-def meta(args):
-    def read(path):
-        try:
-            return open(path).read().strip()
-        except OSError:
-            return None
-    cpu = next((line.split(":", 1)[1].strip() for line in (read("/proc/cpuinfo") or "").splitlines()
-                if line.startswith("model name")), None)
-    return {"args": vars(args), "python": sys.version, "platform": platform.platform(),
-            "cpu": cpu, "ncpu": os.cpu_count(), "loadavg": read("/proc/loadavg"),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def main(argv=None):
     args = parse_args(argv)
     h.raise_nofile_limit()
     h.loadgen_path()
-    m = meta(args)
+    m = h.machine_meta(vars(args))
     bench = Bench(args)
     bench.run()
     summary = summarize(bench)

@@ -10,58 +10,15 @@ the table shows medians in ns per call and the ratio stdlib / pymux
 same run mean anything.
 """
 import argparse
-import resource
 import select as std_select
 import socket
-import statistics
 import sys
-import time
 
 import pymux.select as mux_select
+from _timing import Fds, interleaved, per_call, row
+from _harness import raise_nofile_limit
 
 MODULES = {"stdlib": std_select, "pymux": mux_select}
-
-
-def raise_fd_limit():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def time_per_call(fn, calls):
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter_ns() - start) / calls
-
-
-def interleaved(fns, rounds, calls):
-    """{name: median ns per call}, alternating which one runs first."""
-    samples = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            samples[name].append(time_per_call(fns[name], calls))
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-class Fds:
-    """n registered socket ends, the first k of them readable."""
-
-    def __init__(self, n, k):
-        self.pairs = [socket.socketpair() for _ in range(n // 2)]
-        self.ends = [s for pair in self.pairs for s in pair][:n]
-        for i in range(k):
-            self.peer(i).send(b"x")
-
-    def peer(self, i):
-        a, b = self.pairs[i // 2]
-        return b if self.ends[i] is a else a
-
-    def close(self):
-        for a, b in self.pairs:
-            a.close()
-            b.close()
 
 
 def bench_wait(n, k, rounds):
@@ -73,7 +30,8 @@ def bench_wait(n, k, rounds):
     for ep in eps.values():
         assert len(ep.poll(0)) == k
     calls = max(200, 200_000 // (n + 10 * k))
-    result = interleaved({name: (lambda p=ep.poll: p(0)) for name, ep in eps.items()}, rounds, calls)
+    result = interleaved({name: per_call(lambda p=ep.poll: p(0)) for name, ep in eps.items()},
+                         rounds, calls)
     for ep in eps.values():
         ep.close()
     fds.close()
@@ -90,7 +48,7 @@ def bench_ctl(rounds):
         def run():
             ep.register(fd, mod.EPOLLIN)
             ep.unregister(fd)
-        return run
+        return per_call(run)
 
     out["register+unregister"] = interleaved(
         {name: reg_unreg(ep, MODULES[name]) for name, ep in eps.items()}, rounds, 20000)
@@ -103,7 +61,7 @@ def bench_ctl(rounds):
         def run():
             ep.modify(fd, masks[0])
             ep.modify(fd, masks[1])
-        return run
+        return per_call(run)
 
     halves = interleaved({name: flip(ep, MODULES[name]) for name, ep in eps.items()}, rounds, 10000)
     out["modify"] = {name: ns / 2 for name, ns in halves.items()}
@@ -114,18 +72,13 @@ def bench_ctl(rounds):
     return out
 
 
-def row(label, result):
-    std, mux = result["stdlib"], result["pymux"]
-    return f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="N <= 1000, 3 rounds")
     args = parser.parse_args()
     rounds = 3 if args.quick else args.rounds
-    limit = raise_fd_limit()
+    limit = raise_nofile_limit()
     sizes = [n for n in (10, 100, 1000, 10000) if n + 64 < limit and not (args.quick and n > 1000)]
 
     print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians\n")

@@ -21,60 +21,22 @@ is faster). This machine is shared: only ratios from one run mean
 anything.
 """
 import argparse
-import resource
 import selectors as std_selectors
 import socket
-import statistics
 import sys
 import time
 
 import pymux.selectors as mux_selectors
 from pymux._mux import lib
 
+from _timing import Fds, interleaved, row
+from _harness import raise_nofile_limit
+
 FD_SETSIZE = lib.FD_SETSIZE
 
 MODULES = {"stdlib": std_selectors, "pymux": mux_selectors}
 CLASSES = ["EpollSelector", "PollSelector", "SelectSelector"]
 READ, WRITE = std_selectors.EVENT_READ, std_selectors.EVENT_WRITE
-ROUND_NS = 30_000_000       # aim for ~30 ms of work per round and impl
-
-
-def raise_fd_limit():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def interleaved(runs, rounds):
-    """{name: median ns per op}; runs[name](calls) returns ns per op."""
-    names = list(runs)
-    # Calibrate once so that a round takes about ROUND_NS.
-    probe = max(runs[name](3) for name in names)
-    calls = max(3, min(200_000, int(ROUND_NS / max(probe, 1))))
-    samples = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            samples[name].append(runs[name](calls))
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-class Fds:
-    """n socket ends (both ends of n/2 socketpairs), the first k readable."""
-
-    def __init__(self, n, k):
-        self.pairs = [socket.socketpair() for _ in range(n // 2)]
-        self.ends = [s for pair in self.pairs for s in pair][:n]
-        for i in range(k):
-            self.peer(i).send(b"x")
-
-    def peer(self, i):
-        a, b = self.pairs[i // 2]
-        return b if self.ends[i] is a else a
-
-    def close(self):
-        for a, b in self.pairs:
-            a.close()
-            b.close()
 
 
 def timed_select(sel):
@@ -187,11 +149,6 @@ def bench_ops(cls, rounds):
     return out
 
 
-def row(label, result):
-    std, mux = result["stdlib"], result["pymux"]
-    return f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (>= 5)")
@@ -201,7 +158,7 @@ def main():
     args = parser.parse_args()
     rounds = 5 if args.quick else max(5, args.rounds)
     classes = [f"{c.strip()}Selector" for c in args.classes.split(",")]
-    limit = raise_fd_limit()
+    limit = raise_nofile_limit()
     sizes = [n for n in (10, 100, 1000, 10000) if n + 300 < limit and not (args.quick and n > 1000)]
 
     print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians, "

@@ -23,11 +23,8 @@ bench/_harness.py (server start/stop, /proc CPU, strace, progress).
 import argparse
 import importlib.util
 import json
-import os
-import platform
 import sys
 import threading
-import time
 from pathlib import Path
 
 import _harness as h
@@ -78,16 +75,12 @@ MODELS = [
 BY_NAME = {m.name: m for m in MODELS}
 
 
-def ints(text):
-    return [int(x) for x in text.split(",") if x]
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(BY_NAME),
                    help=f"comma-separated, from: {', '.join(BY_NAME)}")
-    p.add_argument("--conns", type=ints, default=[1, 10, 100, 1000])
-    p.add_argument("--sizes", type=ints, default=[64, 16384], help="message sizes in bytes")
+    p.add_argument("--conns", type=h.ints, default=[1, 10, 100, 1000])
+    p.add_argument("--sizes", type=h.ints, default=[64, 16384], help="message sizes in bytes")
     p.add_argument("--reps", type=int, default=2, help="repetitions; the table shows medians")
     p.add_argument("--duration", type=float, default=1.5, help="measured seconds per cell")
     p.add_argument("--warmup", type=float, default=0.3, help="seconds of load before each cell")
@@ -154,108 +147,37 @@ class PeakSampler:
         self._thread.join(timeout=2)
 
 
-class Study:
+class Study(h.Session):
     def __init__(self, args):
-        self.a = args
-        self.models = args.models
+        super().__init__(args)
+        self.models = self.entries = args.models
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
-        self.env = h.python_env()
-        loadgen_cpus, self.server_cpus = h.placement(args.pin)
-        if loadgen_cpus:
-            os.sched_setaffinity(0, loadgen_cpus)     # loadgen runs inherit it
-        self.raw = []                   # one dict per (rep, model, cell) load run
-        self.failures = {}              # model -> [messages]
-        self.syscalls = {}              # model -> strace summary or {"error": ...}
         self.idle = {"rows": [], "fd_setsize": FD_SETSIZE}
         self.idle_ns = [n for n in IDLE_NS if n <= args.idle_max]
         n = len(self.models)
         self.progress = h.Progress(args.reps * n * len(self.cells)
                                    + (n if args.strace_requests else 0) + len(self.idle_ns))
 
-    def fail(self, model, msg):
-        msg = " ".join(str(msg).split())
-        self.failures.setdefault(model.name, []).append(msg)
-        self.progress.note(f"!! {model.name}: {msg}")
+    def name_of(self, model):
+        return model.name
 
-    def start(self, model):
-        """Start and warm up a model's server, or record why not and return None."""
-        try:
-            srv = h.Server(model.argv(self.a.upper), name=model.name, env=self.env)
-        except (h.ServerStartError, RuntimeError, OSError) as e:
-            self.fail(model, f"failed to start: {e}")
-            return None
-        if self.server_cpus:
-            h.pin(srv.pid, self.server_cpus)
-        if self.a.server_warmup:
-            try:
-                w = h.warm_up(srv, self.a.server_warmup, upper=self.a.upper)
-                if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
-                    raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad "
-                                       f"bytes, {w['requests']} requests")
-            except Exception as e:                     # noqa: BLE001: record, go on
-                self.fail(model, f"warm-up failed: {e}")
-                srv.stop()
-                return None
-        return srv
+    def argv_of(self, model):
+        return model.argv(self.a.upper)
 
-    def run_cells(self, rep):
-        k = rep % len(self.models)
-        for model in self.models[k:] + self.models[:k]:
-            label = f"rep {rep + 1}/{self.a.reps}: {model.name}"
-            self.progress.show(f"{label}: starting")
-            srv = self.start(model)
-            if srv is None:
-                self.progress.step(len(self.cells))
-                continue
-            with srv:
-                for i, (size, conns) in enumerate(self.cells):
-                    self.progress.show(f"{label} {size} B x {conns} conn")
-                    self.progress.step()
-                    if model.cannot(conns):
-                        continue
-                    try:
-                        with PeakSampler(srv.pid) as peak:
-                            r = h.measure(srv, connections=conns, size=size,
-                                          duration=self.a.duration, warmup=self.a.warmup,
-                                          upper=self.a.upper)
-                    except Exception as e:             # noqa: BLE001: record, go on
-                        self.fail(model, f"{size} B x {conns}: load run failed: {e}")
-                        continue
-                    self.raw.append(dict(r, model=model.name, rep=rep, cell=[size, conns],
-                                         peak_threads=peak.threads, peak_rss_kb=peak.rss_kb))
-                    if not srv.alive():
-                        self.fail(model, f"died during {size} B x {conns} (status "
-                                         f"{srv.proc.returncode}): {srv.stderr_tail(300)}")
-                        self.progress.step(len(self.cells) - i - 1)
-                        break
+    def cannot(self, model, conns):
+        return model.cannot(conns)
 
-    def run_strace(self):
-        size = self.a.sizes[0]
-        for model in self.models:
-            self.progress.show(f"syscalls/request under strace: {model.name}")
-            self.progress.step()
-            if not h.strace_available():
-                self.syscalls[model.name] = {"error": "strace not installed"}
-                continue
-            srv = self.start(model)
-            if srv is None:
-                self.syscalls[model.name] = {"error": "failed to start"}
-                continue
-            with srv:
-                try:
-                    s = h.syscalls_per_request(srv, requests=self.a.strace_requests,
-                                               connections=10, size=size, upper=self.a.upper)
-                    self.syscalls[model.name] = s or {"error": "strace could not attach"}
-                except Exception as e:                 # noqa: BLE001
-                    self.fail(model, f"strace: {e}")
-                    self.syscalls[model.name] = {"error": str(e)}
+    def load_run(self, srv, model, size, conns):
+        with PeakSampler(srv.pid) as peak:
+            r = super().load_run(srv, model, size, conns)
+        return dict(r, model=model.name, peak_threads=peak.threads, peak_rss_kb=peak.rss_kb)
 
     def run_idle_scaling(self):
         """ns per wait (timeout 0) with 1 ready fd among N, for select, poll and epoll."""
         import select as stdlib_select
 
         import pymux.select as select
-        from bench_select import Fds, interleaved     # N socket ends, the first k readable
+        from _timing import Fds, interleaved, per_call  # N socket ends, the first k readable
         for n in self.idle_ns:
             self.progress.show(f"idle scaling: one wait among N = {n} fds")
             self.progress.step()
@@ -278,28 +200,22 @@ class Study:
                 assert len(got[0] if name.startswith("select") else got) == 1, (name, got)
             calls = max(30, 300_000 // (n + 30))
             row = {"n": n, "calls": calls}
-            row.update(interleaved(waits, self.a.idle_rounds, calls))
+            row.update(interleaved({name: per_call(wait) for name, wait in waits.items()},
+                                   self.a.idle_rounds, calls))
             self.idle["rows"].append(row)
             ep.close()
             fds.close()
 
-    def run(self):
-        try:
-            for rep in range(self.a.reps):
-                self.run_cells(rep)
-            if self.a.strace_requests:
-                self.run_strace()
-            self.run_idle_scaling()
-        except KeyboardInterrupt:
-            self.progress.note("interrupted: reporting what was measured")
-        self.progress.close()
+    def run_extras(self):
+        """After the reps: syscalls per request under strace, then idle scaling."""
+        if self.a.strace_requests:
+            for model in self.models:
+                self.syscalls[model.name] = self.strace(model, self.a.sizes[0],
+                                                        self.a.strace_requests)
+        self.run_idle_scaling()
 
 
 # --------------------------------------------------------------------------- report
-
-def median(xs):
-    return h.median([x for x in xs if x is not None])
-
 
 def summarize(study):
     """One row per (model, size, conns): medians over reps, sums of errors."""
@@ -317,10 +233,10 @@ def summarize(study):
             else:
                 row.update(
                     status="ok", reps=len(runs),
-                    rps=median(r["rps"] for r in runs),
-                    p50_us=median(r["p50_us"] for r in runs),
-                    p99_us=median(r["p99_us"] for r in runs),
-                    cpu_us=median(r["cpu_us_per_req"] for r in runs),
+                    rps=h.median(r["rps"] for r in runs),
+                    p50_us=h.median(r["p50_us"] for r in runs),
+                    p99_us=h.median(r["p99_us"] for r in runs),
+                    cpu_us=h.median(r["cpu_us_per_req"] for r in runs),
                     errors=sum(r["errors"] + r["warmup_errors"] for r in runs),
                     mismatched_bytes=sum(r["mismatched_bytes"] for r in runs),
                     requests=sum(r["requests"] for r in runs),
@@ -331,10 +247,6 @@ def summarize(study):
                     peak_rss_kb=max(r["peak_rss_kb"] for r in runs))
             out.append(row)
     return out
-
-
-def fmt(x, spec=".0f", none="n/a"):
-    return none if x is None else format(x, spec)
 
 
 def notes(row, study):
@@ -373,14 +285,14 @@ def report(study, summary):
             r = by[(model.name, size, conns)]
             sc = "–"
             if (size, conns) == strace_cell and model.name in study.syscalls:
-                sc = fmt(study.syscalls[model.name].get("per_request"), ".1f")
+                sc = h.fmt(study.syscalls[model.name].get("per_request"), ".1f")
             if r["status"] != "ok":
                 lines.append(f"| {size} | {conns} | {model.name} | – | – | – | – | {sc} "
                              f"| {notes(r, study)} |")
                 continue
-            lines.append(f"| {size} | {conns} | {model.name} | {fmt(r['rps'])} "
-                         f"| {fmt(r['p50_us'], '.0f')} | {fmt(r['p99_us'], '.0f')} "
-                         f"| {fmt(r['cpu_us'], '.1f')} | {sc} | {notes(r, study)} |")
+            lines.append(f"| {size} | {conns} | {model.name} | {h.fmt(r['rps'])} "
+                         f"| {h.fmt(r['p50_us'], '.0f')} | {h.fmt(r['p99_us'], '.0f')} "
+                         f"| {h.fmt(r['cpu_us'], '.1f')} | {sc} | {notes(r, study)} |")
     if study.syscalls:
         lines += ["", f"### Syscalls per request (strace -c -f, {strace_cell[1]} connections x "
                       f"{strace_cell[0]} B)", "",
@@ -391,7 +303,7 @@ def report(study, summary):
             if "error" in s:
                 lines.append(f"| {model.name} | {model.what} | n/a | {s['error'][:100]} |")
             else:
-                top = ", ".join(f"{k} {v:.2f}" for k, v in s["top"].items() if v >= 0.005)
+                top = h.top_syscalls(s)
                 if model.file == "nonblocking_busy.py":
                     top += (" (polls while no request is in flight too, so the count "
                             "depends on idle time, not only on requests)")
@@ -403,34 +315,18 @@ def report(study, summary):
                   "| N | select | poll | epoll | stdlib select (reference) |",
                   "|---:|---:|---:|---:|---:|"]
         for r in rows:
-            cell = {m: fmt(r.get(m) and r[m] / 1000, ".2f",
+            cell = {m: h.fmt(r.get(m) and r[m] / 1000, ".2f",
                            none=f"n/a (fd >= FD_SETSIZE {FD_SETSIZE})"
                            if m.startswith("select") else "n/a")
                     for m in ("select", "poll", "epoll", "select_stdlib")}
             lines.append(f"| {r['n']} | {cell['select']} | {cell['poll']} | {cell['epoll']} "
                          f"| {cell['select_stdlib']} |")
-    if study.failures:
-        lines += ["", "### Failures", ""]
-        for name, msgs in study.failures.items():
-            for msg in dict.fromkeys(msgs):
-                n = msgs.count(msg)
-                lines.append(f"- {name}: {msg}" + (f" (x{n})" if n > 1 else ""))
+    lines += h.failures_md(study.failures)
     return "\n".join(lines) + "\n"
 
 
 def meta(args):
-    def read(path):
-        try:
-            return Path(path).read_text().strip()
-        except OSError:
-            return None
-    cpu = next((line.split(":", 1)[1].strip() for line in (read("/proc/cpuinfo") or "").splitlines()
-                if line.startswith("model name")), None)
-    settings = dict(vars(args), models=[m.name for m in args.models])
-    return {"args": settings,
-            "python": sys.version, "platform": platform.platform(), "cpu": cpu,
-            "ncpu": os.cpu_count(), "loadavg": read("/proc/loadavg"),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return h.machine_meta(dict(vars(args), models=[m.name for m in args.models]))
 
 
 def missing_matplotlib():

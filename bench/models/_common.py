@@ -2,8 +2,10 @@
 
 Only the parts that are not the lesson live here: command-line options, the
 listening socket and its ``listening on HOST:PORT`` line (the bench harness
-convention), and stopping on SIGINT/SIGTERM. Every model file keeps its whole
-I/O loop (accept, recv, send, close) to itself, so it reads on its own.
+convention), accepting on a non-blocking listener, and stopping on
+SIGINT/SIGTERM. The per-connection echo rules of the non-blocking models are
+in _conn.py; every model file keeps its own loop (how it waits, what it
+registers and when), so it reads on its own.
 
 Every model runs as ``python bench/models/<name>.py --port P [--upper]``;
 port 0 picks a free port.
@@ -56,6 +58,26 @@ def _same(data):
 def no_delay(sock):
     """Disable Nagle: an echo reply split over two sends must not wait for an ACK."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def accept_ready(listener, limit=64):
+    """Yield the connections waiting on a non-blocking listener, each non-blocking
+    and with TCP_NODELAY.
+
+    Stops at EAGAIN, at an error (EMFILE & co: the caller tries again on its
+    next pass or event), or after ``limit`` connections (bounded: others are
+    waiting too; None: until EAGAIN).
+    """
+    accepted = 0
+    while limit is None or accepted < limit:
+        try:
+            sock, _addr = listener.accept()
+        except OSError:                 # BlockingIOError (EAGAIN), EMFILE & co
+            return
+        sock.setblocking(False)
+        no_delay(sock)
+        accepted += 1
+        yield sock
 
 
 def run(serve, doc, extra=None, setup=None):

@@ -15,53 +15,9 @@ list of sockets still to drain.
 import pymux.select as select
 
 import _common
+from _conn import Conn
 
 EPOLLIN, EPOLLOUT, EPOLLET = select.EPOLLIN, select.EPOLLOUT, select.EPOLLET
-
-
-class Conn:
-    __slots__ = ("sock", "out", "eof")
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.out = bytearray()      # bytes read but not yet sent back
-        self.eof = False            # the peer closed its side: close once out is sent
-
-
-def flush(conn):
-    """Send pending bytes until done or EAGAIN (the next EPOLLOUT edge resumes it)."""
-    try:
-        while conn.out:
-            del conn.out[:conn.sock.send(conn.out)]
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:
-        conn.out.clear()
-        conn.eof = True
-
-
-def drain(conn, reply):
-    """recv until EAGAIN (or EOF), sending each reply at once.
-
-    It stops early only while HIGH_WATER bytes are unsent: those unsent bytes
-    mean send() hit EAGAIN, so an EPOLLOUT edge will come, and the EPOLLOUT
-    handler calls drain() again for the bytes left unread.
-    """
-    try:
-        while not conn.eof and len(conn.out) < _common.HIGH_WATER:
-            data = conn.sock.recv(_common.RECV_SIZE)    # BlockingIOError ends the drain
-            if not data:
-                conn.eof = True
-                return
-            data = reply(data)
-            if not conn.out:
-                data = data[conn.sock.send(data):]
-            conn.out += data
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:                 # reset by peer, broken pipe: drop the connection
-        conn.out.clear()
-        conn.eof = True
 
 
 def serve(args, listener):
@@ -75,26 +31,23 @@ def serve(args, listener):
         while True:
             for fd, events in ep.poll():            # seconds; None blocks
                 if fd == lfd:
-                    while True:                     # accept until EAGAIN: it is an edge too
-                        try:
-                            sock, _addr = listener.accept()
-                        except (BlockingIOError, InterruptedError):
-                            break
-                        except OSError:             # EMFILE & co: no new edge will come,
-                            break                   # so the next connection retries it
-                        sock.setblocking(False)
-                        _common.no_delay(sock)
+                    # Accept until EAGAIN: it is an edge too. After EMFILE & co no
+                    # new edge comes for the waiting ones; the next connection retries.
+                    for sock in _common.accept_ready(listener, limit=None):
                         conns[sock.fileno()] = Conn(sock)
                         ep.register(sock.fileno(), EPOLLIN | EPOLLOUT | EPOLLET)
                     continue
                 conn = conns[fd]
                 if events & EPOLLOUT and conn.out:
-                    flush(conn)
+                    conn.flush()                    # send until done or EAGAIN: the next
+                                                    # EPOLLOUT edge resumes it
                 # Any event may mean unread bytes: a read edge, a hang-up, or a write
-                # edge after drain() stopped at HIGH_WATER. Drain when there is room.
-                if len(conn.out) < _common.HIGH_WATER:
-                    drain(conn, reply)
-                if conn.eof and not conn.out:       # EOF and everything sent: done
+                # edge after the drain stopped at HIGH_WATER (those unsent bytes mean
+                # send() hit EAGAIN, so that EPOLLOUT edge comes). recv until EAGAIN
+                # when there is room: bytes left unread would get no new edge.
+                if conn.may_read():
+                    conn.drain(reply)
+                if conn.done():             # EOF and everything sent: done
                     ep.unregister(fd)
                     del conns[fd]
                     conn.sock.close()

@@ -14,41 +14,7 @@ with the number of idle connections; with --sleep it adds up to S of latency.
 import time
 
 import _common
-
-
-class Conn:
-    __slots__ = ("sock", "out", "eof")
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.out = bytearray()      # bytes read but not yet sent back
-        self.eof = False            # the peer closed its side: close once out is sent
-
-
-def try_connection(conn, reply):
-    """One polling attempt on one connection: True if it did any work."""
-    did = False
-    try:
-        if conn.out:                                    # finish an earlier partial send
-            n = conn.sock.send(conn.out)
-            del conn.out[:n]
-            did = n > 0
-        if not conn.eof and len(conn.out) < _common.HIGH_WATER:
-            data = conn.sock.recv(_common.RECV_SIZE)    # BlockingIOError when nothing came
-            did = True
-            if not data:
-                conn.eof = True
-            elif conn.out:                              # keep the bytes in order
-                conn.out += reply(data)
-            else:
-                data = reply(data)
-                conn.out += data[conn.sock.send(data):]  # keep what the kernel did not take
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:                                     # reset by peer, broken pipe
-        conn.out.clear()
-        conn.eof = True
-    return did
+from _conn import Conn
 
 
 def serve(args, listener):
@@ -58,21 +24,14 @@ def serve(args, listener):
     try:
         while True:
             did = False
-            for _ in range(64):                         # accept what is waiting, bounded
-                try:
-                    sock, _addr = listener.accept()     # BlockingIOError when nobody waits
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:                         # EMFILE & co: try again next pass
-                    break
-                sock.setblocking(False)
-                _common.no_delay(sock)
+            for sock in _common.accept_ready(listener):    # accept what is waiting, bounded
                 conns.append(Conn(sock))
                 did = True
             still_open = []
             for conn in conns:                          # try every connection, ready or not
-                did = try_connection(conn, reply) or did
-                if conn.eof and not conn.out:           # peer gone and all sent: close
+                # send what is pending, then recv once: EAGAIN when nothing came
+                did = conn.try_once(reply) or did
+                if conn.done():                         # peer gone and all sent: close
                     conn.sock.close()
                 else:
                     still_open.append(conn)

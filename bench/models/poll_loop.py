@@ -5,7 +5,9 @@
 What blocks: only poll(), which sleeps until a registered socket is ready;
 recv() and send() on a ready socket then return at once. One thread serves
 every connection. Unlike select() there is no FD_SETSIZE limit, and the
-interest set is kept between calls (register/modify change it).
+interest set is kept between calls (register/modify change it). The loop,
+serve_with(), takes the poll object and its event bits: epoll_lt.py runs it
+over epoll.
 Weakness: each poll() system call still hands the kernel the whole array of
 registered fds, and the kernel checks every one of them, so a wait costs
 O(connections) even when a single socket is ready.
@@ -13,83 +15,42 @@ O(connections) even when a single socket is ready.
 import pymux.select as select
 
 import _common
+from _conn import Conn
 
 POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
 
 
-class Conn:
-    __slots__ = ("sock", "out", "eof", "mask")
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.out = bytearray()      # bytes read but not yet sent back
-        self.eof = False            # the peer closed its side: close once out is sent
-        self.mask = POLLIN          # the events it is registered for
-
-
-def on_readable(conn, reply):
-    """recv once; send the reply at once and keep what the kernel did not take."""
-    try:
-        data = conn.sock.recv(_common.RECV_SIZE)
-        if not data:
-            conn.eof = True
-            return
-        data = reply(data)
-        if not conn.out:
-            data = data[conn.sock.send(data):]
-        conn.out += data
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:                 # reset by peer, broken pipe: drop the connection
-        conn.out.clear()
-        conn.eof = True
-
-
-def on_writable(conn):
-    try:
-        del conn.out[:conn.sock.send(conn.out)]
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:
-        conn.out.clear()
-        conn.eof = True
-
-
-def wanted_mask(conn):
-    """POLLIN while it may read, POLLOUT while it has unsent bytes."""
-    mask = POLLOUT if conn.out else 0
-    if not conn.eof and len(conn.out) < _common.HIGH_WATER:
-        mask |= POLLIN
-    return mask
-
-
 def serve(args, listener):
+    serve_with(select.poll(), POLLIN, POLLOUT, args, listener)
+
+
+def serve_with(poller, readable, writable, args, listener):
+    """The loop over a poll-like object (register/modify/unregister/poll).
+
+    ``readable`` and ``writable`` are its event bits: POLLIN and POLLOUT here,
+    EPOLLIN and EPOLLOUT when epoll_lt.py runs this same loop over epoll.
+    """
     reply = _common.reply_function(args)
     listener.setblocking(False)
     lfd = listener.fileno()
-    poller = select.poll()
-    poller.register(lfd, POLLIN)
+    poller.register(lfd, readable)
     conns = {}                                      # fd -> Conn
     try:
         while True:
-            for fd, events in poller.poll():        # milliseconds; None blocks
+            for fd, events in poller.poll():        # no timeout: blocks until one is ready
                 if fd == lfd:
-                    for _ in range(64):             # bounded: others are waiting too
-                        try:
-                            sock, _addr = listener.accept()
-                        except OSError:             # EAGAIN, or EMFILE & co: later
-                            break
-                        sock.setblocking(False)
-                        _common.no_delay(sock)
-                        conns[sock.fileno()] = Conn(sock)
-                        poller.register(sock.fileno(), POLLIN)
+                    for sock in _common.accept_ready(listener):
+                        conns[sock.fileno()] = Conn(sock, readable)
+                        poller.register(sock.fileno(), readable)
                     continue
                 conn = conns[fd]
-                if events & POLLOUT:
-                    on_writable(conn)
-                if events & ~POLLOUT:               # POLLIN, POLLHUP, POLLERR: recv tells
-                    on_readable(conn, reply)
-                mask = wanted_mask(conn)
+                if events & writable:
+                    conn.write_once()
+                if events & ~writable:               # IN, HUP, ERR: recv tells which
+                    conn.read_once(reply)
+                # Interest follows the buffer: writable while bytes are unsent,
+                # readable while it may read (not after EOF, not above HIGH_WATER).
+                mask = conn.wanted(readable, writable)
                 if mask == 0:                       # EOF and everything sent: done
                     poller.unregister(fd)
                     del conns[fd]

@@ -15,6 +15,7 @@ import importlib
 import sys
 
 import _common
+from _conn import Conn
 
 
 def load_selectors(use_stdlib):
@@ -28,45 +29,28 @@ def load_selectors(use_stdlib):
                  f"standard library's selectors instead")
 
 
-class Conn:
-    """One client: its socket, the bytes still to send back, its registered events."""
-    __slots__ = ("sel", "sock", "out", "eof", "events", "reply", "EVENT_READ", "EVENT_WRITE")
+class Client(Conn):
+    """A Conn (_conn.py) plus what its callback needs: the selector, the reply, the event bits."""
+    __slots__ = ("sel", "reply", "EVENT_READ", "EVENT_WRITE")
 
     def __init__(self, selectors, sel, sock, reply):
-        self.sel, self.sock, self.reply = sel, sock, reply
+        super().__init__(sock, selectors.EVENT_READ)
+        self.sel, self.reply = sel, reply
         self.EVENT_READ, self.EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-        self.out = bytearray()      # bytes read but not yet sent back
-        self.eof = False            # the peer closed its side: close once out is sent
-        self.events = self.EVENT_READ
-        sel.register(sock, self.events, self.on_event)     # data = the callback
+        sel.register(sock, self.mask, self.on_event)       # data = the callback
 
     def on_event(self, sock, mask):
-        try:
-            if mask & self.EVENT_WRITE:
-                del self.out[:sock.send(self.out)]
-            if mask & self.EVENT_READ:
-                data = sock.recv(_common.RECV_SIZE)
-                if not data:
-                    self.eof = True
-                else:
-                    data = self.reply(data)
-                    if not self.out:        # send at once; keep what the kernel did not take
-                        data = data[sock.send(data):]
-                    self.out += data
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:                     # reset by peer, broken pipe
-            self.out.clear()
-            self.eof = True
-        events = self.EVENT_WRITE if self.out else 0
-        if not self.eof and len(self.out) < _common.HIGH_WATER:
-            events |= self.EVENT_READ
+        if mask & self.EVENT_WRITE:
+            self.write_once()
+        if mask & self.EVENT_READ:
+            self.read_once(self.reply)
+        events = self.wanted(self.EVENT_READ, self.EVENT_WRITE)
         if not events:                      # EOF and everything sent: done
             self.sel.unregister(sock)
             sock.close()
-        elif events != self.events:
+        elif events != self.mask:
             self.sel.modify(sock, events, self.on_event)
-            self.events = events
+            self.mask = events
 
 
 def add_options(p):
@@ -84,14 +68,8 @@ def serve(args, listener):
     sel = selectors.DefaultSelector()
 
     def accept(lsock, mask):
-        for _ in range(64):                 # bounded: others are waiting too
-            try:
-                sock, _addr = lsock.accept()
-            except OSError:                 # EAGAIN, or EMFILE & co: later
-                return
-            sock.setblocking(False)
-            _common.no_delay(sock)
-            Conn(selectors, sel, sock, reply)
+        for sock in _common.accept_ready(lsock):
+            Client(selectors, sel, sock, reply)
 
     listener.setblocking(False)
     sel.register(listener, selectors.EVENT_READ, accept)

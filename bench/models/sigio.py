@@ -20,17 +20,9 @@ import os
 import signal
 
 import _common
+from _conn import Conn
 
 WAKE = {signal.SIGIO, signal.SIGINT, signal.SIGTERM}
-
-
-class Conn:
-    __slots__ = ("sock", "out", "eof")
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.out = bytearray()      # bytes read but not yet sent back
-        self.eof = False            # the peer closed its side: close once out is sent
 
 
 def signal_driven(sock):
@@ -39,32 +31,6 @@ def signal_driven(sock):
     fd = sock.fileno()
     fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
-
-
-def try_connection(conn, reply):
-    """Send what is pending, then recv once: True if it did any work."""
-    did = False
-    try:
-        if conn.out:
-            n = conn.sock.send(conn.out)
-            del conn.out[:n]
-            did = n > 0
-        if not conn.eof and len(conn.out) < _common.HIGH_WATER:
-            data = conn.sock.recv(_common.RECV_SIZE)    # BlockingIOError: nothing here
-            did = True
-            if not data:
-                conn.eof = True
-            elif conn.out:
-                conn.out += reply(data)
-            else:
-                data = reply(data)
-                conn.out += data[conn.sock.send(data):]
-    except (BlockingIOError, InterruptedError):
-        pass
-    except OSError:                                     # reset by peer, broken pipe
-        conn.out.clear()
-        conn.eof = True
-    return did
 
 
 def serve(args, listener):
@@ -79,19 +45,14 @@ def serve(args, listener):
             did = True
             while did:                                  # until a pass finds nothing
                 did = False
-                for _ in range(64):
-                    try:
-                        sock, _addr = listener.accept()
-                    except OSError:                     # EAGAIN, or EMFILE & co
-                        break
-                    _common.no_delay(sock)
+                for sock in _common.accept_ready(listener):
                     signal_driven(sock)                 # data that came before this is
                     conns.append(Conn(sock))            # found by the pass, not a signal
                     did = True
                 still_open = []
                 for conn in conns:
-                    did = try_connection(conn, reply) or did
-                    if conn.eof and not conn.out:
+                    did = conn.try_once(reply) or did     # send pending, recv once
+                    if conn.done():
                         conn.sock.close()
                     else:
                         still_open.append(conn)
