@@ -33,12 +33,12 @@ Deliberate differences from the stdlib:
 """
 import errno
 import math
-import os
 import selectors as _std
 import socket
 import time
 from collections.abc import Mapping
 
+from ._errors import raise_errno
 from ._mux import ffi, lib
 from ._timeouts import INT_MAX, retry_on_eintr, to_ns
 
@@ -185,7 +185,7 @@ class _BaseSelectorImpl(BaseSelector):
         return self._fd_to_key.get(fd)
 
     def _raise(self, rc):
-        raise OSError(-rc, os.strerror(-rc))
+        raise_errno(rc)
 
     def _register_failed(self, rc, fd):
         """The C side refused fd: roll back and raise as the stdlib's poll

@@ -4,7 +4,7 @@ import logging
 import os
 import socket
 
-from .._errors import check
+from .._errors import check, oserror
 from .._mux import lib
 from ._transport import Transport
 
@@ -126,7 +126,7 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
             return
         token = lib.mux_stream_open(reactor._cloop, sock.fileno())
         if token < 0:
-            fail(OSError(-token, os.strerror(-token)))
+            fail(oserror(token))
             return
         sock.detach()
         reactor._new_stream(token, protocol)
@@ -164,7 +164,7 @@ def dispatch_record(reactor, kind, token, arg):
     elif kind == lib.MUX_REC_EOF:
         transport._eof_received()
     elif kind == lib.MUX_REC_ERROR:
-        transport._fatal_error(OSError(arg, os.strerror(arg)))
+        transport._fatal_error(oserror(-arg))
     elif kind == lib.MUX_REC_RESUME_WRITING:
         transport._queue_drained()
 

@@ -8,7 +8,7 @@ crossing, and a stale token is refused by C (EBADF), never misdirected.
 import os
 import socket
 
-from .._errors import not_busy
+from .._errors import not_busy, oserror
 from .._mux import ffi, lib
 
 DEFAULT_HIGH_WATER = 64 * 1024
@@ -63,7 +63,7 @@ class Transport:
             if self._eof_written:
                 raise RuntimeError("Cannot call write() after write_eof()")
             if not self._closing:   # writes after close() are ignored, as in asyncio
-                self._fatal_error(OSError(-queued, os.strerror(-queued)))
+                self._fatal_error(oserror(queued))
         elif queued > self._high and not self._writing_paused:
             self._writing_paused = True
             self._reactor._call_protocol(self._protocol.pause_writing)
@@ -78,7 +78,7 @@ class Transport:
         self._eof_written = True
         rc = lib.mux_stream_shutdown(self._cloop, self._token)
         if rc < 0:
-            self._fatal_error(OSError(-rc, os.strerror(-rc)))
+            self._fatal_error(oserror(rc))
 
     def can_write_eof(self):
         return True
