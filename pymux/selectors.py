@@ -38,6 +38,10 @@ import socket
 import time
 from collections.abc import Mapping
 
+from ._clib import (mux_selector_close, mux_selector_codes, mux_selector_fileno,
+                    mux_selector_free, mux_selector_modify, mux_selector_new,
+                    mux_selector_poll, mux_selector_register, mux_selector_unregister,
+                    mux_selector_wait)
 from ._errors import raise_errno
 from ._mux import ffi, lib
 from ._timeouts import INT_MAX, retry_on_eintr, to_ns
@@ -56,11 +60,6 @@ BaseSelector = _std.BaseSelector
 # chain on every call).
 _tuple_new = tuple.__new__      # SelectorKey(...) without the ~100 ns of its Python __new__
 _socket_type = socket.socket
-_register = lib.mux_selector_register
-_modify = lib.mux_selector_modify
-_unregister = lib.mux_selector_unregister
-_wait = lib.mux_selector_wait
-_poll = lib.mux_selector_poll
 _EINTR = -errno.EINTR
 _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
@@ -150,14 +149,14 @@ class _BaseSelectorImpl(BaseSelector):
             raise ValueError(f"{type(self).__name__} cannot be edge-triggered; "
                              "only EpollSelector can")
         err = ffi.new("int *")
-        sel = lib.mux_selector_new(self._KIND, lib.MUX_SEL_EDGE if edge_triggered else 0, err)
+        sel = mux_selector_new(self._KIND, lib.MUX_SEL_EDGE if edge_triggered else 0, err)
         if sel == ffi.NULL:
             self._raise(err[0])
-        self._sel = ffi.gc(sel, lib.mux_selector_free)
+        self._sel = ffi.gc(sel, mux_selector_free)
         # The C codes array as a memoryview of ints: iterating a slice of
         # it feeds map() ~8 ns/int cheaper than ffi.unpack's list. The
         # array lives (and never moves) as long as self._sel.
-        self._codes = memoryview(ffi.buffer(lib.mux_selector_codes(sel),
+        self._codes = memoryview(ffi.buffer(mux_selector_codes(sel),
                                             lib.MUX_MAX_BATCH * ffi.sizeof("int"))).cast("i")
         self._edge_triggered = bool(edge_triggered)
         self._fd_to_key = {}
@@ -231,7 +230,7 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
         try:
-            rc = _register(self._sel, fd * 4 + interest)
+            rc = mux_selector_register(self._sel, fd * 4 + interest)
         except OverflowError:   # fd >= 2**29: the code does not fit a C int
             rc = _EBADF
         if rc:
@@ -250,7 +249,7 @@ class _BaseSelectorImpl(BaseSelector):
             raise KeyError("{!r} is not registered".format(fileobj)) from None
         # Errors are ignored, as in the stdlib (the fd may be closed already).
         try:
-            _unregister(self._sel, fd)
+            mux_selector_unregister(self._sel, fd)
         except OverflowError:   # an fd only SelectSelector accepts, never in C
             pass
         fd_to_key.pop(fd, None)
@@ -283,7 +282,7 @@ class _BaseSelectorImpl(BaseSelector):
         old = key[2]
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
-            rc = _modify(self._sel, fd * 4 + interest)
+            rc = mux_selector_modify(self._sel, fd * 4 + interest)
             if rc:
                 # The stdlib forgets the key (the C side already did).
                 del self._fd_to_key[fd]
@@ -328,9 +327,9 @@ class _BaseSelectorImpl(BaseSelector):
     def select(self, timeout=None):
         try:
             if timeout is None:
-                n = _wait(self._sel, -1)
+                n = mux_selector_wait(self._sel, -1)
             elif timeout <= 0:
-                n = _poll(self._sel)
+                n = mux_selector_poll(self._sel)
             else:
                 n = self._wait_positive(self._timeout_us(timeout))
             if n < 0:
@@ -359,7 +358,7 @@ class _BaseSelectorImpl(BaseSelector):
 
     def _wait_positive(self, timeout_us):
         started = _monotonic_ns()
-        n = _wait(self._sel, timeout_us)
+        n = mux_selector_wait(self._sel, timeout_us)
         if n < 0:
             n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
         return n
@@ -369,7 +368,8 @@ class _BaseSelectorImpl(BaseSelector):
         if rc == _EINTR:
             sel = self._sel
             try:
-                rc = retry_on_eintr(rc, lambda us: _wait(sel, us), timeout_us, deadline_ns)
+                rc = retry_on_eintr(rc, lambda us: mux_selector_wait(sel, us),
+                                    timeout_us, deadline_ns)
             except OSError as exc:
                 rc = -exc.errno
         if rc < 0:
@@ -396,7 +396,7 @@ class _BaseSelectorImpl(BaseSelector):
         self._map = None
 
     def _close_c(self):
-        return lib.mux_selector_close(self._sel, 0)
+        return mux_selector_close(self._sel, 0)
 
     def get_map(self):
         return self._map
@@ -461,7 +461,7 @@ class SelectSelector(_BaseSelectorImpl):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             if fd not in self._unselectable:
-                rc = _modify(self._sel, fd * 4 + events)
+                rc = mux_selector_modify(self._sel, fd * 4 + events)
                 if rc:
                     self._raise(rc)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
@@ -493,7 +493,7 @@ class SelectSelector(_BaseSelectorImpl):
             raise ValueError("filedescriptor out of range in select()")
         try:
             started = _monotonic_ns() if timeout_us > 0 else 0
-            n = _wait(self._sel, timeout_us)
+            n = mux_selector_wait(self._sel, timeout_us)
             if n < 0:
                 n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
         except InterruptedError:
@@ -515,7 +515,7 @@ class EpollSelector(_BaseSelectorImpl):
     _closed = False
 
     def fileno(self):
-        rc = lib.mux_selector_fileno(self._sel)
+        rc = mux_selector_fileno(self._sel)
         if rc < 0:
             self._raise(rc)
         return rc
@@ -527,7 +527,7 @@ class EpollSelector(_BaseSelectorImpl):
 
     def _close_c(self):
         self._closed = True
-        return lib.mux_selector_close(self._sel, 1)
+        return mux_selector_close(self._sel, 1)
 
 
 DefaultSelector = EpollSelector

@@ -21,6 +21,9 @@ import socket
 import threading
 import time
 
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_read_buffer,
+                     mux_loop_run_once, mux_loop_wakeup, mux_timer_add, mux_timer_cancel,
+                     mux_watch)
 from .._errors import check_loop, not_busy, raise_errno
 from .._mux import ffi, lib
 from ._handles import Handle, TimerHandle
@@ -42,7 +45,6 @@ _READ = lib.MUX_READ
 _WRITE = lib.MUX_WRITE
 _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # like asyncio: wake at least daily
-_run_once_c = lib.mux_loop_run_once
 _unpack = ffi.unpack
 
 
@@ -59,15 +61,15 @@ class Reactor:
         except KeyError:
             raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}") from None
         err = ffi.new("int *")
-        cloop = lib.mux_loop_new(kind, edge, err)
+        cloop = mux_loop_new(kind, edge, err)
         if cloop == ffi.NULL:
             raise_errno(err[0])
         self.backend = backend
         self._cloop = cloop
-        self._fired = lib.mux_loop_fired(cloop)
+        self._fired = mux_loop_fired(cloop)
         self._most_fired = 0        # most records one iteration returned
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
-        self._rbuf = ffi.buffer(lib.mux_loop_read_buffer(cloop), lib.MUX_READ_BUFFER)
+        self._rbuf = ffi.buffer(mux_loop_read_buffer(cloop), lib.MUX_READ_BUFFER)
         self._ready = collections.deque()
         self._timers = {}           # timer id -> TimerHandle
         self._readers = {}          # fd -> Handle
@@ -104,7 +106,7 @@ class Reactor:
     def _wakeup(self):
         with self._wake_lock:
             if self._cloop is not None:
-                lib.mux_loop_wakeup(self._cloop)
+                mux_loop_wakeup(self._cloop)
 
     def call_later(self, delay, callback, *args):
         return self.call_at(self.time() + delay, callback, *args)
@@ -113,7 +115,7 @@ class Reactor:
         """Run callback at loop time `when` (never earlier)."""
         self._check_open()
         deadline_ns = math.ceil(when * 1e9)
-        timer_id = check_loop(lib.mux_timer_add(self._cloop, deadline_ns))
+        timer_id = check_loop(mux_timer_add(self._cloop, deadline_ns))
         handle = TimerHandle(when, callback, args, self, timer_id)
         self._timers[timer_id] = handle
         return handle
@@ -123,7 +125,7 @@ class Reactor:
         if self._timers.get(timer_id) is handle:
             del self._timers[timer_id]
             # ENOENT (it fired in this very batch) is fine.
-            not_busy(lib.mux_timer_cancel(self._cloop, timer_id))
+            not_busy(mux_timer_cancel(self._cloop, timer_id))
 
     # --- exceptions ---------------------------------------------------------
 
@@ -179,7 +181,7 @@ class Reactor:
         self._rewatched.add(fd)
         old = table.get(fd)
         table[fd] = Handle(callback, args, self)
-        rc = lib.mux_watch(self._cloop, fd, self._mask(fd))
+        rc = mux_watch(self._cloop, fd, self._mask(fd))
         if rc < 0:
             if old is None:
                 del table[fd]
@@ -198,7 +200,7 @@ class Reactor:
         handle.cancel()
         if not self._closed:
             # Other errors mean the fd is gone already: nothing to undo.
-            not_busy(lib.mux_watch(self._cloop, fd, self._mask(fd)))
+            not_busy(mux_watch(self._cloop, fd, self._mask(fd)))
         return True
 
     # --- signals ------------------------------------------------------------
@@ -352,7 +354,7 @@ class Reactor:
         self._streams.clear()
         self._on_data.clear()
         with self._wake_lock:
-            lib.mux_loop_free(self._cloop)
+            mux_loop_free(self._cloop)
             self._cloop = None
 
     def _check_open(self):
@@ -362,11 +364,11 @@ class Reactor:
     def _run_once(self):
         ready = self._ready
         timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
-        n = _run_once_c(self._cloop, timeout_us)
+        n = mux_loop_run_once(self._cloop, timeout_us)
         if n > 0:
             if n > self._most_fired:   # the record array may have moved
                 self._most_fired = n
-                self._fired = lib.mux_loop_fired(self._cloop)
+                self._fired = mux_loop_fired(self._cloop)
             self._dispatch(_unpack(self._fired, n * _RECORD_INTS))
         elif n < 0:
             check_loop(n)

@@ -4,6 +4,8 @@ import logging
 import os
 import socket
 
+from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
+                     mux_stream_close, mux_stream_open)
 from .._errors import check, oserror
 from .._mux import lib
 from ._transport import Transport
@@ -40,7 +42,7 @@ class Server:
         """Stop accepting (open connections are not touched)."""
         if self._token is None:
             return
-        lib.mux_listener_close(self._reactor._cloop, self._token)
+        mux_listener_close(self._reactor._cloop, self._token)
         self._forget()
 
     def _forget(self):
@@ -53,7 +55,7 @@ class Server:
     def _accepted(self, stream_token):
         protocol = self._reactor._call_protocol(self._protocol_factory)
         if protocol is None:
-            lib.mux_stream_close(self._reactor._cloop, stream_token, 1)
+            mux_stream_close(self._reactor._cloop, stream_token, 1)
             return
         self._reactor._new_stream(stream_token, protocol)
 
@@ -65,7 +67,7 @@ class Server:
     def _resume(self):
         self._retry = None
         if self._token is not None:
-            lib.mux_listener_resume(self._reactor._cloop, self._token)
+            mux_listener_resume(self._reactor._cloop, self._token)
 
     def __repr__(self):
         return f"<pymux Server {self.sockname}>"
@@ -83,7 +85,7 @@ def listen(reactor, protocol_factory, host, port, backlog, reuse_port):
         sock.listen(backlog)
         sock.setblocking(False)
         sockname = sock.getsockname()
-        token = check(lib.mux_listener_open(reactor._cloop, sock.fileno(), ACCEPT_BATCH))
+        token = check(mux_listener_open(reactor._cloop, sock.fileno(), ACCEPT_BATCH))
     except BaseException:
         sock.close()
         raise
@@ -124,7 +126,7 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
         if err:
             fail(OSError(err, f"Connect call failed {addr}: {os.strerror(err)}"))
             return
-        token = lib.mux_stream_open(reactor._cloop, sock.fileno())
+        token = mux_stream_open(reactor._cloop, sock.fileno())
         if token < 0:
             fail(oserror(token))
             return
@@ -149,7 +151,7 @@ def dispatch_record(reactor, kind, token, arg):
         if server is not None:
             server._accepted(arg)
         else:
-            lib.mux_stream_close(reactor._cloop, arg, 1)
+            mux_stream_close(reactor._cloop, arg, 1)
         return
     if kind == lib.MUX_REC_ACCEPT_ERROR:
         server = reactor._listeners.get(token)
