@@ -56,8 +56,7 @@ EVENT_WRITE = _std.EVENT_WRITE
 SelectorKey = _std.SelectorKey
 BaseSelector = _std.BaseSelector
 
-# Hot-path globals, bound once (a module global load beats an attribute
-# chain on every call).
+# Bound once: a module global load beats an attribute chain on every call.
 _tuple_new = tuple.__new__      # SelectorKey(...) without the ~100 ns of its Python __new__
 _socket_type = socket.socket
 _EINTR = -errno.EINTR
@@ -80,6 +79,16 @@ def _fileobj_to_fd(fileobj):
     if fd < 0:
         raise ValueError("Invalid file descriptor: {}".format(fd))
     return fd
+
+
+def _has_own_fd(fileobj):
+    """False for an object whose fd only the registered keys still know
+    (a closed socket, say)."""
+    try:
+        _fileobj_to_fd(fileobj)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_events(events):
@@ -123,11 +132,7 @@ class _SelectorMapping(Mapping):
         return len(self._selector._fd_to_key)
 
     def __getitem__(self, fileobj):
-        try:
-            fd = self._selector._fileobj_lookup(fileobj)
-            return self._selector._fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        return self._selector._key_of(fileobj)
 
     def __iter__(self):
         return iter(self._selector._fd_to_key)
@@ -170,8 +175,14 @@ class _BaseSelectorImpl(BaseSelector):
         return self._edge_triggered
 
     def _fileobj_lookup(self, fileobj):
-        """fd of fileobj; for an object that no longer has one (a closed
-        socket, say), the fd it was registered with, as in the stdlib."""
+        """fd of fileobj, as the stdlib finds it: ints and plain sockets (what
+        asyncio and most callers pass) at once, other objects through
+        _fileobj_to_fd; for an object that no longer has an fd (a closed
+        socket, say), the fd it was registered with."""
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd >= 0:
+            return fd
         try:
             return _fileobj_to_fd(fileobj)
         except ValueError:
@@ -179,6 +190,13 @@ class _BaseSelectorImpl(BaseSelector):
                 if key.fileobj is fileobj:
                     return key.fd
             raise
+
+    def _key_of(self, fileobj):
+        """fileobj's key; KeyError when it is not registered."""
+        try:
+            return self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
 
     def _key_from_fd(self, fd):
         return self._fd_to_key.get(fd)
@@ -195,11 +213,8 @@ class _BaseSelectorImpl(BaseSelector):
             raise OverflowError("Python int too large to convert to C int")
         self._raise(rc)
 
-    # The fd lookup at the top of register/unregister/modify/get_key is
-    # _fileobj_lookup() inlined for ints and plain sockets (what asyncio and
-    # most callers pass); anything else, and negative fds, take the full
-    # stdlib path. The pair updates are inlined for a plain int interest
-    # other than READ|WRITE (one code); other cases call the helpers.
+    # The pair updates are inlined for a plain int interest other than
+    # READ|WRITE (one code); other cases call the helpers.
 
     def register(self, fileobj, events, data=None):
         if events.__class__ is int and 0 < events < 4:
@@ -207,10 +222,7 @@ class _BaseSelectorImpl(BaseSelector):
         else:
             _check_events(events)
             interest = _interest(events)
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
+        fd = self._fileobj_lookup(fileobj)
         fd_to_key = self._fd_to_key
         if fd in fd_to_key:
             raise KeyError("{!r} (FD {}) is already registered".format(fileobj, fd))
@@ -238,21 +250,14 @@ class _BaseSelectorImpl(BaseSelector):
         return key
 
     def unregister(self, fileobj):
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        fd_to_key = self._fd_to_key
-        try:
-            key = fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        key = self._key_of(fileobj)
+        fd = key[1]
         # Errors are ignored, as in the stdlib (the fd may be closed already).
         try:
             mux_selector_unregister(self._sel, fd)
         except OverflowError:   # an fd only SelectSelector accepts, never in C
             pass
-        fd_to_key.pop(fd, None)
+        self._fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
             try:
@@ -269,14 +274,8 @@ class _BaseSelectorImpl(BaseSelector):
             pop(code, None)
 
     def modify(self, fileobj, events, data=None):
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        try:
-            key = self._fd_to_key[fd]
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
+        key = self._key_of(fileobj)
+        fd = key[1]
         # Like the stdlib, modify() does not validate events, and only an
         # events change reaches the kernel.
         old = key[2]
@@ -404,14 +403,7 @@ class _BaseSelectorImpl(BaseSelector):
     def get_key(self, fileobj):
         if self._map is None:
             raise RuntimeError('Selector is closed')
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        try:
-            return self._fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        return self._key_of(fileobj)
 
 
 class SelectSelector(_BaseSelectorImpl):
@@ -441,23 +433,18 @@ class SelectSelector(_BaseSelectorImpl):
         # register, so invalid events leave the object unregistered, the
         # new key holds the object passed here, and the fd moves to the end
         # of get_map(). Done in place when that is all it would do.
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        in_place = fd >= 0
-        if not in_place:
-            fd = self._fileobj_lookup(fileobj)
+        key = self._key_of(fileobj)
+        fd = key[1]
         fd_to_key = self._fd_to_key
-        try:
-            key = fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
         if events != key[2]:
-            # Objects that needed the search, invalid events, and selectors
-            # whose register or unregister was overridden or replaced (a
-            # mock, say) take the stdlib's path: it would call them.
-            if (not in_place or events.__class__ is not int or not 0 < events < 4
+            # Invalid events, selectors whose register or unregister was
+            # overridden or replaced (a mock, say: the stdlib would call
+            # them) and objects only the search could place (their
+            # register fails) take the stdlib's path.
+            if (events.__class__ is not int or not 0 < events < 4
                     or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
-                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister):
+                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister
+                    or fileobj.__class__ is not int and not _has_own_fd(fileobj)):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             if fd not in self._unselectable:

@@ -354,6 +354,38 @@ def test_select_selector_modify_events_stores_the_object_passed(make_select_sele
     assert s.modify(rd.fileno(), EVENT_WRITE).fileobj == rd.fileno()
 
 
+def test_select_selector_modify_events_of_a_closed_object_unregisters_it_and_raises_value_error(
+        make_select_selector, socketpair):
+    s = make_select_selector()
+    rd, _ = socketpair()
+    s.register(rd, EVENT_READ)
+    rd.close()
+    assert s.modify(rd, EVENT_READ, "data").data == "data"   # found by the search
+    with pytest.raises(ValueError):
+        s.modify(rd, EVENT_WRITE)
+    assert len(s.get_map()) == 0
+
+
+def test_select_selector_modify_events_of_an_object_with_fileno_keeps_it_and_moves_it_last(
+        make_select_selector, socketpair):
+    class FileLike:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def fileno(self):
+            return self.sock.fileno()
+
+    s = make_select_selector()
+    a, b = socketpair()
+    obj = FileLike(a)
+    s.register(obj, EVENT_READ)
+    s.register(b, EVENT_READ)
+    key = s.modify(obj, EVENT_WRITE, "data")
+    assert (key.fileobj, key.fd, key.events, key.data) == (obj, a.fileno(), EVENT_WRITE, "data")
+    assert list(s.get_map()) == [b.fileno(), a.fileno()]
+    assert s.select(0) == [(key, EVENT_WRITE)]
+
+
 @pytest.mark.parametrize("events", [0, 4])
 def test_poll_like_modify_accepts_events_register_would_refuse(make_poll_like, socketpair, events):
     s = make_poll_like()
