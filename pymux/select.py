@@ -2,9 +2,10 @@
 
 Code written for the stdlib runs unchanged with ``import pymux.select as
 select``: same functions, methods, constants and exceptions. The waiting
-happens in C (csrc/mux_backend.c); one cffi call per wait fills two flat int
-arrays (fds, events) that Python turns into the result list with
-``ffi.unpack`` and ``zip``, without touching a C struct per event.
+happens in C (csrc/mux_backend.c and its backends); one cffi call per wait
+fills flat int arrays (poll and epoll: fds and events; select(): the
+indexes of the ready objects) that Python turns into the result with
+``ffi.unpack``, without touching a C struct per event.
 
 Differences from the stdlib, all deliberate: epoll.poll() reports at most
 65536 events per call (MUX_MAX_BATCH; the rest stay ready for the next
@@ -62,7 +63,9 @@ _monotonic_ns = time.monotonic_ns
 
 
 def _fileno(obj):
-    """An fd from an int or an object with fileno(), as the stdlib takes it."""
+    """An fd from an int or an object with fileno(), as the stdlib select
+    module takes it (PyObject_AsFileDescriptor: TypeError, OverflowError,
+    ValueError; pymux.selectors has the selectors module's own rules)."""
     if isinstance(obj, int):
         fd = obj
     else:
@@ -284,7 +287,7 @@ class epoll(_WaitSet):
         if sizehint != -1 and sizehint <= 0:
             raise ValueError("negative sizehint")
         if flags and flags != EPOLL_CLOEXEC:
-            raise OSError(errno.EINVAL, "invalid flags")
+            raise OSError("invalid flags")   # the stdlib's, errno None
         self._b = None
         err = ffi.new("int *")
         self._own(mux_backend_new(lib.MUX_BACKEND_EPOLL, err), err)

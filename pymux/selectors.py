@@ -22,10 +22,11 @@ Deliberate differences from the stdlib:
 - Poll and epoll selectors refuse fd numbers >= 2**20 with OSError(EBADF)
   (none can be open under the kernel's default fs.nr_open), and one
   select() reports at most 65,536 fds (the rest stay ready for the next).
-- select() from two threads at once on one selector raises RuntimeError;
-  so does changing a PollSelector's registrations (or closing it) while
-  another thread is in its select(): poll(2) writes into the array those
-  changes would move.
+- select() from two threads at once on one selector raises RuntimeError
+  (the stdlib's PollSelector does too; its other selectors let both
+  wait). Registering, modifying and unregistering from another thread
+  during a select() work, as in the stdlib (the poll backend waits on a
+  snapshot of its pollfd array).
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -67,7 +68,10 @@ _monotonic_ns = time.monotonic_ns
 
 
 def _fileobj_to_fd(fileobj):
-    """An fd from an int or an object with fileno(), exactly as the stdlib."""
+    """An fd from an int or an object with fileno(), exactly as the stdlib's
+    selectors module: ValueError for anything unusable, int() of whatever
+    fileno() returns. (pymux.select's _fileno follows the select module's
+    different rules: TypeError, OverflowError.)"""
     if isinstance(fileobj, int):
         fd = fileobj
     else:

@@ -2,7 +2,7 @@
 
 The bytes never pass through a Python socket: the loop's C core reads into
 its shared buffer and writes with send(2), queueing only what the kernel did
-not take. A Transport holds the stream's token; every call is one cffi
+not take. A Transport holds the stream's token; a write is one cffi
 crossing, and a stale token is refused by C (EBADF), never misdirected.
 """
 import os
