@@ -1,5 +1,5 @@
-"""TCP for the reactor: listening servers, outgoing connections, and the
-stream records other than DATA (which the reactor handles inline)."""
+"""TCP for the reactor: listening servers and outgoing connections (the
+loop's records reach them through Reactor._dispatch)."""
 import logging
 import os
 import socket
@@ -7,7 +7,6 @@ import socket
 from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
                      mux_stream_close, mux_stream_open)
 from .._errors import check, oserror
-from .._mux import lib
 from ._transport import Transport
 
 logger = logging.getLogger("pymux.reactor")
@@ -144,31 +143,4 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
     return protocol
 
 
-def dispatch_record(reactor, kind, token, arg):
-    """The stream and listener records other than DATA."""
-    if kind == lib.MUX_REC_ACCEPT:
-        server = reactor._listeners.get(token)
-        if server is not None:
-            server._accepted(arg)
-        else:
-            mux_stream_close(reactor._cloop, arg, 1)
-        return
-    if kind == lib.MUX_REC_ACCEPT_ERROR:
-        server = reactor._listeners.get(token)
-        if server is not None:
-            server._accept_failed(arg)
-        return
-    transport = reactor._streams.get(token)
-    if transport is None:
-        return   # closed earlier in this batch: a stale record
-    if kind == lib.MUX_REC_CLOSED:
-        reactor._stream_closed(token, None)
-    elif kind == lib.MUX_REC_EOF:
-        transport._eof_received()
-    elif kind == lib.MUX_REC_ERROR:
-        transport._fatal_error(oserror(-arg))
-    elif kind == lib.MUX_REC_RESUME_WRITING:
-        transport._queue_drained()
-
-
-__all__ = ["Server", "Transport", "listen", "connect", "dispatch_record"]
+__all__ = ["Server", "Transport", "listen", "connect"]
