@@ -8,16 +8,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-
-
-def _send_later(sock, delay, data=b"x"):
-    timer = threading.Timer(delay, sock.send, (data,))
-    timer.start()
-    return timer
 
 
 def _is_open(fd):
@@ -358,33 +351,14 @@ def test_epoll_keeps_reporting_closed_fd_whose_dup_is_open(selectmod, make_epoll
 
 # --- timeouts -----------------------------------------------------------------
 
-@pytest.mark.parametrize("timeout", [None, -1, -0.5, -1000])
-def test_epoll_none_or_negative_timeout_blocks_until_ready(selectmod, make_epoll, socketpair, timeout):
+@pytest.mark.parametrize("args", [(None,), (), (-1,), (-0.5,), (-1000,)],
+                         ids=["None", "no-argument", "minus-1", "minus-0.5", "minus-1000"])
+def test_epoll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, make_epoll, socketpair,
+                                                                  wait_for_late_data, args):
     a, b = socketpair()
     ep = make_epoll()
     ep.register(a, selectmod.EPOLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = ep.poll(timeout)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
-    assert result == [(a.fileno(), selectmod.EPOLLIN)]
-    assert elapsed >= 0.03
-
-
-def test_epoll_poll_without_arguments_blocks_until_ready(selectmod, make_epoll, socketpair):
-    a, b = socketpair()
-    ep = make_epoll()
-    ep.register(a, selectmod.EPOLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = ep.poll()
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
+    result, elapsed = wait_for_late_data(lambda: ep.poll(*args), b)
     assert result == [(a.fileno(), selectmod.EPOLLIN)]
     assert elapsed >= 0.03
 
