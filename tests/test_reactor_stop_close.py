@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
+from reactor_helpers import LONG
 
 
 def test_stop_from_a_callback_returns_from_run_forever(reactor):

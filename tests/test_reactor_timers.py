@@ -5,11 +5,7 @@ Every test runs on each backend (the ``reactor`` fixture in conftest).
 import random
 import time
 
-LONG = 10.0   # a hang guard only: generous even under ASan
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
+from reactor_helpers import run_until
 
 
 def test_timers_fire_in_deadline_order(reactor):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
+from reactor_helpers import run_a_little, run_until
 
 
 @pytest.fixture
@@ -29,17 +29,6 @@ def pipes():
     yield make
     for fd in made:
         os.close(fd)
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
-
-
-def run_a_little(reactor, seconds=0.05):
-    """Run some iterations with nothing to wake the loop but a timer."""
-    done = []
-    reactor.call_later(seconds, done.append, True)
-    run_until(reactor, lambda: done)
 
 
 def test_reader_fires_when_data_is_written(reactor, pipes):
