@@ -16,6 +16,10 @@ A record whose stream, listener, timer or watcher went away earlier in the
 same batch finds nothing in the reactor's dicts and is dropped, so closed
 fds never get events; so is a watcher record for an fd whose watchers
 changed earlier in the batch (the number may belong to a new fd).
+
+The order of one iteration (records as C reported them: fds, then due
+timers; then the call_soon callbacks queued so far) is written once, in
+README.md, "One iteration".
 """
 import collections
 import logging
