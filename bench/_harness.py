@@ -4,7 +4,7 @@
   only when the source is newer than the binary.
 - ``Server``: start a server from an argv list, parse the ``listening on
   HOST:PORT`` first stdout line, read its CPU time, RSS and fd count from
-  /proc, stop it by PID (SIGINT, then SIGTERM, then SIGKILL).
+  /proc, stop it by PID (SIGTERM, then SIGKILL).
 - ``run_loadgen`` / ``measure``: drive the C load generator and turn the
   server's CPU time into microseconds per request.
 - ``idle_rss_per_conn``: server RSS growth per idle connection.
@@ -175,14 +175,15 @@ class ServerStartError(RuntimeError):
 class Server:
     """A server subprocess started from ``argv``; use as a context manager."""
 
-    def __init__(self, argv, name=None, env=None, start_timeout=15.0):
+    def __init__(self, argv, name=None, env=None, start_timeout=15.0, preexec_fn=None):
         self.argv = [str(a) for a in argv]
         self.name = name or Path(self.argv[0]).name
         self._errf = tempfile.TemporaryFile(mode="w+b")
         self._tail = []                  # later stdout lines, kept for diagnostics
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._errf,
-                                     env=env, start_new_session=True)
+                                     env=env, start_new_session=True,
+                                     preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         try:
             self.host, self.port = self._read_listening(start_timeout)
@@ -238,9 +239,13 @@ class Server:
     def fd_count(self):
         return fd_count(self.pid)
 
-    def stop(self, timeouts=(5.0, 3.0, 3.0)):
-        """SIGINT, then SIGTERM, then SIGKILL, each after a timeout; return status."""
-        for sig, t in zip((signal.SIGINT, signal.SIGTERM, signal.SIGKILL), timeouts):
+    def stop(self, timeouts=(5.0, 3.0)):
+        """SIGTERM, then SIGKILL, each after a timeout; return status.
+
+        SIGTERM, not SIGINT: a process started with SIGINT ignored (a shell's
+        background job) passes SIG_IGN on, and a server may leave it so.
+        """
+        for sig, t in zip((signal.SIGTERM, signal.SIGKILL), timeouts):
             if self.proc.poll() is not None:
                 break
             # SIGKILL cannot be forwarded: kill the server's descendants too, by PID.

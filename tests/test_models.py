@@ -4,7 +4,8 @@ Every model is started as the harness starts it (``--port 0``, first line
 ``listening on HOST:PORT``) and must echo byte-exact through bench/loadgen.c
 (10 connections, small and 256 KiB messages, so partial sends happen, in
 ``--upper`` mode), survive peers that half-close or reset, and stop cleanly
-(exit status 0) on SIGINT and on SIGTERM. Then: the thread pool really starves
+(exit status 0) on SIGINT and on SIGTERM, SIGINT even when the server was
+started with SIGINT ignored (as a shell starts ``cmd &``). Then: the thread pool really starves
 connections beyond its threads, select() turns away fds >= FD_SETSIZE, the
 selectors model fails clearly without pymux.selectors, and the driver reports
 such failures and limits in its table instead of crashing.
@@ -57,11 +58,12 @@ def loadgen():
 
 @pytest.fixture
 def start(request):
-    """start(argv, env=None) -> a running h.Server; every server is stopped at teardown."""
+    """start(argv, env=None, preexec_fn=None) -> a running h.Server; every server is
+    stopped at teardown."""
     servers = []
 
-    def make(argv, env=None):
-        srv = h.Server(argv, env=env or h.python_env(), start_timeout=20)
+    def make(argv, env=None, preexec_fn=None):
+        srv = h.Server(argv, env=env or h.python_env(), start_timeout=20, preexec_fn=preexec_fn)
         servers.append(srv)
         return srv
 
@@ -99,6 +101,18 @@ def test_model_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
         assert (r["errors"], r["mismatched_bytes"], r["requests"]) == (0, 0, requests), r
         assert r["conn_min_requests"] > 0, f"a connection got no reply: {r}"
     assert srv.alive()
+    assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
+
+
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("name", MODEL_FILES)
+def test_model_stops_on_sigint_even_when_started_with_sigint_ignored(name, start):
+    # A shell starts a background job (`cmd &`) with SIGINT ignored, and the
+    # child inherits that: the server must still make Ctrl-C (SIGINT) stop it.
+    srv = start(model_argv(name), preexec_fn=ignore_sigint)
     assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
 
 

@@ -80,24 +80,34 @@ def accept_ready(listener, limit=64):
         yield sock
 
 
+def stop_on_sigint_and_sigterm():
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt.
+
+    SIGINT too, explicitly: a process started with SIGINT ignored (a shell's
+    background job, ``cmd &``) inherits SIG_IGN, and Python then leaves it
+    ignored, so Ctrl-C would not stop the server.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def run(serve, doc, extra=None, setup=None):
     """Parse options, listen, run ``serve(args, listener)`` until SIGINT/SIGTERM.
 
     ``setup(args)``, if given, runs before the socket is bound: whatever can
     fail at start-up fails there, before the ``listening on`` line.
-    SIGTERM is turned into KeyboardInterrupt, so both signals take the same
+    SIGINT and SIGTERM both raise KeyboardInterrupt, so they take the same
     path: the exception leaves the model's wait (accept, select, poll, ...),
     the model's ``finally`` closes its connections, and the process exits 0.
     """
     args = parse_args(doc, extra)
     if setup is not None:
         setup(args)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    listener = listen(args)
+    stop_on_sigint_and_sigterm()
     try:
-        serve(args, listener)
+        # Inside the try: a signal may come as soon as the line is printed.
+        with listen(args) as listener:
+            serve(args, listener)
     except KeyboardInterrupt:
         pass
-    finally:
-        listener.close()
     sys.exit(0)

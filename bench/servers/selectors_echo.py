@@ -125,6 +125,8 @@ def serve(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    # SIGINT explicitly too: it may have been inherited as ignored (``cmd &``).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # same path as SIGINT
     serve(args)
 
