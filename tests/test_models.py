@@ -26,7 +26,8 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 MODELS = BENCH / "models"
 sys.path.insert(0, str(BENCH))
-import _harness as h  # noqa: E402
+from harness.loadgen import loadgen_path, run_loadgen  # noqa: E402
+from harness.server_process import ServerProcess, python_env  # noqa: E402
 
 MODEL_FILES = sorted(p.name for p in MODELS.glob("*.py") if not p.name.startswith("_"))
 HAVE_PYMUX_SELECTORS = importlib.util.find_spec("pymux.selectors") is not None
@@ -53,17 +54,17 @@ def model_argv(name, *extra):
 
 @pytest.fixture(scope="module")
 def loadgen():
-    h.loadgen_path()                   # build once (gcc), before any server starts
+    loadgen_path()                   # build once (gcc), before any server starts
 
 
 @pytest.fixture
 def start(request):
-    """start(argv, env=None, preexec_fn=None) -> a running h.Server; every server is
-    stopped at teardown."""
+    """start(argv, env=None, preexec_fn=None) -> a running ServerProcess; every server
+    is stopped at teardown."""
     servers = []
 
     def make(argv, env=None, preexec_fn=None):
-        srv = h.Server(argv, env=env or h.python_env(), start_timeout=20, preexec_fn=preexec_fn)
+        srv = ServerProcess(argv, env=env or python_env(), start_timeout=20, preexec_fn=preexec_fn)
         servers.append(srv)
         return srv
 
@@ -96,7 +97,7 @@ def recv_exactly(sock, n):
 def test_model_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
     srv = start(model_argv(name, "--upper"))
     for size, requests in ((100, 400), (256 * 1024, 20)):
-        r = h.run_loadgen(srv.host, srv.port, connections=10, size=size, requests=requests,
+        r = run_loadgen(srv.host, srv.port, connections=10, size=size, requests=requests,
                           upper=True, timeout=30)
         assert (r["errors"], r["mismatched_bytes"], r["requests"]) == (0, 0, requests), r
         assert r["conn_min_requests"] > 0, f"a connection got no reply: {r}"
@@ -188,7 +189,7 @@ def test_select_model_turns_away_fds_beyond_fd_setsize(start):
 @pytest.fixture
 def env_without_pymux_selectors(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(HIDE_SELECTORS)
-    env = h.python_env()
+    env = python_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     return env
 
