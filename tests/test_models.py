@@ -214,7 +214,7 @@ def test_selectors_model_runs_on_pymux_selectors_by_default(start):
 
 def test_driver_reports_limits_and_failures_instead_of_crashing(
         loadgen, tmp_path, monkeypatch, env_without_pymux_selectors, capsys):
-    import run as study
+    import study
     monkeypatch.setenv("PYTHONPATH", env_without_pymux_selectors["PYTHONPATH"])
     out = tmp_path / "results"
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)     # the driver raises it

@@ -1,8 +1,8 @@
 """The I/O-models study: every echo server in bench/models/ under the C load generator.
 
-    python bench/run.py [--quick] [--models threads,pool,...] [--conns 1,10,100,1000]
-                        [--sizes 64,16384] [--reps 2] [--duration 1.5] [--pin same]
-                        [--strace-requests 2000] [--upper] [--out bench/results]
+    python bench/study.py [--quick] [--models threads,pool,...] [--conns 1,10,100,1000]
+                          [--sizes 64,16384] [--reps 2] [--duration 1.5] [--pin same]
+                          [--strace-requests 2000] [--upper] [--out bench/results]
 
 For each rep and each model (order rotated per rep): start the model's server
 on a free port, warm it up, run every (message size, connections) cell with
@@ -348,7 +348,7 @@ def main(argv=None):
     try:
         loadgen_path()                     # builds bench/loadgen.c once
     except RuntimeError as e:
-        sys.exit(f"bench/run.py: cannot build the load generator: {e}")
+        sys.exit(f"bench/study.py: cannot build the load generator: {e}")
     no_plots = "--no-plots given" if args.no_plots else missing_matplotlib()
     if no_plots:
         print(f"note: {no_plots}", file=sys.stderr)
