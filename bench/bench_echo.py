@@ -4,6 +4,10 @@
                                [--conns 1,10,100] [--servers pymux,selectors,...]
                                [--upper] [--idle-conns 10000] [--json out.json]
 
+The servers are chosen by name from bench/servers/registry.py (any of its
+names, the study's models too); the default is pymux, selectors, asyncio,
+uvloop and c-floor.
+
 One interleaved run: for each rep, for each server (order rotated per rep),
 start the server, run every (size, connections) cell with the C load
 generator, stop it. Reports medians over reps of requests/s, p50/p99 latency
@@ -13,42 +17,23 @@ installed) and server RSS growth per idle connection. A server that fails to
 start is reported as such and the run goes on with the others.
 """
 import argparse
-import importlib.util
 import json
-import sys
 
-from harness import BENCH
-from harness.c_build import build
 from harness.loadgen import idle_rss_per_conn, loadgen_path
 from harness.proc import raise_nofile_limit
 from harness.progress import Progress
 from harness.report import failures_md, fmt, machine_meta, median
 from harness.session import Session, ints
 from harness.strace import top_syscalls
+from servers.registry import BY_NAME, ECHO_COMPARISON
 
 HOST = "127.0.0.1"
-DEFAULT_SERVERS = "pymux,selectors,asyncio,uvloop,c-floor"
-SERVER_NAMES = ("pymux", "selectors", "selectors-pymux", "asyncio", "uvloop", "c-floor")
-
-
-def server_argv(name, upper):
-    """argv for a server name (one of SERVER_NAMES); raises if it cannot be built."""
-    py, common = sys.executable, ["--port", "0", "--host", HOST] + (["--upper"] if upper else [])
-    srv = BENCH / "servers"
-    table = {
-        "pymux": lambda: [py, "-m", "pymux.echo", *common],
-        "selectors": lambda: [py, srv / "selectors_echo.py", *common],
-        "selectors-pymux": lambda: [py, srv / "selectors_echo.py", "--selectors-module", "pymux", *common],
-        "asyncio": lambda: [py, srv / "asyncio_echo.py", "--loop", "asyncio", *common],
-        "uvloop": lambda: [py, srv / "asyncio_echo.py", "--loop", "uvloop", *common],
-        "c-floor": lambda: [build("servers/c_epoll_echo.c"), *common],
-    }
-    return table[name]()
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--servers", default=DEFAULT_SERVERS)
+    p.add_argument("--servers", default=",".join(ECHO_COMPARISON),
+                   help="comma-separated names from bench/servers/registry.py")
     p.add_argument("--sizes", type=ints, default=[64, 1024, 16384])
     p.add_argument("--conns", type=ints, default=[1, 10, 100])
     p.add_argument("--reps", type=int, default=5)
@@ -73,9 +58,9 @@ def parse_args(argv=None):
         a.strace_requests = min(a.strace_requests, 2000)
     if a.reps < 1 or a.duration <= 0:
         p.error("--reps must be >= 1 and --duration > 0")
-    unknown = set(a.servers.split(",")) - set(SERVER_NAMES)
+    unknown = set(a.servers.split(",")) - set(BY_NAME)
     if unknown:
-        p.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVER_NAMES)}")
+        p.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from {', '.join(BY_NAME)}")
     return a
 
 
@@ -85,8 +70,9 @@ class Bench(Session):
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
         self.servers, self.skipped = [], {}
         for name in args.servers.split(","):
-            if name == "uvloop" and importlib.util.find_spec("uvloop") is None:
-                self.skipped[name] = "uvloop not installed"
+            why = BY_NAME[name].missing()
+            if why:
+                self.skipped[name] = why
             else:
                 self.servers.append(name)
         self.entries = self.servers
@@ -100,7 +86,7 @@ class Bench(Session):
         return name
 
     def argv_of(self, name):
-        return server_argv(name, self.a.upper)
+        return BY_NAME[name].argv(HOST, self.a.upper)
 
     def load_run(self, srv, name, size, conns):
         return dict(super().load_run(srv, name, size, conns), server=name)

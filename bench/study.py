@@ -1,13 +1,15 @@
-"""The I/O-models study: every echo server in bench/models/ under the C load generator.
+"""The I/O-models study: one echo server per I/O model under the C load generator.
 
     python bench/study.py [--quick] [--models threads,pool,...] [--conns 1,10,100,1000]
                           [--sizes 64,16384] [--reps 2] [--duration 1.5] [--pin same]
                           [--strace-requests 2000] [--upper] [--out bench/results]
 
-For each rep and each model (order rotated per rep): start the model's server
-on a free port, warm it up, run every (message size, connections) cell with
-bench/loadgen.c (closed loop: each connection sends a message, waits for the
-echo and checks it byte for byte), stop it. Then, per model, syscalls per
+The models are servers in bench/servers/, chosen by name from
+bench/servers/registry.py (``--models`` takes any name there; the default
+is the study's eleven). For each rep and each model (order rotated per rep):
+start the model's server on a free port, warm it up, run every (message
+size, connections) cell with bench/loadgen.c (closed loop: each connection
+sends a message, waits for the echo and checks it byte for byte), stop it. Then, per model, syscalls per
 request under ``strace -c -f`` (10 connections), and the idle-scaling
 measurement: the cost of one wait with 1 ready fd among N registered, for
 pymux.select's select, poll and epoll (in this process).
@@ -34,56 +36,15 @@ from harness.progress import Progress
 from harness.report import failures_md, fmt, machine_meta, median
 from harness.session import Session, ints
 from harness.strace import strace_available, top_syscalls
+from servers.registry import BY_NAME, FD_SETSIZE, STUDY_MODELS
 
 HOST = "127.0.0.1"
-MODELS_DIR = BENCH / "models"
-FD_SETSIZE = 1024                       # glibc's fd_set: select() cannot watch fds >= this
-POOL_THREADS = 16
-BUSY_SLEEP = 0.001
 IDLE_NS = (10, 30, 100, 300, 1000, 3000, 10000)
-
-
-class Model:
-    """One server of the study: a file in bench/models/ plus its options."""
-
-    def __init__(self, name, file, args=(), what="", max_conns=None, why=None):
-        self.name, self.file, self.args, self.what = name, file, list(args), what
-        self.max_conns, self.why = max_conns, why
-
-    def argv(self, upper=False):
-        return [sys.executable, str(MODELS_DIR / self.file), "--host", HOST, "--port", "0",
-                *self.args, *(["--upper"] if upper else [])]
-
-    def cannot(self, conns):
-        """Why this model cannot serve ``conns`` connections, or None."""
-        if self.max_conns is not None and conns > self.max_conns:
-            return self.why
-        return None
-
-
-MODELS = [
-    Model("threads", "blocking_threads.py", what="blocking, one thread per connection"),
-    Model("pool", "blocking_pool.py", ["--threads", str(POOL_THREADS)],
-          what=f"blocking, fixed pool of {POOL_THREADS} threads"),
-    Model("busy", "nonblocking_busy.py", what="non-blocking, busy polling loop"),
-    Model("busy-sleep", "nonblocking_busy.py", ["--sleep", str(BUSY_SLEEP)],
-          what=f"busy polling, time.sleep({BUSY_SLEEP:g}) when a pass finds nothing"),
-    Model("select", "select_loop.py", what="select() readiness loop",
-          max_conns=FD_SETSIZE - 16,      # stdio, listener and a few spare fds fit below it
-          why=f"select() cannot watch fd >= FD_SETSIZE ({FD_SETSIZE})"),
-    Model("poll", "poll_loop.py", what="poll() readiness loop"),
-    Model("epoll-lt", "epoll_lt.py", what="epoll, level-triggered"),
-    Model("epoll-et", "epoll_et.py", what="epoll, edge-triggered (drain to EAGAIN)"),
-    Model("selectors", "selectors_callbacks.py", what="selectors callbacks (pymux.selectors)"),
-    Model("reactor", "reactor_echo.py", what="pymux reactor (python -m pymux.echo)"),
-    Model("sigio", "sigio.py", what="signal-driven I/O (O_ASYNC, SIGIO)"),
-]
-BY_NAME = {m.name: m for m in MODELS}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default=",".join(BY_NAME),
+    p.add_argument("--models", default=",".join(STUDY_MODELS),
                    help=f"comma-separated, from: {', '.join(BY_NAME)}")
     p.add_argument("--conns", type=ints, default=[1, 10, 100, 1000])
     p.add_argument("--sizes", type=ints, default=[64, 16384], help="message sizes in bytes")
@@ -166,7 +127,7 @@ class Study(Session):
         return model.name
 
     def argv_of(self, model):
-        return model.argv(self.a.upper)
+        return model.argv(HOST, self.a.upper)
 
     def cannot(self, model, conns):
         return model.cannot(conns)
@@ -308,7 +269,7 @@ def report(study, summary):
                 lines.append(f"| {model.name} | {model.what} | n/a | {s['error'][:100]} |")
             else:
                 top = top_syscalls(s)
-                if model.file == "nonblocking_busy.py":
+                if model.program == "nonblocking_busy.py":
                     top += (" (polls while no request is in flight too, so the count "
                             "depends on idle time, not only on requests)")
                 lines.append(f"| {model.name} | {model.what} | {s['per_request']:.2f} | {top} |")

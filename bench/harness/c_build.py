@@ -11,7 +11,7 @@ CFLAGS = ("-O2", "-Wall", "-Wextra")
 
 
 def build(src, name=None, flags=CFLAGS, libs=()):
-    """Compile bench-relative C source ``src`` into BUILD_DIR if it is stale."""
+    """Compile C source ``src`` (absolute, or relative to bench/) into BUILD_DIR if it is stale."""
     src = (BENCH / src).resolve()
     out = BUILD_DIR / (name or src.stem)
     if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:

@@ -1,4 +1,4 @@
-"""Plumbing shared by the I/O-model echo servers in bench/models/.
+"""Plumbing shared by the Python echo servers in bench/servers/.
 
 Only the parts that are not the lesson live here: command-line options, the
 listening socket and its ``listening on HOST:PORT`` line (the bench harness
@@ -7,7 +7,7 @@ SIGINT/SIGTERM. The per-connection echo rules of the non-blocking models are
 in _conn.py; every model file keeps its own loop (how it waits, what it
 registers and when), so it reads on its own.
 
-Every model runs as ``python bench/models/<name>.py --port P [--upper]``;
+Every server runs as ``python bench/servers/<name>.py --port P [--upper]``;
 port 0 picks a free port.
 """
 import argparse

@@ -1,6 +1,6 @@
 """Model 1: blocking sockets, one thread per connection.
 
-    python bench/models/blocking_threads.py --port 0 [--upper]
+    python bench/servers/blocking_threads.py --port 0 [--upper]
 
 What blocks: the main thread blocks in accept(); each connection's thread
 blocks in recv() until its peer sends, then in sendall() until the kernel

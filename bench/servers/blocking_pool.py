@@ -1,6 +1,6 @@
 """Model 2: blocking sockets served by a fixed pool of threads.
 
-    python bench/models/blocking_pool.py --port 0 [--upper] [--threads 16]
+    python bench/servers/blocking_pool.py --port 0 [--upper] [--threads 16]
 
 What blocks: the main thread blocks in accept() and hands each connection to
 a pool of --threads workers; a worker blocks in recv()/sendall() on its
