@@ -60,6 +60,16 @@ def no_delay(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def shut_down(conns):
+    """shutdown(SHUT_RDWR) each connection: a thread blocked in recv() or
+    sendall() on it returns (the blocking models' way to stop their threads)."""
+    for conn in conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def accept_ready(listener, limit=64):
     """Yield the connections waiting on a non-blocking listener, each non-blocking
     and with TCP_NODELAY.
