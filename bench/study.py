@@ -9,10 +9,11 @@ bench/servers/registry.py (``--models`` takes any name there; the default
 is the study's eleven). For each rep and each model (order rotated per rep):
 start the model's server on a free port, warm it up, run every (message
 size, connections) cell with bench/loadgen.c (closed loop: each connection
-sends a message, waits for the echo and checks it byte for byte), stop it. Then, per model, syscalls per
-request under ``strace -c -f`` (10 connections), and the idle-scaling
-measurement: the cost of one wait with 1 ready fd among N registered, for
-pymux.select's select, poll and epoll (in this process).
+sends a message, waits for the echo and checks it byte for byte), stop it.
+Then, per model, syscalls per request under ``strace -c -f`` (10
+connections), and the idle-scaling measurement: the cost of one wait with 1
+ready fd among N registered, for pymux.select's select, poll and epoll (in
+this process).
 
 Writes into --out (default bench/results/, gitignored): study.md (the tables,
 also printed), study.json (everything measured), and with matplotlib (the
