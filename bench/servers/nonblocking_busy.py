@@ -1,6 +1,6 @@
 """Model 3: non-blocking sockets and a busy polling loop over every connection.
 
-    python bench/models/nonblocking_busy.py --port 0 [--upper] [--sleep SECONDS]
+    python bench/servers/nonblocking_busy.py --port 0 [--upper] [--sleep SECONDS]
 
 What blocks: nothing. Every socket is setblocking(False); the loop tries
 accept(), then tries recv() (and sends what is pending) on every connection,

@@ -1,6 +1,6 @@
 """Model 7: I/O multiplexing with epoll, edge-triggered (pymux.select.epoll, EPOLLET).
 
-    python bench/models/epoll_et.py --port 0 [--upper]
+    python bench/servers/epoll_et.py --port 0 [--upper]
 
 What blocks: only epoll.poll() (epoll_wait). Each socket is registered once
 for EPOLLIN | EPOLLOUT | EPOLLET and never modified: the kernel reports a

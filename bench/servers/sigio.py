@@ -1,6 +1,6 @@
 """Model 10: signal-driven I/O (O_ASYNC + F_SETOWN: the kernel sends SIGIO).
 
-    python bench/models/sigio.py --port 0 [--upper]
+    python bench/servers/sigio.py --port 0 [--upper]
 
 What blocks: only sigwaitinfo(). Every socket is non-blocking with O_ASYNC set
 and this process as owner (F_SETOWN), so the kernel sends SIGIO when data, a

@@ -1,16 +1,19 @@
-"""The I/O-models study: every echo server in bench/models/ under the C load generator.
+"""The I/O-models study: one echo server per I/O model under the C load generator.
 
-    python bench/run.py [--quick] [--models threads,pool,...] [--conns 1,10,100,1000]
-                        [--sizes 64,16384] [--reps 2] [--duration 1.5] [--pin same]
-                        [--strace-requests 2000] [--upper] [--out bench/results]
+    python bench/study.py [--quick] [--models threads,pool,...] [--conns 1,10,100,1000]
+                          [--sizes 64,16384] [--reps 2] [--duration 1.5] [--pin same]
+                          [--strace-requests 2000] [--upper] [--out bench/results]
 
-For each rep and each model (order rotated per rep): start the model's server
-on a free port, warm it up, run every (message size, connections) cell with
-bench/loadgen.c (closed loop: each connection sends a message, waits for the
-echo and checks it byte for byte), stop it. Then, per model, syscalls per
-request under ``strace -c -f`` (10 connections), and the idle-scaling
-measurement: the cost of one wait with 1 ready fd among N registered, for
-pymux.select's select, poll and epoll (in this process).
+The models are servers in bench/servers/, chosen by name from
+bench/servers/registry.py (``--models`` takes any name there; the default
+is the study's eleven). For each rep and each model (order rotated per rep):
+start the model's server on a free port, warm it up, run every (message
+size, connections) cell with bench/loadgen.c (closed loop: each connection
+sends a message, waits for the echo and checks it byte for byte), stop it.
+Then, per model, syscalls per request under ``strace -c -f`` (10
+connections), and the idle-scaling measurement: the cost of one wait with 1
+ready fd among N registered, for pymux.select's select, poll and epoll (in
+this process).
 
 Writes into --out (default bench/results/, gitignored): study.md (the tables,
 also printed), study.json (everything measured), and with matplotlib (the
@@ -18,7 +21,7 @@ also printed), study.json (everything measured), and with matplotlib (the
 study_cpu.png and study_idle_scaling.png. A model that cannot run a cell
 (select above FD_SETSIZE) or fails (pymux.selectors missing) is reported in
 the table, never dropped. --quick takes about a minute. Built on
-bench/_harness.py (server start/stop, /proc CPU, strace, progress).
+bench/harness/ (server start/stop, /proc CPU, strace, progress).
 """
 import argparse
 import importlib.util
@@ -27,60 +30,25 @@ import sys
 import threading
 from pathlib import Path
 
-import _harness as h
+from harness import BENCH
+from harness.loadgen import loadgen_path
+from harness.proc import raise_nofile_limit, rss_kb, thread_count
+from harness.progress import Progress
+from harness.report import failures_md, fmt, machine_meta, median
+from harness.session import Session, ints
+from harness.strace import strace_available, top_syscalls
+from servers.registry import BY_NAME, FD_SETSIZE, STUDY_MODELS
 
 HOST = "127.0.0.1"
-MODELS_DIR = h.BENCH / "models"
-FD_SETSIZE = 1024                       # glibc's fd_set: select() cannot watch fds >= this
-POOL_THREADS = 16
-BUSY_SLEEP = 0.001
 IDLE_NS = (10, 30, 100, 300, 1000, 3000, 10000)
-
-
-class Model:
-    """One server of the study: a file in bench/models/ plus its options."""
-
-    def __init__(self, name, file, args=(), what="", max_conns=None, why=None):
-        self.name, self.file, self.args, self.what = name, file, list(args), what
-        self.max_conns, self.why = max_conns, why
-
-    def argv(self, upper=False):
-        return [sys.executable, str(MODELS_DIR / self.file), "--host", HOST, "--port", "0",
-                *self.args, *(["--upper"] if upper else [])]
-
-    def cannot(self, conns):
-        """Why this model cannot serve ``conns`` connections, or None."""
-        if self.max_conns is not None and conns > self.max_conns:
-            return self.why
-        return None
-
-
-MODELS = [
-    Model("threads", "blocking_threads.py", what="blocking, one thread per connection"),
-    Model("pool", "blocking_pool.py", ["--threads", str(POOL_THREADS)],
-          what=f"blocking, fixed pool of {POOL_THREADS} threads"),
-    Model("busy", "nonblocking_busy.py", what="non-blocking, busy polling loop"),
-    Model("busy-sleep", "nonblocking_busy.py", ["--sleep", str(BUSY_SLEEP)],
-          what=f"busy polling, time.sleep({BUSY_SLEEP:g}) when a pass finds nothing"),
-    Model("select", "select_loop.py", what="select() readiness loop",
-          max_conns=FD_SETSIZE - 16,      # stdio, listener and a few spare fds fit below it
-          why=f"select() cannot watch fd >= FD_SETSIZE ({FD_SETSIZE})"),
-    Model("poll", "poll_loop.py", what="poll() readiness loop"),
-    Model("epoll-lt", "epoll_lt.py", what="epoll, level-triggered"),
-    Model("epoll-et", "epoll_et.py", what="epoll, edge-triggered (drain to EAGAIN)"),
-    Model("selectors", "selectors_callbacks.py", what="selectors callbacks (pymux.selectors)"),
-    Model("reactor", "reactor_echo.py", what="pymux reactor (python -m pymux.echo)"),
-    Model("sigio", "sigio.py", what="signal-driven I/O (O_ASYNC, SIGIO)"),
-]
-BY_NAME = {m.name: m for m in MODELS}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default=",".join(BY_NAME),
+    p.add_argument("--models", default=",".join(STUDY_MODELS),
                    help=f"comma-separated, from: {', '.join(BY_NAME)}")
-    p.add_argument("--conns", type=h.ints, default=[1, 10, 100, 1000])
-    p.add_argument("--sizes", type=h.ints, default=[64, 16384], help="message sizes in bytes")
+    p.add_argument("--conns", type=ints, default=[1, 10, 100, 1000])
+    p.add_argument("--sizes", type=ints, default=[64, 16384], help="message sizes in bytes")
     p.add_argument("--reps", type=int, default=2, help="repetitions; the table shows medians")
     p.add_argument("--duration", type=float, default=1.5, help="measured seconds per cell")
     p.add_argument("--warmup", type=float, default=0.3, help="seconds of load before each cell")
@@ -96,7 +64,7 @@ def parse_args(argv=None):
                         "repeatable CPU-per-request setting of bench_echo.py; split: a CPU "
                         "each; none: the scheduler's choice")
     p.add_argument("--upper", action="store_true", help="servers reply in upper case")
-    p.add_argument("--out", default=str(h.BENCH / "results"), help="output directory")
+    p.add_argument("--out", default=str(BENCH / "results"), help="output directory")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quick", action="store_true", help="about a minute: 64 B only, short cells")
     a = p.parse_args(argv)
@@ -125,13 +93,11 @@ class PeakSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self):
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("Threads:"):
-                    self.threads = max(self.threads, int(line.split()[1]))
-        except OSError:
+        threads = thread_count(self.pid)
+        if threads is None:                 # exited
             return
-        self.rss_kb = max(self.rss_kb, h.rss_kb(self.pid))
+        self.threads = max(self.threads, threads)
+        self.rss_kb = max(self.rss_kb, rss_kb(self.pid))
 
     def _run(self):
         self._sample()
@@ -147,7 +113,7 @@ class PeakSampler:
         self._thread.join(timeout=2)
 
 
-class Study(h.Session):
+class Study(Session):
     def __init__(self, args):
         super().__init__(args)
         self.models = self.entries = args.models
@@ -155,14 +121,14 @@ class Study(h.Session):
         self.idle = {"rows": [], "fd_setsize": FD_SETSIZE}
         self.idle_ns = [n for n in IDLE_NS if n <= args.idle_max]
         n = len(self.models)
-        self.progress = h.Progress(args.reps * n * len(self.cells)
+        self.progress = Progress(args.reps * n * len(self.cells)
                                    + (n if args.strace_requests else 0) + len(self.idle_ns))
 
     def name_of(self, model):
         return model.name
 
     def argv_of(self, model):
-        return model.argv(self.a.upper)
+        return model.argv(HOST, self.a.upper)
 
     def cannot(self, model, conns):
         return model.cannot(conns)
@@ -177,11 +143,11 @@ class Study(h.Session):
         import select as stdlib_select
 
         import pymux.select as select
-        from _timing import Fds, interleaved, per_call  # N socket ends, the first k readable
+        from harness.microbench import Fds, interleaved, per_call
         for n in self.idle_ns:
             self.progress.show(f"idle scaling: one wait among N = {n} fds")
             self.progress.step()
-            if n + 64 > h.raise_nofile_limit():
+            if n + 64 > raise_nofile_limit():
                 self.idle["rows"].append({"n": n, "error": "over RLIMIT_NOFILE"})
                 continue
             fds = Fds(n, 1)
@@ -233,10 +199,10 @@ def summarize(study):
             else:
                 row.update(
                     status="ok", reps=len(runs),
-                    rps=h.median(r["rps"] for r in runs),
-                    p50_us=h.median(r["p50_us"] for r in runs),
-                    p99_us=h.median(r["p99_us"] for r in runs),
-                    cpu_us=h.median(r["cpu_us_per_req"] for r in runs),
+                    rps=median(r["rps"] for r in runs),
+                    p50_us=median(r["p50_us"] for r in runs),
+                    p99_us=median(r["p99_us"] for r in runs),
+                    cpu_us=median(r["cpu_us_per_req"] for r in runs),
                     errors=sum(r["errors"] + r["warmup_errors"] for r in runs),
                     mismatched_bytes=sum(r["mismatched_bytes"] for r in runs),
                     requests=sum(r["requests"] for r in runs),
@@ -285,14 +251,14 @@ def report(study, summary):
             r = by[(model.name, size, conns)]
             sc = "–"
             if (size, conns) == strace_cell and model.name in study.syscalls:
-                sc = h.fmt(study.syscalls[model.name].get("per_request"), ".1f")
+                sc = fmt(study.syscalls[model.name].get("per_request"), ".1f")
             if r["status"] != "ok":
                 lines.append(f"| {size} | {conns} | {model.name} | – | – | – | – | {sc} "
                              f"| {notes(r, study)} |")
                 continue
-            lines.append(f"| {size} | {conns} | {model.name} | {h.fmt(r['rps'])} "
-                         f"| {h.fmt(r['p50_us'], '.0f')} | {h.fmt(r['p99_us'], '.0f')} "
-                         f"| {h.fmt(r['cpu_us'], '.1f')} | {sc} | {notes(r, study)} |")
+            lines.append(f"| {size} | {conns} | {model.name} | {fmt(r['rps'])} "
+                         f"| {fmt(r['p50_us'], '.0f')} | {fmt(r['p99_us'], '.0f')} "
+                         f"| {fmt(r['cpu_us'], '.1f')} | {sc} | {notes(r, study)} |")
     if study.syscalls:
         lines += ["", f"### Syscalls per request (strace -c -f, {strace_cell[1]} connections x "
                       f"{strace_cell[0]} B)", "",
@@ -303,8 +269,8 @@ def report(study, summary):
             if "error" in s:
                 lines.append(f"| {model.name} | {model.what} | n/a | {s['error'][:100]} |")
             else:
-                top = h.top_syscalls(s)
-                if model.file == "nonblocking_busy.py":
+                top = top_syscalls(s)
+                if model.program == "nonblocking_busy.py":
                     top += (" (polls while no request is in flight too, so the count "
                             "depends on idle time, not only on requests)")
                 lines.append(f"| {model.name} | {model.what} | {s['per_request']:.2f} | {top} |")
@@ -315,18 +281,18 @@ def report(study, summary):
                   "| N | select | poll | epoll | stdlib select (reference) |",
                   "|---:|---:|---:|---:|---:|"]
         for r in rows:
-            cell = {m: h.fmt(r.get(m) and r[m] / 1000, ".2f",
+            cell = {m: fmt(r.get(m) and r[m] / 1000, ".2f",
                            none=f"n/a (fd >= FD_SETSIZE {FD_SETSIZE})"
                            if m.startswith("select") else "n/a")
                     for m in ("select", "poll", "epoll", "select_stdlib")}
             lines.append(f"| {r['n']} | {cell['select']} | {cell['poll']} | {cell['epoll']} "
                          f"| {cell['select_stdlib']} |")
-    lines += h.failures_md(study.failures)
+    lines += failures_md(study.failures)
     return "\n".join(lines) + "\n"
 
 
 def meta(args):
-    return h.machine_meta(dict(vars(args), models=[m.name for m in args.models]))
+    return machine_meta(dict(vars(args), models=[m.name for m in args.models]))
 
 
 def missing_matplotlib():
@@ -342,16 +308,16 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        h.loadgen_path()                     # builds bench/loadgen.c once
+        loadgen_path()                     # builds bench/loadgen.c once
     except RuntimeError as e:
-        sys.exit(f"bench/run.py: cannot build the load generator: {e}")
+        sys.exit(f"bench/study.py: cannot build the load generator: {e}")
     no_plots = "--no-plots given" if args.no_plots else missing_matplotlib()
     if no_plots:
         print(f"note: {no_plots}", file=sys.stderr)
-    if args.strace_requests and not h.strace_available():
+    if args.strace_requests and not strace_available():
         print("note: strace is not installed, so no syscalls per request "
               "(apt-get install strace)", file=sys.stderr)
-    h.raise_nofile_limit()
+    raise_nofile_limit()
     m = meta(args)
     study = Study(args)
     study.run()

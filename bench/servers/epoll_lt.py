@@ -1,6 +1,6 @@
 """Model 6: I/O multiplexing with epoll, level-triggered (pymux.select.epoll).
 
-    python bench/models/epoll_lt.py --port 0 [--upper]
+    python bench/servers/epoll_lt.py --port 0 [--upper]
 
 What blocks: only epoll.poll() (epoll_wait), which sleeps until a registered
 socket is ready. The interest set lives in the kernel: register/modify

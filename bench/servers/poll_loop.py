@@ -1,6 +1,6 @@
 """Model 5: I/O multiplexing with poll() (pymux.select.poll).
 
-    python bench/models/poll_loop.py --port 0 [--upper]
+    python bench/servers/poll_loop.py --port 0 [--upper]
 
 What blocks: only poll(), which sleeps until a registered socket is ready;
 recv() and send() on a ready socket then return at once. One thread serves

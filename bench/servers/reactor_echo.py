@@ -1,6 +1,6 @@
 """Model 9: the pymux reactor echo server (``python -m pymux.echo``), run from here.
 
-    python bench/models/reactor_echo.py --port 0 [--upper] [--backend epoll|epoll-et|poll|select]
+    python bench/servers/reactor_echo.py --port 0 [--upper] [--backend epoll|epoll-et|poll|select]
 
 What blocks: only the C core's wait (epoll_wait by default), one call per
 loop iteration. The C core also does the recv() into one loop-wide buffer

@@ -1,6 +1,6 @@
 """Model 2: blocking sockets served by a fixed pool of threads.
 
-    python bench/models/blocking_pool.py --port 0 [--upper] [--threads 16]
+    python bench/servers/blocking_pool.py --port 0 [--upper] [--threads 16]
 
 What blocks: the main thread blocks in accept() and hands each connection to
 a pool of --threads workers; a worker blocks in recv()/sendall() on its
@@ -11,7 +11,6 @@ and get no reply at all (starvation) until some other client disconnects.
 The pool bounds the threads, not the waiting.
 """
 import queue
-import socket
 import threading
 
 import _common
@@ -64,11 +63,7 @@ def serve(args, listener):
     finally:
         with lock:                                  # wake workers blocked on a connection
             stopping.set()
-            for conn in busy:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _common.shut_down(busy)
         for _ in workers:
             jobs.put(STOP)
         for t in workers:

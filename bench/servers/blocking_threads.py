@@ -1,6 +1,6 @@
 """Model 1: blocking sockets, one thread per connection.
 
-    python bench/models/blocking_threads.py --port 0 [--upper]
+    python bench/servers/blocking_threads.py --port 0 [--upper]
 
 What blocks: the main thread blocks in accept(); each connection's thread
 blocks in recv() until its peer sends, then in sendall() until the kernel
@@ -9,7 +9,6 @@ Weakness: a thread per connection. Each costs a stack and a scheduler entry,
 every request is a thread wake-up plus a handoff of Python's GIL (futex
 calls), and thousands of threads mostly wait; the code is the simplest there is.
 """
-import socket
 import threading
 
 import _common
@@ -48,11 +47,7 @@ def serve(args, listener):
     finally:
         # Wake every thread blocked in recv()/sendall() so it can finish.
         with lock:
-            for conn in open_conns:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _common.shut_down(open_conns)
         for t in threads:
             t.join(timeout=2.0)
 

@@ -1,6 +1,6 @@
 """Model 4: I/O multiplexing with select() (pymux.select.select).
 
-    python bench/models/select_loop.py --port 0 [--upper]
+    python bench/servers/select_loop.py --port 0 [--upper]
 
 What blocks: only select(), which sleeps until one of the sockets it is given
 is readable (or writable, for those with unsent bytes); recv() and send() on

@@ -1,4 +1,4 @@
-"""Plumbing shared by the I/O-model echo servers in bench/models/.
+"""Plumbing shared by the Python echo servers in bench/servers/.
 
 Only the parts that are not the lesson live here: command-line options, the
 listening socket and its ``listening on HOST:PORT`` line (the bench harness
@@ -7,7 +7,7 @@ SIGINT/SIGTERM. The per-connection echo rules of the non-blocking models are
 in _conn.py; every model file keeps its own loop (how it waits, what it
 registers and when), so it reads on its own.
 
-Every model runs as ``python bench/models/<name>.py --port P [--upper]``;
+Every server runs as ``python bench/servers/<name>.py --port P [--upper]``;
 port 0 picks a free port.
 """
 import argparse
@@ -60,6 +60,16 @@ def no_delay(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def shut_down(conns):
+    """shutdown(SHUT_RDWR) each connection: a thread blocked in recv() or
+    sendall() on it returns (the blocking models' way to stop their threads)."""
+    for conn in conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def accept_ready(listener, limit=64):
     """Yield the connections waiting on a non-blocking listener, each non-blocking
     and with TCP_NODELAY.
@@ -80,24 +90,34 @@ def accept_ready(listener, limit=64):
         yield sock
 
 
+def stop_on_sigint_and_sigterm():
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt.
+
+    SIGINT too, explicitly: a process started with SIGINT ignored (a shell's
+    background job, ``cmd &``) inherits SIG_IGN, and Python then leaves it
+    ignored, so Ctrl-C would not stop the server.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def run(serve, doc, extra=None, setup=None):
     """Parse options, listen, run ``serve(args, listener)`` until SIGINT/SIGTERM.
 
     ``setup(args)``, if given, runs before the socket is bound: whatever can
     fail at start-up fails there, before the ``listening on`` line.
-    SIGTERM is turned into KeyboardInterrupt, so both signals take the same
+    SIGINT and SIGTERM both raise KeyboardInterrupt, so they take the same
     path: the exception leaves the model's wait (accept, select, poll, ...),
     the model's ``finally`` closes its connections, and the process exits 0.
     """
     args = parse_args(doc, extra)
     if setup is not None:
         setup(args)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    listener = listen(args)
+    stop_on_sigint_and_sigterm()
     try:
-        serve(args, listener)
+        # Inside the try: a signal may come as soon as the line is printed.
+        with listen(args) as listener:
+            serve(args, listener)
     except KeyboardInterrupt:
         pass
-    finally:
-        listener.close()
     sys.exit(0)

@@ -1,15 +1,15 @@
-"""The I/O-model echo servers of the study (bench/models/) and the study driver.
+"""Every echo server of bench/servers/ (by its name in the registry) and the study driver.
 
-Every model is started as the harness starts it (``--port 0``, first line
+Every server is started as the harness starts it (``--port 0``, first line
 ``listening on HOST:PORT``) and must echo byte-exact through bench/loadgen.c
 (10 connections, small and 256 KiB messages, so partial sends happen, in
 ``--upper`` mode), survive peers that half-close or reset, and stop cleanly
-(exit status 0) on SIGINT and on SIGTERM. Then: the thread pool really starves
-connections beyond its threads, select() turns away fds >= FD_SETSIZE, the
-selectors model fails clearly without pymux.selectors, and the driver reports
-such failures and limits in its table instead of crashing.
+(exit status 0) on SIGINT and on SIGTERM, SIGINT even when it was started
+with SIGINT ignored (as a shell starts ``cmd &``). Then: the thread pool
+really starves connections beyond its threads, select() turns away fds >=
+FD_SETSIZE, the selectors model fails clearly without pymux.selectors, and
+the driver reports such failures and limits in its table instead of crashing.
 """
-import importlib.util
 import os
 import resource
 import signal
@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-MODELS = BENCH / "models"
 sys.path.insert(0, str(BENCH))
-import _harness as h  # noqa: E402
+from harness.loadgen import loadgen_path, run_loadgen  # noqa: E402
+from harness.server_process import ServerProcess, python_env  # noqa: E402
+from servers.registry import BY_NAME, SERVERS_DIR  # noqa: E402
 
-MODEL_FILES = sorted(p.name for p in MODELS.glob("*.py") if not p.name.startswith("_"))
-HAVE_PYMUX_SELECTORS = importlib.util.find_spec("pymux.selectors") is not None
+HOST = "127.0.0.1"
 
 # A sitecustomize that makes `import pymux.selectors` fail, as on a checkout
 # where it does not exist yet.
@@ -43,25 +43,31 @@ sys.meta_path.insert(0, _HidePymuxSelectors())
 '''
 
 
-def model_argv(name, *extra):
-    argv = [sys.executable, str(MODELS / name), "--port", "0", *extra]
-    if name == "selectors_callbacks.py" and not HAVE_PYMUX_SELECTORS:
-        argv.append("--stdlib")        # test the model's logic; the pymux run is skipped
-    return argv
+def server_argv(name, upper=False):
+    """The registry's argv for a server; skipped where it needs a module not installed."""
+    why = BY_NAME[name].missing()
+    if why:
+        pytest.skip(why)
+    return BY_NAME[name].argv(HOST, upper)
+
+
+def program_argv(program, *extra):
+    return [sys.executable, str(SERVERS_DIR / program), "--port", "0", *extra]
 
 
 @pytest.fixture(scope="module")
 def loadgen():
-    h.loadgen_path()                   # build once (gcc), before any server starts
+    loadgen_path()                   # build once (gcc), before any server starts
 
 
 @pytest.fixture
 def start(request):
-    """start(argv, env=None) -> a running h.Server; every server is stopped at teardown."""
+    """start(argv, env=None, preexec_fn=None) -> a running ServerProcess; every server
+    is stopped at teardown."""
     servers = []
 
-    def make(argv, env=None):
-        srv = h.Server(argv, env=env or h.python_env(), start_timeout=20)
+    def make(argv, env=None, preexec_fn=None):
+        srv = ServerProcess(argv, env=env or python_env(), start_timeout=20, preexec_fn=preexec_fn)
         servers.append(srv)
         return srv
 
@@ -90,11 +96,17 @@ def recv_exactly(sock, n):
     return bytes(buf)
 
 
-@pytest.mark.parametrize("name", MODEL_FILES)
-def test_model_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
-    srv = start(model_argv(name, "--upper"))
+def test_every_program_in_the_servers_folder_is_in_the_registry():
+    programs = {p.name for p in SERVERS_DIR.iterdir()
+                if p.suffix in (".py", ".c") and not p.name.startswith("_")}
+    assert programs - {"registry.py"} == {s.program for s in BY_NAME.values()}
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
+    srv = start(server_argv(name, upper=True))
     for size, requests in ((100, 400), (256 * 1024, 20)):
-        r = h.run_loadgen(srv.host, srv.port, connections=10, size=size, requests=requests,
+        r = run_loadgen(srv.host, srv.port, connections=10, size=size, requests=requests,
                           upper=True, timeout=30)
         assert (r["errors"], r["mismatched_bytes"], r["requests"]) == (0, 0, requests), r
         assert r["conn_min_requests"] > 0, f"a connection got no reply: {r}"
@@ -102,9 +114,21 @@ def test_model_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
     assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
 
 
-@pytest.mark.parametrize("name", MODEL_FILES)
-def test_model_survives_closed_connections_and_stops_on_sigterm(name, start):
-    srv = start(model_argv(name))
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_stops_on_sigint_even_when_started_with_sigint_ignored(name, start):
+    # A shell starts a background job (`cmd &`) with SIGINT ignored, and the
+    # child inherits that: the server must still make Ctrl-C (SIGINT) stop it.
+    srv = start(server_argv(name), preexec_fn=ignore_sigint)
+    assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_survives_closed_connections_and_stops_on_sigterm(name, start):
+    srv = start(server_argv(name))
     addr = (srv.host, srv.port)
     payload = bytes(range(256)) * 1024                     # 256 KiB: many partial sends
     # A peer that half-closes gets every byte back, then EOF.
@@ -128,7 +152,7 @@ def test_model_survives_closed_connections_and_stops_on_sigterm(name, start):
 
 
 def test_pool_starves_connections_beyond_its_threads(start):
-    srv = start(model_argv("blocking_pool.py", "--threads", "2"))
+    srv = start(program_argv("blocking_pool.py", "--threads", "2"))
     conns = [socket.create_connection((srv.host, srv.port), timeout=10) for _ in range(3)]
     try:
         for i, c in enumerate(conns):
@@ -153,7 +177,7 @@ def test_select_model_turns_away_fds_beyond_fd_setsize(start):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2200), hard))   # the server inherits it
     clients = []
     try:
-        srv = start(model_argv("select_loop.py"))
+        srv = start(program_argv("select_loop.py"))
         for _ in range(1030):                              # server fds pass 1023
             clients.append(socket.create_connection((srv.host, srv.port), timeout=10))
         deadline = time.monotonic() + 10
@@ -174,37 +198,27 @@ def test_select_model_turns_away_fds_beyond_fd_setsize(start):
 @pytest.fixture
 def env_without_pymux_selectors(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(HIDE_SELECTORS)
-    env = h.python_env()
+    env = python_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     return env
 
 
 def test_selectors_model_without_pymux_selectors_fails_clearly(env_without_pymux_selectors):
-    res = subprocess.run([sys.executable, str(MODELS / "selectors_callbacks.py"), "--port", "0"],
-                         env=env_without_pymux_selectors, capture_output=True, text=True,
-                         timeout=30)
+    res = subprocess.run(program_argv("selectors_callbacks.py"), env=env_without_pymux_selectors,
+                         capture_output=True, text=True, timeout=30)
     assert res.returncode != 0
     assert "listening on" not in res.stdout            # fails before it announces itself
     assert "pymux.selectors" in res.stderr and "--stdlib" in res.stderr, res.stderr
 
 
-@pytest.mark.skipif(not HAVE_PYMUX_SELECTORS, reason="pymux.selectors not importable here")
-def test_selectors_model_runs_on_pymux_selectors_by_default(start):
-    srv = start([sys.executable, str(MODELS / "selectors_callbacks.py"), "--port", "0"])
-    with socket.create_connection((srv.host, srv.port), timeout=10) as c:
-        c.sendall(b"pymux")
-        assert recv_exactly(c, 5) == b"pymux"
-    assert stopped_by(srv, signal.SIGINT) == 0
-
-
 def test_driver_reports_limits_and_failures_instead_of_crashing(
         loadgen, tmp_path, monkeypatch, env_without_pymux_selectors, capsys):
-    import run as study
+    import study
     monkeypatch.setenv("PYTHONPATH", env_without_pymux_selectors["PYTHONPATH"])
     out = tmp_path / "results"
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)     # the driver raises it
     try:
-        study.main(["--models", "select,selectors", "--conns", "1,1100", "--sizes", "64",
+        study.main(["--models", "select,selectors-callbacks", "--conns", "1,1100", "--sizes", "64",
                     "--reps", "1", "--duration", "0.2", "--warmup", "0",
                     "--server-warmup", "0.1", "--strace-requests", "0", "--idle-max", "30",
                     "--idle-rounds", "1",
@@ -216,8 +230,8 @@ def test_driver_reports_limits_and_failures_instead_of_crashing(
             for line in md.splitlines() if line.startswith("| 64 |")}
     assert "| ok" in rows[("64", "1", "select")], md
     assert "cannot run: select() cannot watch fd >= FD_SETSIZE" in rows[("64", "1100", "select")]
-    assert "FAILED: failed to start" in rows[("64", "1", "selectors")], md
-    assert "pymux.selectors" in rows[("64", "1", "selectors")]
+    assert "FAILED: failed to start" in rows[("64", "1", "selectors-callbacks")], md
+    assert "pymux.selectors" in rows[("64", "1", "selectors-callbacks")]
     assert "| 30 |" in md                                  # the idle-scaling table
     assert (out / "study.json").exists()
     capsys.readouterr()

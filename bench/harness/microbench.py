@@ -1,6 +1,7 @@
-"""Micro-benchmark helpers shared by bench_select.py, bench_selectors.py and run.py.
+"""Micro-benchmark helpers: bench_select.py, bench_selectors.py and the study's
+idle scaling time calls made in this process with them.
 
-(Raising RLIMIT_NOFILE for many fds: _harness.raise_nofile_limit.)
+(Raising RLIMIT_NOFILE for many fds: harness.proc.raise_nofile_limit.)
 
 - ``Fds(n, k)``: n socket ends (both ends of n/2 socketpairs, so 10,000 fds
   fit under a 20,000 fd limit), the first k of them readable.

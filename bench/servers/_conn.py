@@ -1,4 +1,4 @@
-"""One client connection of the non-blocking echo models in bench/models/.
+"""One client connection of the non-blocking echo models in bench/servers/.
 
 A ``Conn`` is a non-blocking client socket and the bytes read from it but not
 yet sent back. Every non-blocking model (busy, select, poll, epoll LT and ET,
