@@ -1,6 +1,6 @@
 /* mux_backend.c - backend selection and the argument checks every backend
- * shares. The backends themselves live in mux_epoll.c, mux_poll.c and
- * mux_select.c.
+ * shares. The backends themselves live in mux_backend_epoll.c,
+ * mux_backend_poll.c and mux_backend_select.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
 
 static const mux_backend_ops_t *ops_for(int kind)
 {

@@ -19,7 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
 
 /* --- records -------------------------------------------------------------- */
 

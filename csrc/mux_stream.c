@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
 
 #define DEFAULT_HIGH (64 * 1024)
 #define DEFAULT_LOW (16 * 1024)

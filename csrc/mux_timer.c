@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
 
 int64_t mux_loop_now_ns(void)
 {

@@ -1,11 +1,11 @@
-/* mux_backend_impl.h - what a backend implements (internal).
+/* mux_backend_internal.h - what a backend implements (internal).
  *
  * Each backend allocates a struct whose first member is mux_backend_t and
  * fills in an ops table; mux_backend.c dispatches through it, checks the
  * arguments every backend shares, and never makes a syscall itself.
  */
-#ifndef MUX_BACKEND_IMPL_H
-#define MUX_BACKEND_IMPL_H
+#ifndef MUX_BACKEND_INTERNAL_H
+#define MUX_BACKEND_INTERNAL_H
 
 #include <stdatomic.h>
 

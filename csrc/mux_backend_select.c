@@ -1,4 +1,4 @@
-/* mux_select.c - select(2) backend and the one-shot select() behind
+/* mux_backend_select.c - select(2) backend and the one-shot select() behind
  * pymux.select.select().
  *
  * An fd_set is a FD_SETSIZE-bit bitmap: FD_SET() on a larger fd writes past
@@ -15,7 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
 
 static int fd_selectable(int fd)
 {

@@ -1,4 +1,4 @@
-/* mux_epoll.c - Linux epoll(7) backend, level- and edge-triggered.
+/* mux_backend_epoll.c - Linux epoll(7) backend, level- and edge-triggered.
  *
  * Masks pass through unchanged, so EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE and
  * EPOLLRDHUP work as the kernel defines them. The kernel keeps the interest
@@ -16,7 +16,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
 
 typedef struct {
     mux_backend_t base;

@@ -1,4 +1,4 @@
-/* mux_poll.c - poll(2) backend.
+/* mux_backend_poll.c - poll(2) backend.
  *
  * A dense pollfd[] array (what poll(2) wants) plus an fd -> slot map so that
  * ctl is O(1); removal swaps the last entry into the hole. The map stores
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
 
 /* No fd can be this large under the kernel's default fs.nr_open; refusing
  * bigger numbers keeps the fd -> slot map bounded (4 MiB at most). */

@@ -1,9 +1,9 @@
-/* mux_loop_impl.h - the loop's internal state, shared by mux_loop.c
+/* mux_loop_internal.h - the loop's internal state, shared by mux_loop.c
  * (iteration, fd table, watchers, wake-up), mux_stream.c (streams and
  * listeners) and mux_timer.c (timer heap).
  */
-#ifndef MUX_LOOP_IMPL_H
-#define MUX_LOOP_IMPL_H
+#ifndef MUX_LOOP_INTERNAL_H
+#define MUX_LOOP_INTERNAL_H
 
 #include <errno.h>
 #include <stdatomic.h>
