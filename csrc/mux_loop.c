@@ -125,8 +125,8 @@ static int token_fd_held(mux_loop_t *loop, int token)
 {
     int fd = mux__token_fd(token);
 
-    if (mux__entry(loop, token, FD_STREAM) == NULL
-        && mux__entry(loop, token, FD_LISTENER) == NULL)
+    if (mux__entry(loop, token, MUX__FD_STREAM) == NULL
+        && mux__entry(loop, token, MUX__FD_LISTENER) == NULL)
         return -EBADF;
     return fd;
 }
@@ -137,8 +137,8 @@ void mux__want(mux_loop_t *loop, int fd, int interest)
     mux_fd_t *e = &loop->fds[fd];
 
     e->pending = (uint8_t)interest;
-    if (!(e->flags & F_IN_CHANGES) && e->pending != e->interest) {
-        e->flags |= F_IN_CHANGES;
+    if (!(e->flags & MUX__FLAG_IN_CHANGES) && e->pending != e->interest) {
+        e->flags |= MUX__FLAG_IN_CHANGES;
         loop->changes[loop->nchanges++] = fd;
     }
 }
@@ -147,8 +147,8 @@ int mux__mark_still_ready(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
 
-    if (!(e->flags & F_STILL_READY)) {
-        e->flags |= F_STILL_READY;
+    if (!(e->flags & MUX__FLAG_STILL_READY)) {
+        e->flags |= MUX__FLAG_STILL_READY;
         loop->still[loop->nstill++] = fd;
     }
     return 0;
@@ -159,11 +159,11 @@ static uint32_t kernel_events(const mux_loop_t *loop, int kind, int interest)
     uint32_t ev = ((interest & MUX_READ) ? EPOLLIN : 0)
                 | ((interest & MUX_WRITE) ? EPOLLOUT : 0);
 
-    if (loop->edge && (kind == FD_STREAM || kind == FD_LISTENER))
+    if (loop->edge && (kind == MUX__FD_STREAM || kind == MUX__FD_LISTENER))
         ev |= EPOLLET;
     /* Edge-triggered streams need to know when the peer is done: FIN may
      * arrive with the last data, and no later edge reports it. */
-    if (loop->edge && kind == FD_STREAM && (interest & MUX_READ))
+    if (loop->edge && kind == MUX__FD_STREAM && (interest & MUX_READ))
         ev |= EPOLLRDHUP;
     return ev;
 }
@@ -190,12 +190,12 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
 void mux__forget_fd(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
-    uint16_t keep = e->flags & F_IN_CHANGES;
+    uint16_t keep = e->flags & MUX__FLAG_IN_CHANGES;
 
     sync_backend(loop, fd, 0);
     free(e->wq);
     e->wq = NULL;
-    e->kind = FD_FREE;
+    e->kind = MUX__FD_FREE;
     e->flags = keep;        /* its changes-list slot is skipped when applied */
     e->pending = 0;
 }
@@ -208,20 +208,22 @@ static int apply_changes(mux_loop_t *loop)
         int fd = loop->changes[i];
         mux_fd_t *e = &loop->fds[fd];
 
-        e->flags &= (uint16_t)~F_IN_CHANGES;
+        e->flags &= (uint16_t)~MUX__FLAG_IN_CHANGES;
         rc = sync_backend(loop, fd, e->pending);
-        if (rc < 0 && e->kind == FD_STREAM) {
+        if (rc < 0 && e->kind == MUX__FD_STREAM) {
             /* e.g. EBADF: the fd was closed behind the loop's back. */
             e->pending = e->interest;
-            e->flags |= F_EOF;
-            if ((rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
+            e->flags |= MUX__FLAG_EOF;
+            rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0);
+            if (rc < 0)
                 return rc;
-        } else if (rc < 0 && e->kind == FD_LISTENER) {
+        } else if (rc < 0 && e->kind == MUX__FD_LISTENER) {
             /* Same for a listener: paused, and the caller is told (it may
              * resume, which retries the registration, or close it). */
             e->pending = e->interest;
-            e->flags |= F_PAUSED;
-            if ((rc = mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
+            e->flags |= MUX__FLAG_PAUSED;
+            rc = mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), -rc, 0);
+            if (rc < 0)
                 return rc;
         }
     }
@@ -231,7 +233,7 @@ static int apply_changes(mux_loop_t *loop)
 
 /* --- loop ----------------------------------------------------------------- */
 
-#define MAX_WAITS_SKIPPED 8
+#define MUX__MAX_WAITS_SKIPPED 8
 
 mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
 {
@@ -271,7 +273,7 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         *err = rc;
         goto fail;
     }
-    loop->fds[loop->wakefd].kind = FD_WAKEUP;
+    loop->fds[loop->wakefd].kind = MUX__FD_WAKEUP;
     if ((rc = sync_backend(loop, loop->wakefd, MUX_READ)) < 0) {
         *err = rc;
         goto fail;
@@ -289,7 +291,7 @@ void mux_loop_free(mux_loop_t *loop)
     if (loop == NULL)
         return;
     for (fd = 0; fd < loop->nfds; fd++)
-        if (loop->fds[fd].kind == FD_STREAM || loop->fds[fd].kind == FD_LISTENER)
+        if (loop->fds[fd].kind == MUX__FD_STREAM || loop->fds[fd].kind == MUX__FD_LISTENER)
             mux__close_owned(loop, fd);
     if (loop->wakefd >= 0)
         close(loop->wakefd);
@@ -342,14 +344,14 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
     e = &loop->fds[fd];
-    if (e->kind != FD_FREE && e->kind != FD_WATCH)
+    if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
         return -EEXIST;   /* the loop owns this fd as a stream or listener */
-    e->kind = FD_WATCH;
+    e->kind = MUX__FD_WATCH;
     rc = sync_backend(loop, fd, mask);
     if (rc < 0 && e->interest == 0)
-        e->kind = FD_FREE;
+        e->kind = MUX__FD_FREE;
     if (rc == 0 && mask == 0)
-        e->kind = FD_FREE;
+        e->kind = MUX__FD_FREE;
     e->pending = e->interest;
     return rc;
 }
@@ -378,13 +380,13 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
         events |= EPOLLERR;
 
     switch (e->kind) {
-    case FD_STREAM: mux__stream_ready(loop, fd, events); break;
-    case FD_LISTENER:
+    case MUX__FD_STREAM: mux__stream_ready(loop, fd, events); break;
+    case MUX__FD_LISTENER:
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
             mux__listener_ready(loop, fd);
         break;
-    case FD_WATCH: watcher_ready(loop, fd, events); break;
-    case FD_WAKEUP: drain_wakeup(loop); break;
+    case MUX__FD_WATCH: watcher_ready(loop, fd, events); break;
+    case MUX__FD_WAKEUP: drain_wakeup(loop); break;
     default: break;   /* closed after the kernel reported it */
     }
 }
@@ -416,17 +418,18 @@ static int serve_still_ready(mux_loop_t *loop)
     /* Pass 0 serves the fds the full buffer skipped last time, pass 1 the
      * edge-triggered ones that were read but not drained: a stream that
      * got nothing is never queued behind one that got a whole chunk.
-     * F_SERVED marks an entry done (an fd may be listed twice). */
+     * MUX__FLAG_SERVED marks an entry done (an fd may be listed twice). */
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; i < n; i++) {
             int fd = loop->still[i];
             mux_fd_t *e = &loop->fds[fd];
 
-            if ((e->flags & F_SERVED) || (pass == 0 && !(e->flags & F_STARVED)))
+            if ((e->flags & MUX__FLAG_SERVED)
+                || (pass == 0 && !(e->flags & MUX__FLAG_STARVED)))
                 continue;
-            e->flags &= (uint16_t)~(F_STILL_READY | F_STARVED);
-            if (e->kind == FD_STREAM || e->kind == FD_LISTENER) {
-                e->flags |= F_SERVED;
+            e->flags &= (uint16_t)~(MUX__FLAG_STILL_READY | MUX__FLAG_STARVED);
+            if (e->kind == MUX__FD_STREAM || e->kind == MUX__FD_LISTENER) {
+                e->flags |= MUX__FLAG_SERVED;
                 serve(loop, fd, EPOLLIN);
             }
         }
@@ -440,7 +443,7 @@ static void finish_still_ready(mux_loop_t *loop, int n)
     int i;
 
     for (i = 0; i < n; i++)
-        loop->fds[loop->still[i]].flags &= (uint16_t)~F_SERVED;
+        loop->fds[loop->still[i]].flags &= (uint16_t)~MUX__FLAG_SERVED;
     memmove(loop->still, loop->still + n, (size_t)(loop->nstill - n) * sizeof(int));
     loop->nstill -= n;
 }
@@ -473,7 +476,7 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
      * level-triggered epoll_wait would report every one of them again and
      * re-poll each in the kernel, for nothing. A few passes at most, so new
      * fds, writes and wake-ups are not held back for long. */
-    if (filled && loop->nstill > 0 && loop->waits_skipped < MAX_WAITS_SKIPPED) {
+    if (filled && loop->nstill > 0 && loop->waits_skipped < MUX__MAX_WAITS_SKIPPED) {
         loop->waits_skipped++;
         n = 0;
     } else {
@@ -495,7 +498,7 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
 
         if (fd < 0 || fd >= loop->nfds)
             continue;
-        if (loop->fds[fd].flags & F_SERVED)
+        if (loop->fds[fd].flags & MUX__FLAG_SERVED)
             ev &= ~(uint32_t)EPOLLIN;   /* read above; only flush now */
         serve(loop, fd, ev);
     }

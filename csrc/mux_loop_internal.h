@@ -13,20 +13,29 @@
 #include "mux_backend.h"
 #include "mux_loop.h"
 
-enum fd_kind { FD_FREE = 0, FD_WATCH, FD_STREAM, FD_LISTENER, FD_WAKEUP };
+/* What the loop holds an fd as (mux_fd_t.kind). */
+enum mux__fd_kind {
+    MUX__FD_FREE = 0,
+    MUX__FD_WATCH,                  /* watcher: plain readiness records */
+    MUX__FD_STREAM,                 /* connected socket the loop owns */
+    MUX__FD_LISTENER,               /* listening socket the loop accepts on */
+    MUX__FD_WAKEUP                  /* the loop's eventfd */
+};
 
-enum fd_flag {
-    F_IN_CHANGES = 1 << 0,   /* queued in loop->changes */
-    F_READING = 1 << 1,      /* stream: the caller wants data */
-    F_EOF = 1 << 2,          /* stream: peer shut down, or read error */
-    F_ABOVE_HIGH = 1 << 3,   /* stream: queue went above high water */
-    F_SHUT_PENDING = 1 << 4, /* stream: shutdown(SHUT_WR) once drained */
-    F_CLOSE_PENDING = 1 << 5,/* stream: close once drained */
-    F_STILL_READY = 1 << 6,  /* edge-triggered: not drained, in loop->still */
-    F_PAUSED = 1 << 7,       /* listener: accepting paused after an error */
-    F_SERVED = 1 << 8,       /* read from the still-ready list this pass */
-    F_PEER_DONE = 1 << 9,    /* edge-triggered: RDHUP/HUP/ERR seen, read to the end */
-    F_STARVED = 1 << 10      /* in loop->still because the read buffer was full */
+/* mux_fd_t.flags */
+enum mux__fd_flag {
+    MUX__FLAG_IN_CHANGES = 1 << 0,    /* queued in loop->changes */
+    MUX__FLAG_READING = 1 << 1,       /* stream: the caller wants data */
+    MUX__FLAG_EOF = 1 << 2,           /* stream: peer shut down, or read error */
+    MUX__FLAG_ABOVE_HIGH = 1 << 3,    /* stream: queue went above high water */
+    MUX__FLAG_SHUT_PENDING = 1 << 4,  /* stream: shutdown(SHUT_WR) once drained */
+    MUX__FLAG_CLOSE_PENDING = 1 << 5, /* stream: close once drained */
+    MUX__FLAG_STILL_READY = 1 << 6,   /* edge-triggered: not drained, in loop->still */
+    MUX__FLAG_PAUSED = 1 << 7,        /* listener: accepting paused after an error */
+    MUX__FLAG_SERVED = 1 << 8,        /* read from the still-ready list this pass */
+    MUX__FLAG_PEER_DONE = 1 << 9,     /* edge-triggered: RDHUP/HUP/ERR seen,
+                                         read to the end */
+    MUX__FLAG_STARVED = 1 << 10       /* in loop->still because the read buffer was full */
 };
 
 /* Bytes a stream could not send yet; exists only while a send is partial. */
@@ -37,10 +46,10 @@ typedef struct {
 
 /* One per fd number; 24 bytes, so 10,000 idle connections cost ~240 KB. */
 typedef struct {
-    uint8_t kind;            /* enum fd_kind */
+    uint8_t kind;            /* enum mux__fd_kind */
     uint8_t interest;        /* MUX_READ|MUX_WRITE applied to the backend */
     uint8_t pending;         /* wanted at the next apply_changes() */
-    uint16_t flags;          /* enum fd_flag */
+    uint16_t flags;          /* enum mux__fd_flag */
     uint16_t gen;            /* generation: high bits of the token */
     uint32_t high, low;      /* stream watermarks; listener: high = batch */
     mux_wqueue_t *wq;        /* stream write queue, NULL when empty */

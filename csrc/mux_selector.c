@@ -11,7 +11,7 @@
  * modify, unregister, close) so that the table and the backend's own
  * registrations change together. The wait path takes no lock, because on
  * a select(0) with one ready fd every nanosecond shows: the table is made
- * of pages that never move or go away before the selector is freed, and
+ * of chunks that never move or go away before the selector is freed, and
  * its bytes are read and written atomically. `waiting` keeps two waits
  * from overlapping. Registrations may change during a wait on every
  * backend: the poll backend waits on a snapshot of its pollfd array.
@@ -25,17 +25,19 @@
 #include "mux_backend.h"
 #include "mux_selector.h"
 
-#define REGISTERED 0x80u        /* table entry flag; the low 2 bits hold interest */
-#define PAGE_SHIFT 12
-#define PAGE_SIZE (1 << PAGE_SHIFT)
-#define NPAGES (MUX_SEL_MAX_FD / PAGE_SIZE)
+#define MUX__SEL_REGISTERED 0x80u   /* table entry flag; the low 2 bits hold interest */
+/* The table is allocated in chunks of 4,096 one-byte entries, on first use. */
+#define MUX__CHUNK_SHIFT 12
+#define MUX__CHUNK_ENTRIES (1 << MUX__CHUNK_SHIFT)
+#define MUX__CHUNKS (MUX_SEL_MAX_FD / MUX__CHUNK_ENTRIES)
 
 struct mux_selector {
     mux_backend_t *b;
     uint32_t edge;              /* EPOLLET or 0, or'ed into every kernel mask */
     pthread_mutex_t lock;       /* held by writers only */
-    uint8_t *pages[NPAGES];     /* fd's entry: pages[fd / PAGE_SIZE][fd % PAGE_SIZE],
-                                   0 or REGISTERED | interest; NULL: all 0 */
+    uint8_t *chunks[MUX__CHUNKS]; /* fd's entry: chunks[fd / MUX__CHUNK_ENTRIES]
+                                   [fd % MUX__CHUNK_ENTRIES], 0 or
+                                   MUX__SEL_REGISTERED | interest; NULL: all 0 */
     int count;                  /* registered fds (atomic) */
     int batch;                  /* largest batch the backend was sized for */
     int waiting;                /* 1 while a wait runs (atomic) */
@@ -45,30 +47,32 @@ struct mux_selector {
 /* The table entry of fd (0 <= fd < MUX_SEL_MAX_FD); lock-free. */
 static unsigned entry_get(const mux_selector_t *s, int fd)
 {
-    uint8_t *page = __atomic_load_n(&s->pages[fd >> PAGE_SHIFT], __ATOMIC_ACQUIRE);
+    uint8_t *chunk = __atomic_load_n(&s->chunks[fd >> MUX__CHUNK_SHIFT], __ATOMIC_ACQUIRE);
 
-    return page == NULL ? 0 : __atomic_load_n(&page[fd & (PAGE_SIZE - 1)], __ATOMIC_RELAXED);
+    return chunk == NULL ? 0
+         : __atomic_load_n(&chunk[fd & (MUX__CHUNK_ENTRIES - 1)], __ATOMIC_RELAXED);
 }
 
-/* Makes fd's page exist; called with the lock held. */
-static int page_reserve(mux_selector_t *s, int fd)
+/* Makes fd's chunk exist; called with the lock held. */
+static int chunk_reserve(mux_selector_t *s, int fd)
 {
-    uint8_t **slot = &s->pages[fd >> PAGE_SHIFT], *page;
+    uint8_t **slot = &s->chunks[fd >> MUX__CHUNK_SHIFT], *chunk;
 
     if (*slot != NULL)
         return 0;
-    page = calloc(PAGE_SIZE, 1);
-    if (page == NULL)
+    chunk = calloc(MUX__CHUNK_ENTRIES, 1);
+    if (chunk == NULL)
         return -ENOMEM;
-    __atomic_store_n(slot, page, __ATOMIC_RELEASE);
+    __atomic_store_n(slot, chunk, __ATOMIC_RELEASE);
     return 0;
 }
 
-/* Sets fd's entry, whose page exists; called with the lock held. */
+/* Sets fd's entry, whose chunk exists; called with the lock held. */
 static void entry_set(mux_selector_t *s, int fd, unsigned entry)
 {
-    __atomic_store_n(&s->pages[fd >> PAGE_SHIFT][fd & (PAGE_SIZE - 1)], (uint8_t)entry,
-                     __ATOMIC_RELAXED);
+    uint8_t *chunk = s->chunks[fd >> MUX__CHUNK_SHIFT];
+
+    __atomic_store_n(&chunk[fd & (MUX__CHUNK_ENTRIES - 1)], (uint8_t)entry, __ATOMIC_RELAXED);
 }
 
 static void count_add(mux_selector_t *s, int delta)
@@ -125,8 +129,8 @@ void mux_selector_free(mux_selector_t *s)
         return;
     mux_backend_free(s->b);
     pthread_mutex_destroy(&s->lock);
-    for (i = 0; i < NPAGES; i++)
-        free(s->pages[i]);
+    for (i = 0; i < MUX__CHUNKS; i++)
+        free(s->chunks[i]);
     free(s->codes);
     free(s);
 }
@@ -141,8 +145,8 @@ int mux_selector_close(mux_selector_t *s, int release)
     /* Releasing the kernel object drops its registrations with it; a
      * backend that stays open is told about each one. */
     for (fd = 0; fd < MUX_SEL_MAX_FD; fd++) {
-        if (s->pages[fd >> PAGE_SHIFT] == NULL) {
-            fd |= PAGE_SIZE - 1;    /* skip the whole page */
+        if (s->chunks[fd >> MUX__CHUNK_SHIFT] == NULL) {
+            fd |= MUX__CHUNK_ENTRIES - 1;    /* skip the whole chunk */
             continue;
         }
         if (entry_get(s, fd)) {
@@ -182,10 +186,10 @@ int mux_selector_register(mux_selector_t *s, int code)
     pthread_mutex_lock(&s->lock);
     if (entry_get(s, fd)) {
         rc = -EEXIST;
-    } else if ((rc = page_reserve(s, fd)) == 0) {
+    } else if ((rc = chunk_reserve(s, fd)) == 0) {
         /* The entry goes in before the kernel call: a wait running in
          * another thread may be woken by the ADD and must find it. */
-        entry_set(s, fd, REGISTERED | (unsigned)interest);
+        entry_set(s, fd, MUX__SEL_REGISTERED | (unsigned)interest);
         rc = mux_backend_ctl(s->b, MUX_CTL_ADD, fd, kernel_mask(s, interest));
         if (rc == 0)
             count_add(s, 1);
@@ -211,7 +215,7 @@ int mux_selector_modify(mux_selector_t *s, int code)
         /* After the kernel call: until then the old interest is the one
          * that masks events (an event racing the change may be masked to
          * nothing, as with the stdlib). */
-        entry_set(s, fd, REGISTERED | (unsigned)interest);
+        entry_set(s, fd, MUX__SEL_REGISTERED | (unsigned)interest);
     } else {
         /* The stdlib forgets a key whose modify failed. The backend DEL
          * keeps poll's and select's own sets in step with the table; for

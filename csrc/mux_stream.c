@@ -23,9 +23,9 @@
 
 #include "mux_loop_internal.h"
 
-#define DEFAULT_HIGH (64 * 1024)
-#define DEFAULT_LOW (16 * 1024)
-#define MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
+#define MUX__DEFAULT_HIGH_WATER (64 * 1024)
+#define MUX__DEFAULT_LOW_WATER (16 * 1024)
+#define MUX__MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
 
 /* Claims a free table entry for an fd the loop will own. */
 static int claim(mux_loop_t *loop, int fd, int kind, int interest)
@@ -41,16 +41,16 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
     /* The kernel just handed out this fd number (accept, socket), so a
      * watcher still listed under it watched an fd that was closed without
      * remove_reader/remove_writer: that registration is stale, drop it. */
-    if (e->kind == FD_WATCH)
+    if (e->kind == MUX__FD_WATCH)
         mux__forget_fd(loop, fd);
-    if (e->kind != FD_FREE)
+    if (e->kind != MUX__FD_FREE)
         return -EEXIST;
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     e->kind = (uint8_t)kind;
     e->gen = loop->last_gen;
-    e->flags &= F_IN_CHANGES;
-    e->high = DEFAULT_HIGH;
-    e->low = DEFAULT_LOW;
+    e->flags &= MUX__FLAG_IN_CHANGES;
+    e->high = MUX__DEFAULT_HIGH_WATER;
+    e->low = MUX__DEFAULT_LOW_WATER;
     e->wq = NULL;
     mux__want(loop, fd, interest);
     return mux__token_of(loop, fd);
@@ -58,10 +58,10 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
 
 int mux__stream_adopt(mux_loop_t *loop, int fd)
 {
-    int token = claim(loop, fd, FD_STREAM, MUX_READ);
+    int token = claim(loop, fd, MUX__FD_STREAM, MUX_READ);
 
     if (token >= 0)
-        loop->fds[fd].flags |= F_READING;
+        loop->fds[fd].flags |= MUX__FLAG_READING;
     return token;
 }
 
@@ -84,7 +84,7 @@ static int stream_interest(const mux_fd_t *e)
 {
     int want = 0;
 
-    if ((e->flags & (F_READING | F_EOF)) == F_READING)
+    if ((e->flags & (MUX__FLAG_READING | MUX__FLAG_EOF)) == MUX__FLAG_READING)
         want |= MUX_READ;
     if (e->wq != NULL)
         want |= MUX_WRITE;
@@ -102,7 +102,7 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
         /* The shared buffer is full for this pass. Served first in the
          * next one, so busy streams late in the kernel's list still get
          * their turn (and edge-triggered ones are not forgotten). */
-        e->flags |= F_STARVED;
+        e->flags |= MUX__FLAG_STARVED;
         loop->rbuf_filled = 1;
         mux__mark_still_ready(loop, fd);
         return;
@@ -114,13 +114,13 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
         /* Edge-triggered: a full read may leave more; a short one drained
          * the data, but if the peer shut down (RDHUP/HUP/ERR seen) the EOF
          * or error still waits behind it and no new edge will say so. */
-        if (loop->edge && ((size_t)n == want || (e->flags & F_PEER_DONE)))
+        if (loop->edge && ((size_t)n == want || (e->flags & MUX__FLAG_PEER_DONE)))
             mux__mark_still_ready(loop, fd);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    e->flags |= F_EOF;
+    e->flags |= MUX__FLAG_EOF;
     mux__want(loop, fd, stream_interest(e));
     if (n == 0)
         mux__push_record(loop, MUX_REC_EOF, token, 0, 0);
@@ -136,12 +136,12 @@ static int stream_drained(mux_loop_t *loop, int fd, mux_fd_t *e)
 
     free(e->wq);
     e->wq = NULL;
-    if (e->flags & F_CLOSE_PENDING) {
+    if (e->flags & MUX__FLAG_CLOSE_PENDING) {
         mux__close_owned(loop, fd);
         mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
         return 1;
     }
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         shutdown(fd, SHUT_WR);
     return 0;
 }
@@ -157,7 +157,7 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
 
         if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
             return;
-        if (e->flags & F_CLOSE_PENDING) {
+        if (e->flags & MUX__FLAG_CLOSE_PENDING) {
             /* Nobody is left to tell about the error: just finish closing. */
             mux__close_owned(loop, fd);
             mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
@@ -165,7 +165,7 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
         }
         free(e->wq);
         e->wq = NULL;
-        e->flags |= F_EOF;
+        e->flags |= MUX__FLAG_EOF;
         mux__want(loop, fd, stream_interest(e));
         mux__push_record(loop, MUX_REC_ERROR, token, err, 0);
         return;
@@ -174,8 +174,8 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
     q->len -= (size_t)n;
     if (q->len == 0 && stream_drained(loop, fd, e))
         return;
-    if ((e->flags & F_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
-        e->flags &= (uint16_t)~F_ABOVE_HIGH;
+    if ((e->flags & MUX__FLAG_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
+        e->flags &= (uint16_t)~MUX__FLAG_ABOVE_HIGH;
         mux__push_record(loop, MUX_REC_RESUME_WRITING, token, 0, 0);
     }
     mux__want(loop, fd, stream_interest(e));
@@ -186,19 +186,20 @@ void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
     mux_fd_t *e = &loop->fds[fd];
 
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        e->flags |= F_PEER_DONE;
+        e->flags |= MUX__FLAG_PEER_DONE;
     if (e->wq != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         stream_flush(loop, fd, e);
-    if (e->kind == FD_STREAM && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-        && (e->flags & (F_READING | F_EOF)) == F_READING)
+    if (e->kind == MUX__FD_STREAM
+        && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        && (e->flags & (MUX__FLAG_READING | MUX__FLAG_EOF)) == MUX__FLAG_READING)
         stream_read(loop, fd, e);
 }
 
 static mux_fd_t *live_stream(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+    mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
 
-    return e != NULL && !(e->flags & F_CLOSE_PENDING) ? e : NULL;
+    return e != NULL && !(e->flags & MUX__FLAG_CLOSE_PENDING) ? e : NULL;
 }
 
 /* Appends to the write queue, creating or growing it. */
@@ -237,9 +238,9 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
 
     if (e == NULL)
         return -EBADF;
-    if ((data == NULL && len > 0) || len > MAX_WRITE)
+    if ((data == NULL && len > 0) || len > MUX__MAX_WRITE)
         return -EINVAL;
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         return -EPIPE;   /* write_eof() was called */
     if (e->wq == NULL && len > 0) {
         n = send(fd, data, len, MSG_NOSIGNAL);
@@ -254,14 +255,14 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
             return rc;
         mux__want(loop, fd, stream_interest(e));
         if (e->wq->len > e->high)
-            e->flags |= F_ABOVE_HIGH;
+            e->flags |= MUX__FLAG_ABOVE_HIGH;
     }
     return e->wq ? (int64_t)e->wq->len : 0;
 }
 
 static int64_t stream_queued_held(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+    mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
 
     if (e == NULL)
         return -EBADF;
@@ -276,9 +277,9 @@ static int stream_set_reading_held(mux_loop_t *loop, int token, int reading)
     if (e == NULL)
         return -EBADF;
     if (reading)
-        e->flags |= F_READING;
+        e->flags |= MUX__FLAG_READING;
     else
-        e->flags &= (uint16_t)~F_READING;
+        e->flags &= (uint16_t)~MUX__FLAG_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -294,7 +295,7 @@ static int stream_set_limits_held(mux_loop_t *loop, int token, int64_t high, int
     e->high = (uint32_t)high;
     e->low = (uint32_t)low;
     if (e->wq != NULL && e->wq->len > e->high)
-        e->flags |= F_ABOVE_HIGH;
+        e->flags |= MUX__FLAG_ABOVE_HIGH;
     return 0;
 }
 
@@ -305,9 +306,9 @@ static int stream_shutdown_held(mux_loop_t *loop, int token)
 
     if (e == NULL)
         return -EBADF;
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         return 0;
-    e->flags |= F_SHUT_PENDING;
+    e->flags |= MUX__FLAG_SHUT_PENDING;
     if (e->wq == NULL && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
         return -errno;
     return 0;
@@ -317,7 +318,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int abort)
 {
     /* abort also ends a close still waiting for its queue to drain (a peer
      * that never reads would otherwise hold it forever). */
-    mux_fd_t *e = abort ? mux__entry(loop, token, FD_STREAM) : live_stream(loop, token);
+    mux_fd_t *e = abort ? mux__entry(loop, token, MUX__FD_STREAM)
+                        : live_stream(loop, token);
     int fd = mux__token_fd(token);
 
     if (e == NULL)
@@ -331,8 +333,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int abort)
         mux__close_owned(loop, fd);
         return 1;
     }
-    e->flags |= F_CLOSE_PENDING;
-    e->flags &= (uint16_t)~F_READING;
+    e->flags |= MUX__FLAG_CLOSE_PENDING;
+    e->flags &= (uint16_t)~MUX__FLAG_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -345,7 +347,7 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 
     if (loop == NULL || batch < 1 || batch > 65536)
         return -EINVAL;
-    token = claim(loop, fd, FD_LISTENER, MUX_READ);
+    token = claim(loop, fd, MUX__FD_LISTENER, MUX_READ);
     if (token >= 0)
         loop->fds[fd].high = (uint32_t)batch;
     return token;
@@ -353,7 +355,7 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 
 static mux_fd_t *live_listener(mux_loop_t *loop, int token)
 {
-    return mux__entry(loop, token, FD_LISTENER);
+    return mux__entry(loop, token, MUX__FD_LISTENER);
 }
 
 static int listener_resume_held(mux_loop_t *loop, int token)
@@ -363,7 +365,7 @@ static int listener_resume_held(mux_loop_t *loop, int token)
 
     if (e == NULL)
         return -EBADF;
-    e->flags &= (uint16_t)~F_PAUSED;
+    e->flags &= (uint16_t)~MUX__FLAG_PAUSED;
     mux__want(loop, fd, MUX_READ);
     return 0;
 }
@@ -380,7 +382,7 @@ static int listener_close_held(mux_loop_t *loop, int token)
 
 static void pause_listener(mux_loop_t *loop, int fd, int err)
 {
-    loop->fds[fd].flags |= F_PAUSED;
+    loop->fds[fd].flags |= MUX__FLAG_PAUSED;
     mux__want(loop, fd, 0);
     mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
 }
@@ -390,7 +392,7 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
     int token = mux__token_of(loop, fd), i, batch = (int)loop->fds[fd].high;
     int one = 1;
 
-    if (loop->fds[fd].flags & F_PAUSED)
+    if (loop->fds[fd].flags & MUX__FLAG_PAUSED)
         return;
     for (i = 0; i < batch; i++) {
         int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), ctoken;
