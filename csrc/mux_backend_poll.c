@@ -17,10 +17,7 @@
 #include <sys/epoll.h>
 
 #include "mux_backend_internal.h"
-
-/* No fd can be this large under the kernel's default fs.nr_open; refusing
- * bigger numbers keeps the fd -> slot map bounded (4 MiB at most). */
-#define POLL_MAX_FD (1 << 20)
+#include "mux_common.h"
 
 typedef struct {
     mux_backend_t base;
@@ -117,7 +114,7 @@ static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
     poll_backend_t *p = (poll_backend_t *)b;
     int rc;
 
-    if (fd >= POLL_MAX_FD)
+    if (fd >= MUX_MAX_FD)
         return -EBADF;
     if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
         return -EINVAL;
@@ -212,6 +209,6 @@ static void poll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__poll_ops = {
-    "poll", POLL_MAX_FD, poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
+    "poll", MUX_MAX_FD, poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
     poll_destroy,
 };

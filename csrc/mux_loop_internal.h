@@ -6,6 +6,7 @@
 #define MUX_LOOP_INTERNAL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,9 +92,16 @@ struct mux_loop {
     uint64_t timer_seq;
 };
 
-/* Token layout: fd in the low 20 bits, a nonzero generation above. */
+/* Token layout: fd in the low MUX__FD_BITS bits, a nonzero generation
+ * (at most MUX__GEN_MAX) above. */
 #define MUX__FD_BITS 20
 #define MUX__GEN_MAX 2047
+
+_Static_assert(MUX_MAX_FD == 1 << MUX__FD_BITS,
+               "a token's fd bits hold every fd below MUX_MAX_FD, and only those");
+_Static_assert(((long long)MUX__GEN_MAX << MUX__FD_BITS | (MUX_MAX_FD - 1)) <= INT_MAX,
+               "every token is a non-negative int");
+_Static_assert(MUX__GEN_MAX <= UINT16_MAX, "a generation fits mux_fd_t.gen");
 
 static inline int mux__token_fd(int token)
 {

@@ -17,6 +17,7 @@
  * backend: the poll backend waits on a snapshot of its pollfd array.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,10 @@
 /* The table is allocated in chunks of 4,096 one-byte entries, on first use. */
 #define MUX__CHUNK_SHIFT 12
 #define MUX__CHUNK_ENTRIES (1 << MUX__CHUNK_SHIFT)
-#define MUX__CHUNKS (MUX_SEL_MAX_FD / MUX__CHUNK_ENTRIES)
+#define MUX__CHUNKS (MUX_MAX_FD / MUX__CHUNK_ENTRIES)
+
+_Static_assert(MUX_MAX_FD % MUX__CHUNK_ENTRIES == 0, "the chunks cover every fd");
+_Static_assert(MUX_MAX_FD <= INT_MAX / 4, "every code fd * 4 + mask is an int");
 
 struct mux_selector {
     mux_backend_t *b;
@@ -44,7 +48,7 @@ struct mux_selector {
     int *codes;                 /* MUX_MAX_BATCH entries; never moves */
 };
 
-/* The table entry of fd (0 <= fd < MUX_SEL_MAX_FD); lock-free. */
+/* The table entry of fd (0 <= fd < MUX_MAX_FD); lock-free. */
 static unsigned entry_get(const mux_selector_t *s, int fd)
 {
     uint8_t *chunk = __atomic_load_n(&s->chunks[fd >> MUX__CHUNK_SHIFT], __ATOMIC_ACQUIRE);
@@ -82,8 +86,8 @@ static void count_add(mux_selector_t *s, int delta)
 
 static uint32_t kernel_mask(const mux_selector_t *s, int interest)
 {
-    return (interest & MUX_SEL_READ ? EPOLLIN : 0)
-         | (interest & MUX_SEL_WRITE ? EPOLLOUT : 0) | s->edge;
+    return (interest & MUX_READ ? EPOLLIN : 0)
+         | (interest & MUX_WRITE ? EPOLLOUT : 0) | s->edge;
 }
 
 mux_selector_t *mux_selector_new(int kind, int flags, int *err)
@@ -144,7 +148,7 @@ int mux_selector_close(mux_selector_t *s, int release)
     pthread_mutex_lock(&s->lock);
     /* Releasing the kernel object drops its registrations with it; a
      * backend that stays open is told about each one. */
-    for (fd = 0; fd < MUX_SEL_MAX_FD; fd++) {
+    for (fd = 0; fd < MUX_MAX_FD; fd++) {
         if (s->chunks[fd >> MUX__CHUNK_SHIFT] == NULL) {
             fd |= MUX__CHUNK_ENTRIES - 1;    /* skip the whole chunk */
             continue;
@@ -172,7 +176,7 @@ static int code_fd(int code)
 {
     int fd = code >> 2;
 
-    return code < 0 || fd >= MUX_SEL_MAX_FD ? -EBADF : fd;
+    return code < 0 || fd >= MUX_MAX_FD ? -EBADF : fd;
 }
 
 int mux_selector_register(mux_selector_t *s, int code)
@@ -234,7 +238,7 @@ int mux_selector_unregister(mux_selector_t *s, int fd)
 
     if (s == NULL)
         return -EINVAL;
-    if (fd < 0 || fd >= MUX_SEL_MAX_FD)
+    if (fd < 0 || fd >= MUX_MAX_FD)
         return -ENOENT;
     pthread_mutex_lock(&s->lock);
     if (!entry_get(s, fd)) {
@@ -263,10 +267,10 @@ static int translate(mux_selector_t *s, const int *fds, const uint32_t *events, 
 
     for (i = 0; i < n; i++) {
         fd = fds[i];
-        if (fd < 0 || fd >= MUX_SEL_MAX_FD || !(entry = entry_get(s, fd)))
+        if (fd < 0 || fd >= MUX_MAX_FD || !(entry = entry_get(s, fd)))
             continue;   /* unregistered meanwhile (another thread) */
-        ready = ((events[i] & ~(uint32_t)EPOLLIN) ? MUX_SEL_WRITE : 0)
-              | ((events[i] & ~(uint32_t)EPOLLOUT) ? MUX_SEL_READ : 0);
+        ready = ((events[i] & ~(uint32_t)EPOLLIN) ? MUX_WRITE : 0)
+              | ((events[i] & ~(uint32_t)EPOLLOUT) ? MUX_READ : 0);
         s->codes[out++] = fd * 4 + (int)(ready & entry & 3u);
     }
     return out;

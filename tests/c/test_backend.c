@@ -170,18 +170,18 @@ static void select_backend_refuses_fds_at_or_above_fd_setsize_with_einval(void)
     mux_backend_free(b);
 }
 
-static void poll_backend_refuses_fds_at_or_above_2_pow_20(void)
+static void poll_backend_refuses_fds_at_or_above_mux_max_fd(void)
 {
     mux_backend_t *b = new_backend(MUX_BACKEND_POLL);
 
     REQUIRE(b != NULL);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, 1 << 20, EPOLLIN), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, MUX_MAX_FD, EPOLLIN), -EBADF);
     CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, INT_MAX, EPOLLIN), -EBADF);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_MOD, 1 << 20, EPOLLIN), -EBADF);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, 1 << 20, 0), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_MOD, MUX_MAX_FD, EPOLLIN), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, MUX_MAX_FD, 0), -EBADF);
     /* Just below the limit the fd -> slot map grows to fit it (bounded). */
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, (1 << 20) - 1, EPOLLIN), 0);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, (1 << 20) - 1, 0), 0);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, MUX_MAX_FD - 1, EPOLLIN), 0);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, MUX_MAX_FD - 1, 0), 0);
     mux_backend_free(b);
 }
 
@@ -429,7 +429,7 @@ const test_t backend_tests[] = {
     TEST(every_backend_refuses_negative_fds_and_unknown_ops),
     TEST(null_backend_is_refused_by_every_function),
     TEST(select_backend_refuses_fds_at_or_above_fd_setsize_with_einval),
-    TEST(poll_backend_refuses_fds_at_or_above_2_pow_20),
+    TEST(poll_backend_refuses_fds_at_or_above_mux_max_fd),
     TEST(poll_and_select_refuse_epoll_only_flags),
     TEST(set_batch_refuses_nonpositive_sizes_and_clamps_large_ones),
     TEST(wait_reports_at_most_one_batch_and_epoll_reports_the_rest_next),
