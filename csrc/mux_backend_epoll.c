@@ -25,7 +25,7 @@ typedef struct {
     int cap;
 } epoll_backend_t;
 
-mux_backend_t *mux__epoll_wrap(int epfd, int *err)
+static mux_backend_t *epoll_adopt(int epfd, int *err)
 {
     epoll_backend_t *e = calloc(1, sizeof(*e));
 
@@ -47,7 +47,7 @@ static mux_backend_t *epoll_create_backend(int *err)
         *err = -errno;
         return NULL;
     }
-    b = mux__epoll_wrap(epfd, err);
+    b = epoll_adopt(epfd, err);
     if (b == NULL)
         close(epfd);
     return b;
@@ -103,8 +103,9 @@ static int epoll_wait_backend(mux_backend_t *b, int *fds, uint32_t *events,
     return rc < 0 ? rc : wait_with(e, e->buf, fds, events, maxevents, timeout_us);
 }
 
-int mux__epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
-                            int maxevents, int64_t timeout_us)
+/* For a second thread: the backend's buffer belongs to the first. */
+static int epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
+                              int maxevents, int64_t timeout_us)
 {
     struct epoll_event *buf = malloc((size_t)maxevents * sizeof(*buf));
     int n;
@@ -138,6 +139,14 @@ static void epoll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__epoll_ops = {
-    "epoll", 0, epoll_create_backend, epoll_ctl_backend, epoll_wait_backend,
-    epoll_fileno, epoll_close, epoll_destroy,
+    .name = "epoll",
+    .max_fd = 0,
+    .create = epoll_create_backend,
+    .ctl = epoll_ctl_backend,
+    .wait = epoll_wait_backend,
+    .close = epoll_close,
+    .destroy = epoll_destroy,
+    .fileno = epoll_fileno,
+    .adopt = epoll_adopt,
+    .wait_into = epoll_wait_private,
 };

@@ -181,12 +181,6 @@ static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
     return out;
 }
 
-static int poll_fileno(const mux_backend_t *b)
-{
-    (void)b;
-    return -ENOTSUP;
-}
-
 static void poll_close(mux_backend_t *b)
 {
     poll_backend_t *p = (poll_backend_t *)b;
@@ -209,6 +203,11 @@ static void poll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__poll_ops = {
-    "poll", MUX_MAX_FD, poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
-    poll_destroy,
+    .name = "poll",
+    .max_fd = MUX_MAX_FD,
+    .create = poll_create,
+    .ctl = poll_ctl,
+    .wait = poll_wait,
+    .close = poll_close,
+    .destroy = poll_destroy,
 };

@@ -153,12 +153,6 @@ static int select_wait(mux_backend_t *b, int *fds, uint32_t *events,
     return out;
 }
 
-static int select_fileno(const mux_backend_t *b)
-{
-    (void)b;
-    return -ENOTSUP;
-}
-
 static void select_close(mux_backend_t *b)
 {
     select_backend_t *s = (select_backend_t *)b;
@@ -179,8 +173,13 @@ static void select_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__select_ops = {
-    "select", FD_SETSIZE, select_create, select_ctl, select_wait, select_fileno,
-    select_close, select_destroy,
+    .name = "select",
+    .max_fd = FD_SETSIZE,
+    .create = select_create,
+    .ctl = select_ctl,
+    .wait = select_wait,
+    .close = select_close,
+    .destroy = select_destroy,
 };
 
 int mux_select_once(const int *fds, int nread, int nwrite, int nexcept,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mux_backend_internal.h"   /* mux__backend_adopt */
 
 static mux_backend_t *new_backend(int kind)
 {
@@ -326,6 +327,28 @@ static void adopt_epoll_takes_ownership_of_the_fd(void)
     close(p[1]);
 }
 
+static void adopt_is_enotsup_for_poll_and_select_and_leaves_the_fd_alone(void)
+{
+    int err = 0, p[2], k;
+
+    make_pipe(p);
+    for (k = 1; k < 3; k++) {
+        err = 0;
+        CHECK(mux__backend_adopt(all_backends[k], p[0], &err) == NULL);
+        CHECK_EQ(err, -ENOTSUP);
+        CHECK(mux__backend_adopt(all_backends[k], p[0], NULL) == NULL);
+    }
+    CHECK(fd_is_open(p[0]));   /* refused, so not taken over */
+    err = 0;
+    CHECK(mux__backend_adopt(0, p[0], &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0;
+    CHECK(mux__backend_adopt(99, p[0], &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void epoll_edge_triggered_reports_once_until_new_data(void)
 {
     mux_backend_t *b = new_backend(MUX_BACKEND_EPOLL);
@@ -436,6 +459,7 @@ const test_t backend_tests[] = {
     TEST(closed_backend_refuses_everything_with_ebadf),
     TEST(epoll_fd_is_close_on_exec_and_poll_select_have_no_fileno),
     TEST(adopt_epoll_takes_ownership_of_the_fd),
+    TEST(adopt_is_enotsup_for_poll_and_select_and_leaves_the_fd_alone),
     TEST(epoll_edge_triggered_reports_once_until_new_data),
     TEST(short_timeouts_round_up_instead_of_spinning),
     TEST(select_once_reports_the_indices_of_ready_entries),
