@@ -113,7 +113,7 @@ mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind)
     int fd = mux__token_fd(token);
     mux_fd_t *e;
 
-    if (loop == NULL || token < 0 || fd >= loop->nfds)
+    if (token < 0 || fd >= loop->nfds)
         return NULL;
     e = &loop->fds[fd];
     if (e->kind != kind || mux__token_of(loop, fd) != token)
@@ -339,7 +339,7 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     mux_fd_t *e;
     int rc;
 
-    if (loop == NULL || (mask & ~(MUX_READ | MUX_WRITE)))
+    if (mask & ~(MUX_READ | MUX_WRITE))
         return -EINVAL;
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
@@ -454,8 +454,6 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     int i, n, rc, carried, filled, *fds;
     uint32_t *events;
 
-    if (loop == NULL)
-        return -EINVAL;
     mux__timers_release_fired(loop);
     loop->nfired = 0;
     loop->record_error = 0;
@@ -508,37 +506,19 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     return loop->record_error < 0 ? loop->record_error : loop->nfired;
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_watch(mux_loop_t *loop, int fd, int mask)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = watch_held(loop, fd, mask);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, watch_held(loop, fd, mask));
 }
 
 int mux_token_fd(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = token_fd_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, token_fd_held(loop, token));
 }
 
 int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = loop_run_once_held(loop, timeout_us);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, loop_run_once_held(loop, timeout_us));
 }

@@ -110,7 +110,18 @@ static inline int mux__token_fd(int token)
 
 /* Every public entry point but mux_loop_wakeup holds the loop while it
  * runs (run_once across its wait, too): a thread that calls in meanwhile
- * gets -EBUSY instead of racing on the loop's state. */
+ * gets -EBUSY instead of racing on the loop's state. An entry point's body
+ * is MUX__HOLDING(loop, call): `call` runs with the loop held and its value
+ * is returned; a NULL loop gives -EINVAL, a loop held elsewhere -EBUSY. */
+#define MUX__HOLDING(loop, call) __extension__ ({                       \
+        __typeof__(call) mux__rc = mux__enter(loop);                    \
+        if (mux__rc == 0) {                                             \
+            mux__rc = (call);                                           \
+            mux__leave(loop);                                           \
+        }                                                               \
+        mux__rc;                                                        \
+    })
+
 static inline int mux__enter(mux_loop_t *loop)
 {
     if (loop == NULL)

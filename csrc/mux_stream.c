@@ -65,13 +65,6 @@ int mux__stream_adopt(mux_loop_t *loop, int fd)
     return token;
 }
 
-static int stream_open_held(mux_loop_t *loop, int fd)
-{
-    if (loop == NULL)
-        return -EINVAL;
-    return mux__stream_adopt(loop, fd);
-}
-
 /* Closes an fd the loop owns and forgets it. */
 void mux__close_owned(mux_loop_t *loop, int fd)
 {
@@ -345,7 +338,7 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 {
     int token;
 
-    if (loop == NULL || batch < 1 || batch > 65536)
+    if (batch < 1 || batch > 65536)
         return -EINVAL;
     token = claim(loop, fd, MUX__FD_LISTENER, MUX_READ);
     if (token >= 0)
@@ -421,114 +414,54 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
         mux__mark_still_ready(loop, fd);   /* batch used up before EAGAIN */
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_listener_open(mux_loop_t *loop, int fd, int batch)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_open_held(loop, fd, batch);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_open_held(loop, fd, batch));
 }
 
 int mux_listener_resume(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_resume_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_resume_held(loop, token));
 }
 
 int mux_listener_close(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_close_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_close_held(loop, token));
 }
 
 int mux_stream_open(mux_loop_t *loop, int fd)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_open_held(loop, fd);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, mux__stream_adopt(loop, fd));
 }
 
 int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
 {
-    int64_t rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_write_held(loop, token, data, len);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_write_held(loop, token, data, len));
 }
 
 int64_t mux_stream_queued(mux_loop_t *loop, int token)
 {
-    int64_t rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_queued_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_queued_held(loop, token));
 }
 
 int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_set_reading_held(loop, token, reading);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_set_reading_held(loop, token, reading));
 }
 
 int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_set_limits_held(loop, token, high, low);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_set_limits_held(loop, token, high, low));
 }
 
 int mux_stream_shutdown(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_shutdown_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_shutdown_held(loop, token));
 }
 
 int mux_stream_close(mux_loop_t *loop, int token, int abort)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_close_held(loop, token, abort);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_close_held(loop, token, abort));
 }

@@ -116,8 +116,6 @@ static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
 {
     int id, rc;
 
-    if (loop == NULL)
-        return -EINVAL;
     if (loop->nfree == 0 && (rc = grow_timers(loop)) < 0)
         return rc;
     id = loop->free_ids[--loop->nfree];
@@ -131,7 +129,7 @@ static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
 
 static int timer_cancel_held(mux_loop_t *loop, int id)
 {
-    if (loop == NULL || id < 0 || id >= loop->ntimers)
+    if (id < 0 || id >= loop->ntimers)
         return -EINVAL;
     if (loop->timers[id].heap_pos < 0)
         return -ENOENT;   /* already fired or cancelled */
@@ -183,26 +181,14 @@ void mux__timers_free(mux_loop_t *loop)
     free(loop->fired_ids);
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = timer_add_held(loop, deadline_ns);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, timer_add_held(loop, deadline_ns));
 }
 
 int mux_timer_cancel(mux_loop_t *loop, int id)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = timer_cancel_held(loop, id);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, timer_cancel_held(loop, id));
 }
