@@ -17,12 +17,13 @@
 #include <unistd.h>
 
 #include "mux_backend_internal.h"
+#include "mux_grow.h"
 
 typedef struct {
     mux_backend_t base;
     int epfd;
     struct epoll_event *buf;    /* epoll_wait() output, grown on demand */
-    int cap;
+    size_t cap;
 } epoll_backend_t;
 
 static mux_backend_t *epoll_adopt(int epfd, int *err)
@@ -65,20 +66,6 @@ static int epoll_ctl_backend(mux_backend_t *b, int op, int fd, uint32_t events)
     return epoll_ctl(e->epfd, kop, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int grow(epoll_backend_t *e, int want)
-{
-    struct epoll_event *buf;
-
-    if (want <= e->cap)
-        return 0;
-    buf = realloc(e->buf, (size_t)want * sizeof(*buf));
-    if (buf == NULL)
-        return -ENOMEM;
-    e->buf = buf;
-    e->cap = want;
-    return 0;
-}
-
 /* epoll_wait into buf, then the (fd, events) pairs out into the arrays. */
 static int wait_with(epoll_backend_t *e, struct epoll_event *buf, int *fds,
                      uint32_t *events, int maxevents, int64_t timeout_us)
@@ -98,9 +85,10 @@ static int epoll_wait_backend(mux_backend_t *b, int *fds, uint32_t *events,
                               int maxevents, int64_t timeout_us)
 {
     epoll_backend_t *e = (epoll_backend_t *)b;
-    int rc = grow(e, maxevents);
 
-    return rc < 0 ? rc : wait_with(e, e->buf, fds, events, maxevents, timeout_us);
+    if ((size_t)maxevents > e->cap && MUX__GROW(e->buf, e->cap, (size_t)maxevents) < 0)
+        return -ENOMEM;
+    return wait_with(e, e->buf, fds, events, maxevents, timeout_us);
 }
 
 /* For a second thread: the backend's buffer belongs to the first. */

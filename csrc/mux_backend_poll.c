@@ -18,17 +18,20 @@
 
 #include "mux_backend_internal.h"
 #include "mux_common.h"
+#include "mux_grow.h"
 
 typedef struct {
     mux_backend_t base;
     pthread_mutex_t lock;   /* registrations vs. taking the snapshot */
     struct pollfd *pfds;    /* registrations, dense: pfds[0 .. count) */
-    int count, cap;
+    int count;
+    size_t cap;
     int *slot_of;           /* slot_of[fd] = slot + 1, 0 when absent */
-    int slot_of_len;
+    size_t slot_of_len;
     int dirty;              /* registrations changed since the snapshot */
     struct pollfd *snap;    /* what poll(2) waits on; the waiter's alone */
-    int snap_count, snap_cap;
+    int snap_count;
+    size_t snap_cap;
     int cursor;             /* where the next wait starts reporting */
 } poll_backend_t;
 
@@ -45,37 +48,15 @@ static mux_backend_t *poll_create(int *err)
     return &p->base;
 }
 
-static int slot_map_reserve(poll_backend_t *p, int fd)
+/* Makes room for one more registration, fd's, in both arrays. */
+static int reserve(poll_backend_t *p, int fd)
 {
-    int len, *map;
+    size_t old = p->slot_of_len;
 
-    if (fd < p->slot_of_len)
-        return 0;
-    len = p->slot_of_len ? p->slot_of_len : 64;
-    while (len <= fd)
-        len *= 2;
-    map = realloc(p->slot_of, (size_t)len * sizeof(*map));
-    if (map == NULL)
+    if (MUX__GROW(p->slot_of, p->slot_of_len, (size_t)fd + 1) < 0
+        || MUX__GROW(p->pfds, p->cap, (size_t)p->count + 1) < 0)
         return -ENOMEM;
-    memset(map + p->slot_of_len, 0, (size_t)(len - p->slot_of_len) * sizeof(*map));
-    p->slot_of = map;
-    p->slot_of_len = len;
-    return 0;
-}
-
-static int pfds_reserve(poll_backend_t *p)
-{
-    struct pollfd *pfds;
-    int cap;
-
-    if (p->count < p->cap)
-        return 0;
-    cap = p->cap ? p->cap * 2 : 16;
-    pfds = realloc(p->pfds, (size_t)cap * sizeof(*pfds));
-    if (pfds == NULL)
-        return -ENOMEM;
-    p->pfds = pfds;
-    p->cap = cap;
+    memset(p->slot_of + old, 0, (p->slot_of_len - old) * sizeof(*p->slot_of));
     return 0;
 }
 
@@ -83,12 +64,12 @@ static int poll_ctl_locked(poll_backend_t *p, int op, int fd, uint32_t events)
 {
     int slot, rc;
 
-    slot = fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
+    slot = (size_t)fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
 
     if (op == MUX_CTL_ADD) {
         if (slot >= 0)
             return -EEXIST;
-        if ((rc = slot_map_reserve(p, fd)) < 0 || (rc = pfds_reserve(p)) < 0)
+        if ((rc = reserve(p, fd)) < 0)
             return rc;
         p->pfds[p->count].fd = fd;
         p->pfds[p->count].events = (short)events;
@@ -133,15 +114,8 @@ static int take_snapshot(poll_backend_t *p)
 
     pthread_mutex_lock(&p->lock);
     if (p->dirty) {
-        if (p->count > p->snap_cap) {
-            struct pollfd *snap = realloc(p->snap, (size_t)p->cap * sizeof(*snap));
-            if (snap == NULL)
-                rc = -ENOMEM;
-            else {
-                p->snap = snap;
-                p->snap_cap = p->cap;
-            }
-        }
+        if ((size_t)p->count > p->snap_cap)
+            rc = MUX__GROW(p->snap, p->snap_cap, (size_t)p->count);
         if (rc == 0) {
             if (p->count > 0)
                 memcpy(p->snap, p->pfds, (size_t)p->count * sizeof(*p->snap));

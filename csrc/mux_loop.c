@@ -10,6 +10,7 @@
  *   4. expire timers into MUX_REC_TIMER records, in (deadline, seq) order.
  * The caller then dispatches the records; nothing here calls Python.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,20 +24,21 @@
 
 /* --- records -------------------------------------------------------------- */
 
+#define MUX__RECORD_SIZE (MUX_RECORD_INTS * sizeof(int))
+
 int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b)
 {
     int *rec;
 
-    if (loop->nfired == loop->fired_cap) {
-        int cap = loop->fired_cap * 2;
-        int *fired = realloc(loop->fired, (size_t)cap * MUX_RECORD_INTS * sizeof(int));
+    if ((size_t)loop->nfired == loop->fired_cap) {
+        int *fired = mux__grow(loop->fired, &loop->fired_cap, loop->fired_cap + 1,
+                               MUX__RECORD_SIZE);
         if (fired == NULL) {
             /* Sticky: run_once fails rather than silently drop an event. */
             loop->record_error = -ENOMEM;
             return -ENOMEM;
         }
         loop->fired = fired;
-        loop->fired_cap = cap;
     }
     rec = loop->fired + (size_t)loop->nfired++ * MUX_RECORD_INTS;
     rec[0] = kind;
@@ -58,48 +60,27 @@ char *mux_loop_read_buffer(mux_loop_t *loop)
 
 /* --- fd table ------------------------------------------------------------- */
 
-static int grow_ints(int **arr, int *cap, int min_cap)
-{
-    int n = *cap ? *cap : 64, *p;
-
-    while (n < min_cap)
-        n *= 2;
-    if (n == *cap)
-        return 0;
-    p = realloc(*arr, (size_t)n * sizeof(int));
-    if (p == NULL)
-        return -ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 int mux__fd_reserve(mux_loop_t *loop, int fd)
 {
-    int n;
-    mux_fd_t *fds;
+    size_t old = (size_t)loop->nfds, n = old;
 
     if (fd < 0 || fd >= MUX_MAX_FD)
         return -EBADF;
     if (fd < loop->nfds)
         return 0;
-    n = loop->nfds ? loop->nfds : 256;
-    while (n <= fd)
-        n *= 2;
     /* Every queued fd is a table entry, so the changes list never outgrows
      * the table. The still-ready list can hold an fd twice: its entry
      * carried from the last pass stays until finish_still_ready(), and
-     * serving it may mark it again. Both grow before the table does, so
-     * mux__want() and still-ready marking never need to allocate. */
-    if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
-        || grow_ints(&loop->still, &loop->still_cap, 2 * n) < 0)
+     * serving it may mark it again. Both grow with the table, whose new
+     * entries count only once they have, so mux__want() and still-ready
+     * marking never need to allocate. */
+    if (MUX__GROW(loop->fds, n, (size_t)fd + 1) < 0
+        || MUX__GROW(loop->changes, loop->changes_cap, n) < 0
+        || MUX__GROW(loop->still, loop->still_cap, 2 * n) < 0)
         return -ENOMEM;
-    fds = realloc(loop->fds, (size_t)n * sizeof(*fds));
-    if (fds == NULL)
-        return -ENOMEM;
-    memset(fds + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof(*fds));
-    loop->fds = fds;
-    loop->nfds = n;
+    assert(n <= MUX_MAX_FD);   /* a power of two, as MUX_MAX_FD is */
+    memset(loop->fds + old, 0, (n - old) * sizeof(*loop->fds));
+    loop->nfds = (int)n;
     return 0;
 }
 
@@ -258,8 +239,7 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         goto fail;
     rc = mux_backend_set_batch(loop->backend, 1024);
     loop->rbuf = malloc(MUX_READ_BUFFER);
-    loop->fired_cap = 1024;
-    loop->fired = malloc((size_t)loop->fired_cap * MUX_RECORD_INTS * sizeof(int));
+    loop->fired = mux__grow(NULL, &loop->fired_cap, 1024, MUX__RECORD_SIZE);
     if (rc < 0 || loop->rbuf == NULL || loop->fired == NULL) {
         *err = -ENOMEM;
         goto fail;

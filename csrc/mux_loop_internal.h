@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mux_backend.h"
+#include "mux_grow.h"
 #include "mux_loop.h"
 
 /* What the loop holds an fd as (mux_fd_t.kind). */
@@ -69,11 +70,14 @@ struct mux_loop {
     mux_fd_t *fds;           /* indexed by fd */
     int nfds;
     int *changes;            /* fds whose pending interest differs */
-    int nchanges, changes_cap;
+    int nchanges;
+    size_t changes_cap;
     int *still;              /* edge-triggered fds with more to read/accept */
-    int nstill, still_cap;
+    int nstill;
+    size_t still_cap;
     int *fired;              /* MUX_RECORD_INTS ints per record */
-    int nfired, fired_cap;   /* counted in records */
+    int nfired;
+    size_t fired_cap;        /* counted in records */
     int record_error;        /* -ENOMEM if a record could not be stored */
     char *rbuf;              /* MUX_READ_BUFFER bytes, shared by all streams */
     size_t rused;

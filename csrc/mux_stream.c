@@ -195,29 +195,27 @@ static mux_fd_t *live_stream(mux_loop_t *loop, int token)
     return e != NULL && !(e->flags & MUX__FLAG_CLOSE_PENDING) ? e : NULL;
 }
 
-/* Appends to the write queue, creating or growing it. */
+/* Appends to the write queue, creating or growing it. The queue is one
+ * allocation, so it grows as an array of bytes that starts with the
+ * header. */
 static int enqueue(mux_fd_t *e, const char *data, size_t len)
 {
     mux_wqueue_t *q = e->wq;
-    size_t need, cap;
+    size_t used, size;
 
     if (q != NULL && q->head > 0 && q->head >= q->len) {
         memmove(q->data, q->data + q->head, q->len);   /* reuse the front */
         q->head = 0;
     }
-    need = (q ? q->head + q->len : 0) + len;
-    if (q == NULL || need > q->cap) {
-        cap = q ? q->cap * 2 : 4096;
-        while (cap < need)
-            cap *= 2;
-        q = realloc(q, sizeof(*q) + cap);
-        if (q == NULL)
-            return -ENOMEM;
-        if (e->wq == NULL)
-            q->head = q->len = 0;
-        q->cap = cap;
-        e->wq = q;
-    }
+    used = q ? q->head + q->len : 0;
+    size = q ? sizeof(*q) + q->cap : 0;
+    q = mux__grow(q, &size, sizeof(*q) + used + len, 1);
+    if (q == NULL)
+        return -ENOMEM;
+    if (e->wq == NULL)
+        q->head = q->len = 0;
+    q->cap = size - sizeof(*q);
+    e->wq = q;
     memcpy(q->data + q->head + q->len, data, len);
     q->len += len;
     return 0;

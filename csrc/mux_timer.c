@@ -11,6 +11,8 @@
 
 #include "mux_loop_internal.h"
 
+#define MUX__MAX_TIMERS (1 << 28)   /* ids stay far below INT_MAX */
+
 int64_t mux_loop_now_ns(void)
 {
     struct timespec ts;
@@ -78,37 +80,27 @@ static void heap_remove(mux_loop_t *loop, int id)
     sift_up(loop, loop->timers[last].heap_pos);
 }
 
-/* Grows the id slab and every array sized by it, all or nothing. */
+/* Grows the id slab and the three arrays sized by it to one new capacity;
+ * ntimers counts the new ids only once all four have grown. */
 static int grow_timers(mux_loop_t *loop)
 {
-    int n = loop->ntimers ? loop->ntimers * 2 : 64, i;
-    mux_timer_t *timers;
-    int *heap, *free_ids, *fired_ids;
+    size_t old = (size_t)loop->ntimers, n = old;
+    size_t heap_cap = old, free_cap = old, fired_cap = old;
+    int i;
 
-    if (loop->ntimers >= (1 << 28))
+    if (loop->ntimers >= MUX__MAX_TIMERS)
         return -ENOMEM;
-    timers = realloc(loop->timers, (size_t)n * sizeof(*timers));
-    if (timers == NULL)
+    if (MUX__GROW(loop->timers, n, old + 1) < 0
+        || MUX__GROW(loop->heap, heap_cap, n) < 0
+        || MUX__GROW(loop->free_ids, free_cap, n) < 0
+        || MUX__GROW(loop->fired_ids, fired_cap, n) < 0)
         return -ENOMEM;
-    loop->timers = timers;
-    heap = realloc(loop->heap, (size_t)n * sizeof(*heap));
-    if (heap == NULL)
-        return -ENOMEM;
-    loop->heap = heap;
-    free_ids = realloc(loop->free_ids, (size_t)n * sizeof(*free_ids));
-    if (free_ids == NULL)
-        return -ENOMEM;
-    loop->free_ids = free_ids;
-    fired_ids = realloc(loop->fired_ids, (size_t)n * sizeof(*fired_ids));
-    if (fired_ids == NULL)
-        return -ENOMEM;
-    loop->fired_ids = fired_ids;
     /* New ids go on the free list highest first, so low ids are used first. */
-    for (i = n - 1; i >= loop->ntimers; i--) {
-        timers[i].heap_pos = -1;
-        free_ids[loop->nfree++] = i;
+    for (i = (int)n - 1; i >= loop->ntimers; i--) {
+        loop->timers[i].heap_pos = -1;
+        loop->free_ids[loop->nfree++] = i;
     }
-    loop->ntimers = n;
+    loop->ntimers = (int)n;
     return 0;
 }
 

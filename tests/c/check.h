@@ -52,7 +52,8 @@ typedef struct {
 
 #define TEST(fn) { #fn, fn }
 
-extern const test_t backend_tests[], selector_tests[], loop_tests[], stream_tests[];
+extern const test_t grow_tests[], backend_tests[], selector_tests[], loop_tests[],
+    stream_tests[];
 
 /* --- helpers (util.c) --------------------------------------------------- */
 
