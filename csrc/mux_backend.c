@@ -2,6 +2,7 @@
  * shares. The backends themselves live in mux_backend_epoll.c,
  * mux_backend_poll.c and mux_backend_select.c.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -159,6 +160,7 @@ int mux_backend_wait(mux_backend_t *b, int64_t timeout_us)
     if (atomic_exchange(&b->busy, 1))
         return -EBUSY;
     n = b->ops->wait(b, b->fds, b->events, b->batch, timeout_us < 0 ? -1 : timeout_us);
+    assert(n <= b->batch);
     atomic_store(&b->busy, 0);
     return n;
 }

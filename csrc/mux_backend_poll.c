@@ -9,6 +9,7 @@
  * can move the array. So the wait polls a snapshot, copied from the
  * registrations under a lock only when they changed since the last wait.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -65,12 +66,14 @@ static int poll_ctl_locked(poll_backend_t *p, int op, int fd, uint32_t events)
     int slot, rc;
 
     slot = (size_t)fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
+    assert(slot < 0 || (slot < p->count && p->pfds[slot].fd == fd));
 
     if (op == MUX_CTL_ADD) {
         if (slot >= 0)
             return -EEXIST;
         if ((rc = reserve(p, fd)) < 0)
             return rc;
+        assert((size_t)p->count < p->cap);
         p->pfds[p->count].fd = fd;
         p->pfds[p->count].events = (short)events;
         p->pfds[p->count].revents = 0;
@@ -117,6 +120,7 @@ static int take_snapshot(poll_backend_t *p)
         if ((size_t)p->count > p->snap_cap)
             rc = MUX__GROW(p->snap, p->snap_cap, (size_t)p->count);
         if (rc == 0) {
+            assert((size_t)p->count <= p->snap_cap);
             if (p->count > 0)
                 memcpy(p->snap, p->pfds, (size_t)p->count * sizeof(*p->snap));
             p->snap_count = p->count;

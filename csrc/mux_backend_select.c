@@ -2,12 +2,14 @@
  * pymux.select.select().
  *
  * An fd_set is a FD_SETSIZE-bit bitmap: FD_SET() on a larger fd writes past
- * it. Every path to FD_SET goes through fdset_add_checked(), which refuses
- * fds outside [0, FD_SETSIZE) with -EINVAL.
+ * it. Every fd is checked by fd_selectable() before it reaches an fd_set:
+ * select_ctl() refuses fds outside [0, FD_SETSIZE) with -EINVAL, and so does
+ * fdset_add_checked() for mux_select_once().
  *
  * The backend's sets change under a lock and a wait copies them under it,
  * so registrations may change from another thread while select(2) runs.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -74,6 +76,7 @@ static mux_backend_t *select_create(int *err)
 
 static void set_interest(select_backend_t *s, int fd, uint32_t events)
 {
+    assert(fd_selectable(fd));
     FD_CLR(fd, &s->rset);
     FD_CLR(fd, &s->wset);
     FD_CLR(fd, &s->xset);
@@ -87,7 +90,10 @@ static void set_interest(select_backend_t *s, int fd, uint32_t events)
 
 static int select_ctl_locked(select_backend_t *s, int op, int fd, uint32_t events)
 {
-    int present = FD_ISSET(fd, &s->registered);
+    int present;
+
+    assert(fd_selectable(fd));   /* checked by select_ctl */
+    present = FD_ISSET(fd, &s->registered);
 
     if (op == MUX_CTL_ADD) {
         if (present)

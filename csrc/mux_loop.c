@@ -30,6 +30,7 @@ int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b)
 {
     int *rec;
 
+    assert(kind >= MUX_REC_DATA && kind <= MUX_REC_TIMER);
     if ((size_t)loop->nfired == loop->fired_cap) {
         int *fired = mux__grow(loop->fired, &loop->fired_cap, loop->fired_cap + 1,
                                MUX__RECORD_SIZE);
@@ -86,6 +87,7 @@ int mux__fd_reserve(mux_loop_t *loop, int fd)
 
 int mux__token_of(const mux_loop_t *loop, int fd)
 {
+    assert(fd >= 0 && fd < loop->nfds);
     return (int)((uint32_t)loop->fds[fd].gen << MUX__FD_BITS) | fd;
 }
 
@@ -117,9 +119,11 @@ void mux__want(mux_loop_t *loop, int fd, int interest)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    assert(!(interest & ~(MUX_READ | MUX_WRITE)));
     e->pending = (uint8_t)interest;
     if (!(e->flags & MUX__FLAG_IN_CHANGES) && e->pending != e->interest) {
         e->flags |= MUX__FLAG_IN_CHANGES;
+        assert((size_t)loop->nchanges < loop->changes_cap);   /* see mux__fd_reserve */
         loop->changes[loop->nchanges++] = fd;
     }
 }
@@ -128,8 +132,10 @@ int mux__mark_still_ready(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    assert(e->kind == MUX__FD_STREAM || e->kind == MUX__FD_LISTENER);
     if (!(e->flags & MUX__FLAG_STILL_READY)) {
         e->flags |= MUX__FLAG_STILL_READY;
+        assert((size_t)loop->nstill < loop->still_cap);   /* see mux__fd_reserve */
         loop->still[loop->nstill++] = fd;
     }
     return 0;
@@ -156,6 +162,7 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
     mux_fd_t *e = &loop->fds[fd];
     int op, rc;
 
+    assert(!(want & ~(MUX_READ | MUX_WRITE)));
     if (want == e->interest)
         return 0;
     op = e->interest == 0 ? MUX_CTL_ADD : want == 0 ? MUX_CTL_DEL : MUX_CTL_MOD;
@@ -171,45 +178,56 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
 void mux__forget_fd(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
-    uint16_t keep = e->flags & MUX__FLAG_IN_CHANGES;
 
+    assert(e->kind != MUX__FD_FREE);
     sync_backend(loop, fd, 0);
     free(e->wq);
     e->wq = NULL;
     e->kind = MUX__FD_FREE;
-    e->flags = keep;        /* its changes-list slot is skipped when applied */
+    e->flags &= MUX__FLAGS_LISTED;   /* its list entries are skipped when reached */
     e->pending = 0;
+}
+
+/* The backend refused fd's queued change (e.g. EBADF: the fd was closed
+ * behind the loop's back): its owner hears of it. Returns 0, or -ENOMEM if
+ * the record could not be stored. */
+static int report_refused(mux_loop_t *loop, int fd, int err)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    if (e->kind == MUX__FD_STREAM) {
+        e->pending = e->interest;
+        e->flags |= MUX__FLAG_EOF;
+        return mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), err, 0);
+    }
+    if (e->kind == MUX__FD_LISTENER) {
+        /* Paused; the caller may resume it (which retries the registration)
+         * or close it. */
+        e->pending = e->interest;
+        e->flags |= MUX__FLAG_PAUSED;
+        return mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
+    }
+    return 0;
 }
 
 static int apply_changes(mux_loop_t *loop)
 {
-    int i, rc;
+    int i, rc = 0;
 
-    for (i = 0; i < loop->nchanges; i++) {
+    for (i = 0; i < loop->nchanges && rc == 0; i++) {
         int fd = loop->changes[i];
         mux_fd_t *e = &loop->fds[fd];
 
+        assert(e->flags & MUX__FLAG_IN_CHANGES);   /* listed once, flagged */
         e->flags &= (uint16_t)~MUX__FLAG_IN_CHANGES;
         rc = sync_backend(loop, fd, e->pending);
-        if (rc < 0 && e->kind == MUX__FD_STREAM) {
-            /* e.g. EBADF: the fd was closed behind the loop's back. */
-            e->pending = e->interest;
-            e->flags |= MUX__FLAG_EOF;
-            rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0);
-            if (rc < 0)
-                return rc;
-        } else if (rc < 0 && e->kind == MUX__FD_LISTENER) {
-            /* Same for a listener: paused, and the caller is told (it may
-             * resume, which retries the registration, or close it). */
-            e->pending = e->interest;
-            e->flags |= MUX__FLAG_PAUSED;
-            rc = mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), -rc, 0);
-            if (rc < 0)
-                return rc;
-        }
+        if (rc < 0)
+            rc = report_refused(loop, fd, -rc);
     }
-    loop->nchanges = 0;
-    return 0;
+    /* Entries not reached (a record could not be stored) stay queued. */
+    loop->nchanges -= i;
+    memmove(loop->changes, loop->changes + i, (size_t)loop->nchanges * sizeof(int));
+    return rc;
 }
 
 /* --- loop ----------------------------------------------------------------- */
@@ -341,6 +359,7 @@ static int watcher_ready(mux_loop_t *loop, int fd, uint32_t events)
     mux_fd_t *e = &loop->fds[fd];
     int mask = 0;
 
+    assert(e->kind == MUX__FD_WATCH);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLPRI))
         mask |= MUX_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -367,7 +386,9 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
         break;
     case MUX__FD_WATCH: watcher_ready(loop, fd, events); break;
     case MUX__FD_WAKEUP: drain_wakeup(loop); break;
-    default: break;   /* closed after the kernel reported it */
+    default:   /* closed after the kernel reported it */
+        assert(e->kind == MUX__FD_FREE);
+        break;
     }
 }
 
@@ -422,6 +443,7 @@ static void finish_still_ready(mux_loop_t *loop, int n)
 {
     int i;
 
+    assert(n <= loop->nstill);
     for (i = 0; i < n; i++)
         loop->fds[loop->still[i]].flags &= (uint16_t)~MUX__FLAG_SERVED;
     memmove(loop->still, loop->still + n, (size_t)(loop->nstill - n) * sizeof(int));

@@ -5,6 +5,7 @@
 #ifndef MUX_LOOP_INTERNAL_H
 #define MUX_LOOP_INTERNAL_H
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -39,6 +40,13 @@ enum mux__fd_flag {
                                          read to the end */
     MUX__FLAG_STARVED = 1 << 10       /* in loop->still because the read buffer was full */
 };
+
+/* The flags that say where an fd is listed (loop->changes, loop->still).
+ * Like the list entries, they outlive the fd's owner (mux__forget_fd) and
+ * pass to the next one, so no fd is listed more often than the lists have
+ * room for. */
+#define MUX__FLAGS_LISTED (MUX__FLAG_IN_CHANGES | MUX__FLAG_STILL_READY \
+                           | MUX__FLAG_STARVED | MUX__FLAG_SERVED)
 
 /* Bytes a stream could not send yet; exists only while a send is partial. */
 typedef struct {

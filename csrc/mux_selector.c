@@ -16,6 +16,7 @@
  * from overlapping. Registrations may change during a wait on every
  * backend: the poll backend waits on a snapshot of its pollfd array.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -76,11 +77,13 @@ static void entry_set(mux_selector_t *s, int fd, unsigned entry)
 {
     uint8_t *chunk = s->chunks[fd >> MUX__CHUNK_SHIFT];
 
+    assert(chunk != NULL);
     __atomic_store_n(&chunk[fd & (MUX__CHUNK_ENTRIES - 1)], (uint8_t)entry, __ATOMIC_RELAXED);
 }
 
 static void count_add(mux_selector_t *s, int delta)
 {
+    assert(s->count + delta >= 0);
     __atomic_store_n(&s->count, s->count + delta, __ATOMIC_RELAXED);
 }
 

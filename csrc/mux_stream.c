@@ -10,6 +10,7 @@
  * connection costs its 24-byte fd-table entry and nothing else here.
  */
 #define _GNU_SOURCE   /* accept4 */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -48,7 +49,7 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     e->kind = (uint8_t)kind;
     e->gen = loop->last_gen;
-    e->flags &= MUX__FLAG_IN_CHANGES;
+    e->flags &= MUX__FLAGS_LISTED;
     e->high = MUX__DEFAULT_HIGH_WATER;
     e->low = MUX__DEFAULT_LOW_WATER;
     e->wq = NULL;
@@ -91,6 +92,7 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
     int token = mux__token_of(loop, fd);
     ssize_t n;
 
+    assert(e->kind == MUX__FD_STREAM && loop->rused <= MUX_READ_BUFFER);
     if (want < 4096) {
         /* The shared buffer is full for this pass. Served first in the
          * next one, so busy streams late in the kernel's list still get
@@ -127,6 +129,7 @@ static int stream_drained(mux_loop_t *loop, int fd, mux_fd_t *e)
 {
     int token = mux__token_of(loop, fd);
 
+    assert(e->wq != NULL && e->wq->len == 0);
     free(e->wq);
     e->wq = NULL;
     if (e->flags & MUX__FLAG_CLOSE_PENDING) {
@@ -143,8 +146,11 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
 {
     mux_wqueue_t *q = e->wq;
     int token = mux__token_of(loop, fd);
-    ssize_t n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
+    ssize_t n;
 
+    /* A queue exists only while it holds unsent bytes. */
+    assert(e->kind == MUX__FD_STREAM && q != NULL && q->len > 0);
+    n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
     if (n < 0) {
         int err = errno;
 
@@ -178,6 +184,7 @@ void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    assert(e->kind == MUX__FD_STREAM);
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         e->flags |= MUX__FLAG_PEER_DONE;
     if (e->wq != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
@@ -216,6 +223,7 @@ static int enqueue(mux_fd_t *e, const char *data, size_t len)
         q->head = q->len = 0;
     q->cap = size - sizeof(*q);
     e->wq = q;
+    assert(q->head + q->len + len <= q->cap);
     memcpy(q->data + q->head + q->len, data, len);
     q->len += len;
     return 0;
@@ -383,6 +391,7 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
     int token = mux__token_of(loop, fd), i, batch = (int)loop->fds[fd].high;
     int one = 1;
 
+    assert(loop->fds[fd].kind == MUX__FD_LISTENER);
     if (loop->fds[fd].flags & MUX__FLAG_PAUSED)
         return;
     for (i = 0; i < batch; i++) {

@@ -5,6 +5,7 @@
  * O(log n). A fired id is only reused from the next iteration, so a record
  * the caller has not dispatched yet can never name a newer timer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -31,6 +32,7 @@ static int before(const mux_loop_t *loop, int a, int b)
 
 static void place(mux_loop_t *loop, int pos, int id)
 {
+    assert(pos >= 0 && pos < loop->heap_len && id >= 0 && id < loop->ntimers);
     loop->heap[pos] = id;
     loop->timers[id].heap_pos = pos;
 }
@@ -70,8 +72,11 @@ static void sift_down(mux_loop_t *loop, int pos)
 static void heap_remove(mux_loop_t *loop, int id)
 {
     int pos = loop->timers[id].heap_pos;
-    int last = loop->heap[--loop->heap_len];
+    int last;
 
+    /* The position a timer stores is its slot in the heap. */
+    assert(pos >= 0 && pos < loop->heap_len && loop->heap[pos] == id);
+    last = loop->heap[--loop->heap_len];
     loop->timers[id].heap_pos = -1;
     if (pos == loop->heap_len)
         return;
@@ -111,6 +116,7 @@ static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
     if (loop->nfree == 0 && (rc = grow_timers(loop)) < 0)
         return rc;
     id = loop->free_ids[--loop->nfree];
+    assert(loop->timers[id].heap_pos == -1 && loop->heap_len < loop->ntimers);
     loop->timers[id].deadline = deadline_ns;
     loop->timers[id].seq = loop->timer_seq++;
     loop->heap_len++;
@@ -126,6 +132,7 @@ static int timer_cancel_held(mux_loop_t *loop, int id)
     if (loop->timers[id].heap_pos < 0)
         return -ENOENT;   /* already fired or cancelled */
     heap_remove(loop, id);
+    assert(loop->nfree < loop->ntimers);
     loop->free_ids[loop->nfree++] = id;
     return 0;
 }
@@ -154,6 +161,7 @@ int mux__timers_expire(mux_loop_t *loop, int64_t now)
         if ((rc = mux__push_record(loop, MUX_REC_TIMER, id, 0, 0)) < 0)
             return rc;
         heap_remove(loop, id);
+        assert(loop->nfired_ids < loop->ntimers);
         loop->fired_ids[loop->nfired_ids++] = id;
     }
     return 0;
@@ -161,6 +169,7 @@ int mux__timers_expire(mux_loop_t *loop, int64_t now)
 
 void mux__timers_release_fired(mux_loop_t *loop)
 {
+    assert(loop->nfree + loop->nfired_ids <= loop->ntimers);
     while (loop->nfired_ids > 0)
         loop->free_ids[loop->nfree++] = loop->fired_ids[--loop->nfired_ids];
 }
