@@ -56,6 +56,16 @@ typedef struct {
     int maxfd;          /* highest registered fd, -1 when empty */
 } select_backend_t;
 
+/* Drops every registration (callers hold the lock, or own s alone). */
+static void forget_all(select_backend_t *s)
+{
+    FD_ZERO(&s->registered);
+    FD_ZERO(&s->rset);
+    FD_ZERO(&s->wset);
+    FD_ZERO(&s->xset);
+    s->maxfd = -1;
+}
+
 static mux_backend_t *select_create(int *err)
 {
     select_backend_t *s = calloc(1, sizeof(*s));
@@ -66,11 +76,7 @@ static mux_backend_t *select_create(int *err)
     }
     s->base.ops = &mux__select_ops;
     pthread_mutex_init(&s->lock, NULL);
-    FD_ZERO(&s->registered);
-    FD_ZERO(&s->rset);
-    FD_ZERO(&s->wset);
-    FD_ZERO(&s->xset);
-    s->maxfd = -1;
+    forget_all(s);
     return &s->base;
 }
 
@@ -164,11 +170,7 @@ static void select_close(mux_backend_t *b)
     select_backend_t *s = (select_backend_t *)b;
 
     pthread_mutex_lock(&s->lock);
-    FD_ZERO(&s->registered);
-    FD_ZERO(&s->rset);
-    FD_ZERO(&s->wset);
-    FD_ZERO(&s->xset);
-    s->maxfd = -1;
+    forget_all(s);
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -182,43 +182,33 @@ static int code_fd(int code)
     return code < 0 || fd >= MUX_MAX_FD ? -EBADF : fd;
 }
 
-int mux_selector_register(mux_selector_t *s, int code)
+static int register_locked(mux_selector_t *s, int fd, int interest)
 {
-    int fd = code_fd(code), interest = code & 3, rc;
+    int rc;
 
-    if (s == NULL)
-        return -EINVAL;
-    if (fd < 0)
-        return fd;
-    pthread_mutex_lock(&s->lock);
-    if (entry_get(s, fd)) {
-        rc = -EEXIST;
-    } else if ((rc = chunk_reserve(s, fd)) == 0) {
-        /* The entry goes in before the kernel call: a wait running in
-         * another thread may be woken by the ADD and must find it. */
-        entry_set(s, fd, MUX__SEL_REGISTERED | (unsigned)interest);
-        rc = mux_backend_ctl(s->b, MUX_CTL_ADD, fd, kernel_mask(s, interest));
-        if (rc == 0)
-            count_add(s, 1);
-        else
-            entry_set(s, fd, 0);
-    }
-    pthread_mutex_unlock(&s->lock);
+    if (entry_get(s, fd))
+        return -EEXIST;
+    if ((rc = chunk_reserve(s, fd)) < 0)
+        return rc;
+    /* The entry goes in before the kernel call: a wait running in another
+     * thread may be woken by the ADD and must find it. */
+    entry_set(s, fd, MUX__SEL_REGISTERED | (unsigned)interest);
+    rc = mux_backend_ctl(s->b, MUX_CTL_ADD, fd, kernel_mask(s, interest));
+    if (rc == 0)
+        count_add(s, 1);
+    else
+        entry_set(s, fd, 0);
     return rc;
 }
 
-int mux_selector_modify(mux_selector_t *s, int code)
+static int modify_locked(mux_selector_t *s, int fd, int interest)
 {
-    int fd = code_fd(code), interest = code & 3, rc;
+    int rc;
 
-    if (s == NULL)
-        return -EINVAL;
-    if (fd < 0)
-        return fd;
-    pthread_mutex_lock(&s->lock);
-    if (!entry_get(s, fd)) {
-        rc = -ENOENT;
-    } else if ((rc = mux_backend_ctl(s->b, MUX_CTL_MOD, fd, kernel_mask(s, interest))) == 0) {
+    if (!entry_get(s, fd))
+        return -ENOENT;
+    rc = mux_backend_ctl(s->b, MUX_CTL_MOD, fd, kernel_mask(s, interest));
+    if (rc == 0) {
         /* After the kernel call: until then the old interest is the one
          * that masks events (an event racing the change may be masked to
          * nothing, as with the stdlib). */
@@ -231,8 +221,34 @@ int mux_selector_modify(mux_selector_t *s, int code)
         entry_set(s, fd, 0);
         count_add(s, -1);
     }
+    return rc;
+}
+
+/* Checks a code, then applies `change` to its fd and interest under the
+ * writers' lock. */
+static int change_registration(mux_selector_t *s, int code,
+                               int (*change)(mux_selector_t *s, int fd, int interest))
+{
+    int fd = code_fd(code), rc;
+
+    if (s == NULL)
+        return -EINVAL;
+    if (fd < 0)
+        return fd;
+    pthread_mutex_lock(&s->lock);
+    rc = change(s, fd, code & 3);
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int mux_selector_register(mux_selector_t *s, int code)
+{
+    return change_registration(s, code, register_locked);
+}
+
+int mux_selector_modify(mux_selector_t *s, int code)
+{
+    return change_registration(s, code, modify_locked);
 }
 
 int mux_selector_unregister(mux_selector_t *s, int fd)
