@@ -66,8 +66,7 @@ static void every_backend_reports_pipe_readiness_and_follows_add_mod_del(void)
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), 0);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[1], 0), 0);
         CHECK_EQ(mux_backend_wait(b, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_backend_free(b);
         close(p[0]);
         close(p[1]);
@@ -90,8 +89,7 @@ static void every_backend_returns_eexist_for_a_second_add_and_enoent_for_unknown
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[1], 0), -ENOENT);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), 0);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), -ENOENT);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_backend_free(b);
         close(p[0]);
         close(p[1]);

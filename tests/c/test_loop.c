@@ -15,16 +15,6 @@
 
 #define MS 1000000LL   /* nanoseconds */
 
-static mux_loop_t *new_loop(int kind, int edge)
-{
-    int err = 0;
-    mux_loop_t *loop = mux_loop_new(kind, edge, &err);
-
-    if (loop == NULL)
-        fprintf(stderr, "    mux_loop_new(%s, %d) failed: %d\n", kind_name(kind), edge, err);
-    return loop;
-}
-
 static void loop_new_refuses_unknown_backends_and_edge_trigger_without_epoll(void)
 {
     int err = 0;
@@ -343,8 +333,7 @@ static void watcher_on_a_pipe_reports_io_records_until_removed(void)
         CHECK_EQ(mux_watch(loop, p[1], 0), 0);
         CHECK_EQ(mux_watch(loop, p[1], 0), 0);
         CHECK_EQ(run(loop, 0, NULL, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         close(p[0]);
         close(p[1]);
         mux_loop_free(loop);
@@ -572,20 +561,15 @@ static void loop_free_releases_streams_queues_listeners_timers_and_watchers(void
     for (k = 0; k < 3; k++) {
         mux_loop_t *loop = new_loop(all_backends[k], 0);
         int sv[2], tv[2], p[2], port, lfd, i, s1, s2, lt;
-        static char big[1 << 20];
 
         REQUIRE(loop != NULL);
         make_socketpair(sv);
-        tcp_pair(&tv[0], &tv[1]);
-        shrink_buffers(tv[0]);
-        shrink_buffers(tv[1]);
         make_pipe(p);
         lfd = tcp_listener(&port);
         s1 = mux_stream_open(loop, sv[0]);
-        s2 = mux_stream_open(loop, tv[0]);
+        s2 = open_flooded_stream(loop, &tv[0], &tv[1]);
         lt = mux_listener_open(loop, lfd, 8);
         REQUIRE(s1 >= 0 && s2 >= 0 && lt >= 0);
-        CHECK(mux_stream_write(loop, s2, big, sizeof(big)) > 0);  /* queued */
         CHECK_EQ(mux_watch(loop, p[0], MUX_READ), 0);
         for (i = 0; i < 100; i++)
             mux_timer_add(loop, mux_loop_now_ns() + (int64_t)i * MS);

@@ -63,8 +63,7 @@ static void selector_reports_one_code_per_ready_fd_masked_by_interest(void)
         CHECK_EQ(mux_selector_unregister(s, p[0]), -ENOENT);
         CHECK_EQ(mux_selector_modify(s, CODE(p[0], 1)), -ENOENT);
         CHECK_EQ(mux_selector_wait(s, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_selector_free(s);   /* with p[1] still registered */
         close(p[0]);
         close(p[1]);
