@@ -224,9 +224,9 @@ static int apply_changes(mux_loop_t *loop)
         if (rc < 0)
             rc = report_refused(loop, fd, -rc);
     }
-    /* Entries not reached (a record could not be stored) stay queued. */
     loop->nchanges -= i;
-    memmove(loop->changes, loop->changes + i, (size_t)loop->nchanges * sizeof(int));
+    if (loop->nchanges > 0)   /* not reached: a record could not be stored */
+        memmove(loop->changes, loop->changes + i, (size_t)loop->nchanges * sizeof(int));
     return rc;
 }
 
