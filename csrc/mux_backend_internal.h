@@ -21,15 +21,16 @@ typedef struct mux_backend_ops {
     void (*close)(mux_backend_t *b);    /* release kernel objects only */
     void (*destroy)(mux_backend_t *b);  /* free memory (already closed) */
 
-    /* Optional ops, NULL where the backend cannot do it (poll and select
-     * can do none of them): mux_backend.c then returns the error named.
-     * The kernel object's fd; else -ENOTSUP. */
+    /* Optional ops: NULL where the backend cannot (poll and select can do
+     * none of them), and mux_backend.c returns the error named here. */
+
+    /* The kernel object's fd. NULL: -ENOTSUP. */
     int (*fileno)(const mux_backend_t *b);
-    /* Wraps an existing kernel object's fd, owned from now on; else
+    /* Wraps an existing kernel object's fd, owned from now on. NULL:
      * -ENOTSUP. */
     mux_backend_t *(*adopt)(int fd, int *err);
     /* Waits into the caller's arrays, for a second thread while another
-     * wait owns the fired arrays; else -EBUSY. */
+     * wait owns the fired arrays. NULL: -EBUSY. */
     int (*wait_into)(mux_backend_t *b, int *fds, uint32_t *events,
                      int maxevents, int64_t timeout_us);
 } mux_backend_ops_t;

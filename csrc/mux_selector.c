@@ -40,9 +40,9 @@ struct mux_selector {
     mux_backend_t *b;
     uint32_t edge;              /* EPOLLET or 0, or'ed into every kernel mask */
     pthread_mutex_t lock;       /* held by writers only */
-    uint8_t *chunks[MUX__CHUNKS]; /* fd's entry: chunks[fd / MUX__CHUNK_ENTRIES]
-                                   [fd % MUX__CHUNK_ENTRIES], 0 or
-                                   MUX__SEL_REGISTERED | interest; NULL: all 0 */
+    /* fd's entry is chunks[fd / MUX__CHUNK_ENTRIES][fd % MUX__CHUNK_ENTRIES]:
+     * 0 or MUX__SEL_REGISTERED | interest; a NULL chunk reads as all 0. */
+    uint8_t *chunks[MUX__CHUNKS];
     int count;                  /* registered fds (atomic) */
     int batch;                  /* largest batch the backend was sized for */
     int waiting;                /* 1 while a wait runs (atomic) */
