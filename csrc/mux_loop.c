@@ -1,13 +1,9 @@
 /* mux_loop.c - the event-loop core: fd table, coalesced interest changes,
  * one run_once() per iteration, watchers and the eventfd wake-up.
  *
- * One iteration (mux_loop_run_once):
- *   1. apply the interest changes queued since the last wait, once per fd;
- *   2. wait, no longer than the nearest timer (0 if an edge-triggered fd
- *      still has data);
- *   3. serve ready fds: streams read into the loop-wide buffer or flush
- *      their queue, listeners accept, watchers become MUX_REC_IO records;
- *   4. expire timers into MUX_REC_TIMER records, in (deadline, seq) order.
+ * The order of one iteration (mux_loop_run_once, steps 1-3) and of the
+ * dispatch that follows in Python is written once, in README.md under
+ * "One iteration", and pinned by tests/test_reactor_iteration_order.py.
  * The caller then dispatches the records; nothing here calls Python.
  */
 #include <assert.h>
