@@ -1,9 +1,10 @@
 """Helpers for the echo-server tests (tests/test_echo_*.py).
 
 The server runs as a subprocess (`python -m pymux.echo --port 0 ...`); its
-first stdout line `listening on HOST:PORT` gives the address. It is stopped
-by PID only (SIGINT or SIGTERM, then SIGKILL after a timeout). /proc gives
-its CPU time and resident memory. Every wait here is bounded.
+first stdout line `listening on HOST:PORT` (`[HOST]:PORT` for IPv6) gives
+the address, its last `totals: ...`. It is stopped by PID only (SIGINT or
+SIGTERM, then SIGKILL after a timeout). /proc gives its CPU time, resident
+memory and child processes. Every wait here is bounded.
 """
 import os
 import re
@@ -23,7 +24,8 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 IO_TIMEOUT = 15.0
 
-_LISTENING = re.compile(r"^listening on (.+):(\d+)$")
+_LISTENING = re.compile(r"^listening on (?:\[([^\]]+)\]|([^:\[\]]+)):(\d+)$")
+_TOTALS = re.compile(r"^totals: (\d+) connections, (\d+) requests, (\d+) bytes$")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -48,6 +50,11 @@ class EchoServer:
         """Send `sig`, wait; SIGKILL after `timeout`. Returns (returncode,
         remaining stdout text). Safe to call twice."""
         return stop_process(self.proc, sig, timeout)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Wait for the server to exit by itself; SIGKILL after `timeout`.
+        Returns (returncode, remaining stdout text)."""
+        return stop_process(self.proc, None, timeout)
 
     def rss_bytes(self):
         return proc_rss_bytes(self.pid)
@@ -90,10 +97,12 @@ def env_for_memory_measurement():
     return env
 
 
-def start_echo_server(*args, backend="epoll", nofile=None, timeout=START_TIMEOUT, env=None):
-    """Start `python -m pymux.echo --port 0 --backend B *args` and wait for
-    its `listening on` line. Raises (after stopping it) if that never comes."""
-    cmd = echo_command("--host", "127.0.0.1", "--port", "0", "--backend", backend, *args,
+def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
+                      timeout=START_TIMEOUT, env=None):
+    """Start `python -m pymux.echo --host H --port 0 --backend B *args` and
+    wait for its `listening on` line. Raises (after stopping it) if that
+    never comes."""
+    cmd = echo_command("--host", host, "--port", "0", "--backend", backend, *args,
                        nofile=nofile)
     stderr_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -106,7 +115,16 @@ def start_echo_server(*args, backend="epoll", nofile=None, timeout=START_TIMEOUT
         raise AssertionError(
             f"echo server {cmd[-8:]} did not start (exit {code}): stdout {line + rest!r}, "
             f"stderr {stderr_file.read().decode(errors='replace')!r}")
-    return EchoServer(proc, match.group(1), int(match.group(2)), stderr_file)
+    return EchoServer(proc, match.group(1) or match.group(2), int(match.group(3)), stderr_file)
+
+
+def parse_totals(out):
+    """(connections, requests, bytes) from the server's stdout after
+    `listening on`: it must be exactly the one totals line."""
+    lines = out.strip().splitlines()
+    match = _TOTALS.match(lines[-1]) if len(lines) == 1 else None
+    assert match, f"expected one totals line, got {out!r}"
+    return tuple(map(int, match.groups()))
 
 
 def read_line(pipe, timeout):
@@ -127,9 +145,9 @@ def read_line(pipe, timeout):
 
 
 def stop_process(proc, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
-    """Stop a subprocess we started, by its PID: `sig`, then SIGKILL after
-    `timeout`. Returns (returncode, the rest of its stdout as text)."""
-    if proc.poll() is None:
+    """Stop a subprocess we started, by its PID: `sig` (None: none), then
+    SIGKILL after `timeout`. Returns (returncode, the rest of its stdout as text)."""
+    if sig is not None and proc.poll() is None:
         try:
             os.kill(proc.pid, sig)
         except ProcessLookupError:
@@ -161,9 +179,47 @@ def proc_rss_bytes(pid):
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
+def children(pid):
+    """PIDs of the direct children of `pid` (Linux 3.5+)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def gone_or_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_until_gone(pids, timeout=STOP_TIMEOUT):
+    """True once every pid has exited (or is a zombie), False at the timeout."""
+    deadline = time.monotonic() + timeout
+    while not all(gone_or_zombie(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kill_if_alive(pids):
+    """SIGKILL the processes we started that are still running (by PID)."""
+    for pid in pids:
+        if not gone_or_zombie(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def connect(address, timeout=IO_TIMEOUT, bufsize=None):
     """A blocking client socket with a timeout (and big buffers if asked)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if bufsize:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize)
