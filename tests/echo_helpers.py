@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 BACKENDS = ("epoll", "epoll-et", "poll", "select")
 
 # Hang guards only: generous, since CI also runs under AddressSanitizer.
@@ -28,6 +30,8 @@ _LISTENING = re.compile(r"^listening on (?:\[([^\]]+)\]|([^:\[\]]+)):(\d+)$")
 _TOTALS = re.compile(r"^totals: (\d+) connections, (\d+) requests, (\d+) bytes$")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+SHUTTING_DOWN = "shutting down: stopped accepting"   # a server's log line (-v) after a signal
+
 
 class EchoServer:
     """A running `python -m pymux.echo` subprocess."""
@@ -36,6 +40,7 @@ class EchoServer:
         self.proc = proc
         self.pid = proc.pid
         self.address = (host, port)
+        self.listening_line = None
         self._stderr = stderr_file
 
     def alive(self):
@@ -50,6 +55,13 @@ class EchoServer:
         """Send `sig`, wait; SIGKILL after `timeout`. Returns (returncode,
         remaining stdout text). Safe to call twice."""
         return stop_process(self.proc, sig, timeout)
+
+    def wait_for_log(self, text, count=1, timeout=IO_TIMEOUT):
+        """Wait until `text` appears `count` times in its stderr (log lines)."""
+        deadline = time.monotonic() + timeout
+        while self.stderr_text().count(text) < count:
+            assert time.monotonic() < deadline, f"no {text!r} in {self.stderr_text()!r}"
+            time.sleep(0.02)
 
     def wait(self, timeout=STOP_TIMEOUT):
         """Wait for the server to exit by itself; SIGKILL after `timeout`.
@@ -98,15 +110,16 @@ def env_for_memory_measurement():
 
 
 def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
-                      timeout=START_TIMEOUT, env=None):
+                      timeout=START_TIMEOUT, env=None, new_session=False):
     """Start `python -m pymux.echo --host H --port 0 --backend B *args` and
     wait for its `listening on` line. Raises (after stopping it) if that
-    never comes."""
+    never comes. new_session: its own session and process group (whose id
+    is its PID), so a test can signal the group."""
     cmd = echo_command("--host", host, "--port", "0", "--backend", backend, *args,
                        nofile=nofile)
     stderr_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, env=env)
+                            stderr=stderr_file, env=env, start_new_session=new_session)
     line = read_line(proc.stdout, timeout)
     match = _LISTENING.match(line.strip())
     if match is None:
@@ -115,7 +128,25 @@ def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
         raise AssertionError(
             f"echo server {cmd[-8:]} did not start (exit {code}): stdout {line + rest!r}, "
             f"stderr {stderr_file.read().decode(errors='replace')!r}")
-    return EchoServer(proc, match.group(1) or match.group(2), int(match.group(3)), stderr_file)
+    server = EchoServer(proc, match.group(1) or match.group(2), int(match.group(3)), stderr_file)
+    server.listening_line = line.strip()
+    return server
+
+
+@pytest.fixture
+def server_with():
+    """Factory fixture (import it into a test module to use it):
+    ``server_with(*args, **kwargs)`` starts an echo server as
+    start_echo_server does; killed at teardown if still running."""
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(start_echo_server(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop(signal.SIGKILL)
 
 
 def parse_totals(out):
@@ -241,6 +272,19 @@ def recv_exactly(sock, n):
             break
         buf += chunk
     return bytes(buf)
+
+
+def read_to_eof(sock):
+    """Bytes until EOF; (bytes, the exception that ended the reading or None)."""
+    buf = bytearray()
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return bytes(buf), None
+            buf += chunk
+    except OSError as exc:
+        return bytes(buf), exc
 
 
 def recv_until_eof(sock, limit=1 << 30):

@@ -6,55 +6,25 @@ totals count the bytes the peers really received."""
 import os
 import selectors
 import signal
-import socket
 import threading
 import time
 
 import pytest
 
-from echo_helpers import (BACKENDS, IO_TIMEOUT, STOP_TIMEOUT, Sender, connect, parse_totals,
-                          receive_and_compare, recv_exactly, start_echo_server)
+from echo_helpers import (BACKENDS, IO_TIMEOUT, SHUTTING_DOWN, Sender, connect,  # noqa: F401
+                          parse_totals, read_to_eof, receive_and_compare, recv_exactly,
+                          server_with)
 
 MiB = 1024 * 1024
 LONG_GRACE = 600   # longer than every hang guard: only the clients (or a 2nd signal) end it
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@pytest.fixture
-def server_with():
-    """Factory: ``server_with(*args, backend=...)``; killed at teardown if still up."""
-    started = []
-
-    def start(*args, **kwargs):
-        started.append(start_echo_server(*args, **kwargs))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.stop(signal.SIGKILL)
-
-
 def signal_and_wait_for_shutdown(server, sig):
     """Send `sig` to a server started with -v and wait for its log line
     saying it has stopped accepting."""
     os.kill(server.pid, sig)
-    deadline = time.monotonic() + IO_TIMEOUT
-    while "shutting down: stopped accepting" not in server.stderr_text():
-        assert time.monotonic() < deadline, "no shutdown after the signal"
-        time.sleep(0.02)
-
-
-def read_to_eof(sock):
-    """Bytes until EOF; (bytes, the exception that ended the read or None)."""
-    buf = bytearray()
-    try:
-        while True:
-            chunk = sock.recv(MiB)
-            if not chunk:
-                return bytes(buf), None
-            buf += chunk
-    except OSError as exc:
-        return bytes(buf), exc
+    server.wait_for_log(SHUTTING_DOWN)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
