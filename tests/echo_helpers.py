@@ -88,7 +88,7 @@ def echo_command(*args, nofile=None):
     code = (
         "import resource, runpy, sys\n"
         "cur_soft, cur_hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
-        f"hard = {hard!r} if {hard!r} is not None else cur_hard\n"
+        f"hard = {'cur_hard' if hard is None else repr(hard)}\n"
         f"soft = {soft!r} if hard == resource.RLIM_INFINITY else min({soft!r}, hard)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))\n"
         f"sys.argv = {argv!r}\n"
