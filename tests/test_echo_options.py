@@ -2,8 +2,6 @@
 import socket
 import time
 
-import pytest
-
 from echo_helpers import connect, recv_exactly, round_trip, server_with  # noqa: F401 (fixture)
 
 IDLE = 0.5
