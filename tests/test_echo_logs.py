@@ -44,7 +44,8 @@ def test_eight_warnings_a_second_become_one_then_one_that_counts_the_rest(limit,
         clock.now += 0.125
     shown = [message for ok, message in results if ok]
     assert len(shown) == 3
-    assert shown[0] == "accept() failed on ('127.0.0.1', 8088): Too many open files; retrying in 0.1s"
+    assert shown[0] == ("accept() failed on ('127.0.0.1', 8088): Too many open files; "
+                        "retrying in 0.1s")
     assert shown[1] == shown[0] + " (7 similar messages suppressed)"
     assert shown[2] == shown[0] + " (7 similar messages suppressed)"
 

@@ -58,9 +58,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    p = Parser(prog=PROG, description="pymux echo server",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", type=host, default="127.0.0.1",
+    p = Parser(prog=PROG, description="pymux echo server", epilog=EPILOG,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", type=listen_host, default="127.0.0.1",
                    help="address or name to listen on (default 127.0.0.1; :: or 0.0.0.0 for all)")
     p.add_argument("--port", type=port_number(0), default=8088, help="0 picks a free port")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll")
@@ -70,7 +70,8 @@ def build_parser():
     p.add_argument("--max-connections", type=integer(0), default=0, metavar="N",
                    help="0: no limit")
     p.add_argument("--max-buffer", type=integer(1, MAX_BUFFER), default=256 * 1024,
-                   metavar="BYTES", help="per-connection write buffer cap in bytes; past it the peer is not read")
+                   metavar="BYTES",
+                   help="per-connection write buffer cap in bytes; past it the peer is not read")
     p.add_argument("--idle-timeout", type=seconds, default=0.0, metavar="SECONDS",
                    help="close connections silent this long; 0: never")
     p.add_argument("--grace", type=seconds, default=5.0, metavar="SECONDS",
@@ -112,7 +113,7 @@ def seconds(text):
     return value
 
 
-def host(text):
+def listen_host(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("empty host (use 0.0.0.0 or :: for every address)")
     return text

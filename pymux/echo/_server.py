@@ -26,6 +26,10 @@ class StartupError(Exception):
     """The server or client could not start (bad address, port in use...)."""
 
 
+def listen_error(host, port, exc):
+    return StartupError(f"cannot listen on {format_address(host, port)}: {exc.strerror or exc}")
+
+
 class Stats:
     """Totals for one process; connections add theirs when they end."""
 
@@ -58,8 +62,7 @@ class EchoServer:
             self.server = self.reactor.listen_tcp(self.new_protocol, host, port,
                                                   backlog=1024, reuse_port=reuse_port)
         except OSError as exc:
-            raise StartupError(f"cannot listen on {format_address(host, port)}: "
-                               f"{exc.strerror or exc}") from None
+            raise listen_error(host, port, exc) from None
         if self.args.idle_timeout:
             self.reactor.call_later(self.args.idle_timeout / 4, self.sweep_idle)
         return self.server

@@ -18,7 +18,8 @@ import signal
 import socket
 
 from ..reactor import Reactor
-from ._server import STOP_SIGNALS, StartupError, close_for_good, format_address, serve
+from ._server import (SERVING, STOP_SIGNALS, StartupError, close_for_good, listen_error,
+                      serve)
 
 logger = logging.getLogger("pymux.echo")
 
@@ -47,20 +48,17 @@ def run_workers(args, announce):
 
 
 def _reserve_port(host, port):
+    probe = None
     try:
         family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                    flags=socket.AI_PASSIVE)[0]
         probe = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise StartupError(f"cannot listen on {format_address(host, port)}: "
-                           f"{exc.strerror or exc}") from None
-    try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         probe.bind(addr)
     except OSError as exc:
-        probe.close()
-        raise StartupError(f"cannot listen on {format_address(host, port)}: "
-                           f"{exc.strerror or exc}") from None
+        if probe is not None:
+            probe.close()
+        raise listen_error(host, port, exc) from None
     return probe
 
 
@@ -115,7 +113,7 @@ def _worker_main(args, port, link):
                     echo.shutdown()
                 return
             reactor.remove_reader(link)
-            if echo.state == "serving":
+            if echo.state == SERVING:
                 logger.warning("the parent process is gone: shutting down")
                 echo.shutdown()
 
