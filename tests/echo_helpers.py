@@ -219,12 +219,27 @@ def children(pid):
         return []
 
 
-def gone_or_zombie(pid):
+def proc_state(pid):
+    """The state letter of process `pid` (R, S, T stopped, Z zombie...); Z if gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
+            return f.read().rpartition(")")[2].split()[0]
     except FileNotFoundError:
-        return True
+        return "Z"
+
+
+def gone_or_zombie(pid):
+    return proc_state(pid) == "Z"
+
+
+def stop_and_wait(pid, timeout=STOP_TIMEOUT):
+    """SIGSTOP a process we started and wait until it is stopped: kill()
+    returns before the target has stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while proc_state(pid) != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
 
 
 def wait_until_gone(pids, timeout=STOP_TIMEOUT):

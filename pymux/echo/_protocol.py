@@ -51,6 +51,8 @@ class EchoProtocol(Protocol):
         transport.set_write_buffer_limits(high=owner.args.max_buffer)
         if logger.isEnabledFor(logging.INFO):
             logger.info("connection from %s", self.peer())
+        if owner.finishing():   # accepted from the listen queue at shutdown
+            self.finish()
 
     def data_received(self, data):
         if self.ending:   # finishing: read the peer to its end, echo nothing

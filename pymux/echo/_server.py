@@ -105,15 +105,20 @@ class EchoServer:
         its input read to EOF) and, FINISH_TIMEOUT later, closed or reset."""
         if self.state == SERVING:
             self.state = DRAINING
-            if self.server is not None:
-                self.server.close()
-            logger.info("shutting down: stopped accepting; %d connections open, %.3g s grace",
-                        self.active, self.args.grace)
             self.grace_timer = self.reactor.call_later(self.args.grace, self.finish_connections)
-            self.stop_when_done()
+            # Not at once: connections whose handshake is done wait in the
+            # listen queue (their clients see them open) and closing the
+            # listener would reset them; the next iteration accepts them.
+            self.reactor.call_soon(self.stop_accepting)
         elif self.state == DRAINING:
             self.grace_timer.cancel()
             self.finish_connections()
+
+    def stop_accepting(self):
+        self.server.close()
+        logger.info("shutting down: stopped accepting; %d connections open, %.3g s grace",
+                    self.active, self.args.grace)
+        self.stop_when_done()
 
     def finish_connections(self):
         self.state = FINISHING
@@ -125,12 +130,15 @@ class EchoServer:
         for conn in self.connections():
             conn.end_now()
 
+    def finishing(self):
+        return self.state == FINISHING
+
     def connection_ended(self):
         self.active -= 1
         self.stop_when_done()
 
     def stop_when_done(self):
-        if self.state != SERVING and self.active == 0:
+        if self.state != SERVING and self.active == 0 and not self.server.is_serving():
             self.reactor.stop()
 
     def connections(self):

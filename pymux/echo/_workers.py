@@ -154,14 +154,13 @@ class Supervisor:
 
     def relay_signal(self):
         self.signals += 1
-        if self.signals == 1:
-            logger.info("shutting down %d workers", len(self.workers))
         for worker in self.workers:
             if worker.status is None:
                 try:
                     worker.link.send(b"s")
                 except OSError:
                     pass   # ending already: its EOF is on the way
+        logger.info("stop signal %d relayed to the workers", self.signals)
 
     def on_readable(self, worker):
         try:
