@@ -171,3 +171,13 @@ def test_a_peer_that_never_reads_is_reset_at_the_end_and_counted_for_what_it_rec
     assert (connections, nbytes) == (1, len(got))
     assert 0 < len(got) < size
     assert isinstance(error, ConnectionResetError)
+
+
+def test_sighup_after_the_terminal_went_away_exits_zero_without_a_traceback(server_with):
+    """A hangup usually means stdout is gone too: printing the totals fails
+    (EPIPE here, EIO on a terminal), and the server still exits cleanly."""
+    server = server_with()
+    server.proc.stdout.close()   # the reader of its stdout is gone
+    os.kill(server.pid, signal.SIGHUP)
+    code = server.proc.wait(timeout=IO_TIMEOUT)
+    assert (code, server.stderr_text()) == (0, "")
