@@ -4,6 +4,10 @@
                                [--conns 1,10,100] [--servers pymux,selectors,...]
                                [--upper] [--idle-conns 10000] [--json out.json]
 
+The servers are chosen by name from bench/servers/registry.py (any of its
+names, the study's models too); the default is pymux, selectors, asyncio,
+uvloop and c-floor.
+
 One interleaved run: for each rep, for each server (order rotated per rep),
 start the server, run every (size, connections) cell with the C load
 generator, stop it. Reports medians over reps of requests/s, p50/p99 latency
@@ -13,37 +17,25 @@ installed) and server RSS growth per idle connection. A server that fails to
 start is reported as such and the run goes on with the others.
 """
 import argparse
-import importlib.util
 import json
-import sys
 
-import _harness as h
+from harness.loadgen import idle_rss_per_conn, loadgen_path
+from harness.proc import raise_nofile_limit
+from harness.progress import Progress
+from harness.report import failures_md, fmt, machine_meta, median
+from harness.session import Session, ints
+from harness.strace import top_syscalls
+from servers.registry import BY_NAME, ECHO_COMPARISON
 
 HOST = "127.0.0.1"
-DEFAULT_SERVERS = "pymux,selectors,asyncio,uvloop,c-floor"
-SERVER_NAMES = ("pymux", "selectors", "selectors-pymux", "asyncio", "uvloop", "c-floor")
-
-
-def server_argv(name, upper):
-    """argv for a server name (one of SERVER_NAMES); raises if it cannot be built."""
-    py, common = sys.executable, ["--port", "0", "--host", HOST] + (["--upper"] if upper else [])
-    srv = h.SERVERS
-    table = {
-        "pymux": lambda: [py, "-m", "pymux.echo", *common],
-        "selectors": lambda: [py, srv / "selectors_echo.py", *common],
-        "selectors-pymux": lambda: [py, srv / "selectors_echo.py", "--selectors-module", "pymux", *common],
-        "asyncio": lambda: [py, srv / "asyncio_echo.py", "--loop", "asyncio", *common],
-        "uvloop": lambda: [py, srv / "asyncio_echo.py", "--loop", "uvloop", *common],
-        "c-floor": lambda: [h.build("servers/c_epoll_echo.c"), *common],
-    }
-    return table[name]()
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--servers", default=DEFAULT_SERVERS)
-    p.add_argument("--sizes", type=h.ints, default=[64, 1024, 16384])
-    p.add_argument("--conns", type=h.ints, default=[1, 10, 100])
+    p.add_argument("--servers", default=",".join(ECHO_COMPARISON),
+                   help="comma-separated names from bench/servers/registry.py")
+    p.add_argument("--sizes", type=ints, default=[64, 1024, 16384])
+    p.add_argument("--conns", type=ints, default=[1, 10, 100])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--duration", type=float, default=2.0, help="seconds per cell")
     p.add_argument("--warmup", type=float, default=0.3, help="seconds before each cell")
@@ -66,26 +58,27 @@ def parse_args(argv=None):
         a.strace_requests = min(a.strace_requests, 2000)
     if a.reps < 1 or a.duration <= 0:
         p.error("--reps must be >= 1 and --duration > 0")
-    unknown = set(a.servers.split(",")) - set(SERVER_NAMES)
+    unknown = set(a.servers.split(",")) - set(BY_NAME)
     if unknown:
-        p.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVER_NAMES)}")
+        p.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from {', '.join(BY_NAME)}")
     return a
 
 
-class Bench(h.Session):
+class Bench(Session):
     def __init__(self, args):
         super().__init__(args)
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
         self.servers, self.skipped = [], {}
         for name in args.servers.split(","):
-            if name == "uvloop" and importlib.util.find_spec("uvloop") is None:
-                self.skipped[name] = "uvloop not installed"
+            why = BY_NAME[name].missing()
+            if why:
+                self.skipped[name] = why
             else:
                 self.servers.append(name)
         self.entries = self.servers
         self.idle = {}
         n = len(self.servers)
-        self.progress = h.Progress(args.reps * n * len(self.cells)
+        self.progress = Progress(args.reps * n * len(self.cells)
                                    + (n if args.strace_requests else 0)
                                    + (n if args.idle_conns else 0))
 
@@ -93,7 +86,7 @@ class Bench(h.Session):
         return name
 
     def argv_of(self, name):
-        return server_argv(name, self.a.upper)
+        return BY_NAME[name].argv(HOST, self.a.upper)
 
     def load_run(self, srv, name, size, conns):
         return dict(super().load_run(srv, name, size, conns), server=name)
@@ -106,7 +99,7 @@ class Bench(h.Session):
             for name in self.servers:
                 self.progress.show(f"idle memory, {self.a.idle_conns} connections: {name}")
                 self.progress.step()
-                self.idle[name] = self.with_server(name, "idle", lambda s: h.idle_rss_per_conn(
+                self.idle[name] = self.with_server(name, "idle", lambda s: idle_rss_per_conn(
                     s, self.a.idle_conns))
 
 
@@ -121,14 +114,14 @@ def summarize(bench):
             row = {"server": name, "size": size, "conns": conns, "reps": len(runs)}
             if runs:
                 rps = [r["rps"] for r in runs]
-                row.update(rps=h.median(rps), p50_us=h.median([r["p50_us"] for r in runs]),
-                           p99_us=h.median([r["p99_us"] for r in runs]),
-                           cpu_us=h.median([r["cpu_us_per_req"] for r in runs]),
-                           rps_spread=(max(rps) - min(rps)) / h.median(rps)
-                           if len(rps) > 1 and h.median(rps) else None,
-                           fairness=h.median([r["conn_min_requests"] / r["conn_max_requests"]
+                row.update(rps=median(rps), p50_us=median([r["p50_us"] for r in runs]),
+                           p99_us=median([r["p99_us"] for r in runs]),
+                           cpu_us=median([r["cpu_us_per_req"] for r in runs]),
+                           rps_spread=(max(rps) - min(rps)) / median(rps)
+                           if len(rps) > 1 and median(rps) else None,
+                           fairness=median([r["conn_min_requests"] / r["conn_max_requests"]
                                               for r in runs if r["conn_max_requests"]]),
-                           client_busy=h.median([r["loadgen_cpu_s"] / r["elapsed_s"]
+                           client_busy=median([r["loadgen_cpu_s"] / r["elapsed_s"]
                                                  for r in runs if r["elapsed_s"]]),
                            errors=sum(r["errors"] + r["warmup_errors"] for r in runs),
                            mismatched_bytes=sum(r["mismatched_bytes"] for r in runs),
@@ -168,10 +161,10 @@ def report(bench, summary):
             if r["reps"] != bench.a.reps:
                 ok += f" ({r['reps']} reps)"
             lines.append(
-                f"| {size} | {conns} | {name} | {h.fmt(r['rps'])} | {h.fmt(r['p50_us'], '.1f')} "
-                f"| {h.fmt(r['p99_us'], '.1f')} | {h.fmt(r['cpu_us'], '.2f')} "
-                f"| {h.fmt(ratio(r['cpu_us'], ref), '.2f')} | {h.fmt(ratio(r['cpu_us'], floor), '.2f')} "
-                f"| {h.fmt(r['rps_spread'], '.0%')} | {ok} |")
+                f"| {size} | {conns} | {name} | {fmt(r['rps'])} | {fmt(r['p50_us'], '.1f')} "
+                f"| {fmt(r['p99_us'], '.1f')} | {fmt(r['cpu_us'], '.2f')} "
+                f"| {fmt(ratio(r['cpu_us'], ref), '.2f')} | {fmt(ratio(r['cpu_us'], floor), '.2f')} "
+                f"| {fmt(r['rps_spread'], '.0%')} | {ok} |")
     for name, why in bench.skipped.items():
         lines.append(f"\n{name}: skipped ({why})")
     if bench.syscalls:
@@ -182,7 +175,7 @@ def report(bench, summary):
             if "error" in s:
                 lines.append(f"| {name} | n/a | {s['error'][:80]} |")
             else:
-                top = h.top_syscalls(s)
+                top = top_syscalls(s)
                 lines.append(f"| {name} | {s['per_request']:.2f} | {top} |")
     if bench.idle:
         lines += ["", "### Idle memory: server RSS growth per idle connection", "",
@@ -195,16 +188,16 @@ def report(bench, summary):
             else:
                 note = "" if s.get("accepted_all") else " (not all accepted)"
                 lines.append(f"| {name} | {s['connected']}{note} | {s['rss_before_kb'] / 1024:.1f} "
-                             f"| {s['rss_after_kb'] / 1024:.1f} | {h.fmt(s['kb_per_conn'], '.2f')} |")
-    lines += h.failures_md(bench.failures)
+                             f"| {s['rss_after_kb'] / 1024:.1f} | {fmt(s['kb_per_conn'], '.2f')} |")
+    lines += failures_md(bench.failures)
     return "\n".join(lines)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    h.raise_nofile_limit()
-    h.loadgen_path()
-    m = h.machine_meta(vars(args))
+    raise_nofile_limit()
+    loadgen_path()
+    m = machine_meta(vars(args))
     bench = Bench(args)
     bench.run()
     summary = summarize(bench)

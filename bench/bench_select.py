@@ -15,8 +15,8 @@ import socket
 import sys
 
 import pymux.select as mux_select
-from _timing import Fds, interleaved, per_call, row
-from _harness import raise_nofile_limit
+from harness.microbench import Fds, interleaved, per_call, row
+from harness.proc import raise_nofile_limit
 
 MODULES = {"stdlib": std_select, "pymux": mux_select}
 

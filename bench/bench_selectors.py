@@ -29,8 +29,8 @@ import time
 import pymux.selectors as mux_selectors
 from pymux._mux import lib
 
-from _timing import Fds, interleaved, row
-from _harness import raise_nofile_limit
+from harness.microbench import Fds, interleaved, row
+from harness.proc import raise_nofile_limit
 
 FD_SETSIZE = lib.FD_SETSIZE
 

@@ -14,7 +14,7 @@
  * that changes with every request and connection, so stale, mixed or
  * duplicated data is detected. With --upper the expected echo is upper case.
  * Never hangs: a global deadline (--timeout) ends every run with a report.
- * Build: gcc -O2 -Wall -Wextra -o loadgen loadgen.c (bench/_harness.py does it).
+ * Build: gcc -O2 -Wall -Wextra -o loadgen loadgen.c (bench/harness/c_build.py does it).
  */
 #define _GNU_SOURCE
 #include <ctype.h>

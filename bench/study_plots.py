@@ -1,4 +1,4 @@
-"""PNG plots for the I/O-models study (bench/run.py); needs matplotlib.
+"""PNG plots for the I/O-models study (bench/study.py); needs matplotlib.
 
     python bench/study_plots.py bench/results/study.json [--out bench/results]
 

@@ -5,13 +5,15 @@
 
 Backpressure the asyncio way: pause_writing() pauses reading the peer and
 resume_writing() resumes it. First stdout line: ``listening on HOST:PORT``.
-SIGINT/SIGTERM stop it cleanly.
+SIGINT/SIGTERM stop it cleanly (the loop's own signal handlers replace
+whatever the process inherited, SIG_IGN included).
 """
-import argparse
 import asyncio
 import signal
 import socket
 import sys
+
+import _common
 
 
 class Echo(asyncio.Protocol):
@@ -60,13 +62,12 @@ def loop_factory(name):
     return uvloop.new_event_loop
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--upper", action="store_true", help="echo upper-cased bytes")
+def add_options(p):
     p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
-    args = p.parse_args(argv)
+
+
+def main(argv=None):
+    args = _common.parse_args(__doc__, add_options, argv)
     with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
         runner.run(serve(args))
 

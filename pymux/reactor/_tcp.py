@@ -1,5 +1,6 @@
 """TCP for the reactor: listening servers and outgoing connections (the
 loop's records reach them through Reactor._dispatch)."""
+import errno
 import logging
 import os
 import socket
@@ -7,6 +8,7 @@ import socket
 from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
                      mux_stream_close, mux_stream_open)
 from .._errors import check, oserror
+from .._mux import lib
 from ._transport import Transport
 
 logger = logging.getLogger("pymux.reactor")
@@ -60,8 +62,16 @@ class Server:
 
     def _accept_failed(self, err):
         logger.warning("accept() failed on %s: %s; retrying in %.1fs",
-                       self.sockname, os.strerror(err), ACCEPT_RETRY_DELAY)
+                       self.sockname, self._accept_error(err), ACCEPT_RETRY_DELAY)
         self._retry = self._reactor.call_later(ACCEPT_RETRY_DELAY, self._resume)
+
+    def _accept_error(self, err):
+        # The C core closes an accepted fd its backend cannot watch and
+        # reports EINVAL, whose strerror would not say why.
+        if err == errno.EINVAL and self._reactor.backend == "select":
+            return (f"the accepted fd is at or above FD_SETSIZE ({lib.FD_SETSIZE}), "
+                    "the select backend's limit: connection closed")
+        return os.strerror(err)
 
     def _resume(self):
         self._retry = None

@@ -1,0 +1,72 @@
+"""Micro-benchmark helpers: bench_select.py, bench_selectors.py and the study's
+idle scaling time calls made in this process with them.
+
+(Raising RLIMIT_NOFILE for many fds: harness.proc.raise_nofile_limit.)
+
+- ``Fds(n, k)``: n socket ends (both ends of n/2 socketpairs, so 10,000 fds
+  fit under a 20,000 fd limit), the first k of them readable.
+- ``per_call(fn)``: a timer for ``interleaved``: ``run(calls)`` calls fn()
+  that many times and returns ns per call.
+- ``interleaved(runs, rounds, calls=None)``: rounds that alternate which
+  implementation goes first; medians in ns per operation. ``calls=None``
+  calibrates the count once so that a round takes about ROUND_NS.
+- ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio.
+
+This machine is shared: only ratios from the same run mean anything.
+"""
+import socket
+import statistics
+import time
+
+ROUND_NS = 30_000_000       # calibrated rounds aim for ~30 ms of work per implementation
+
+
+class Fds:
+    """n socket ends (both ends of n/2 socketpairs), the first k of them readable."""
+
+    def __init__(self, n, k):
+        self.pairs = [socket.socketpair() for _ in range(n // 2)]
+        self.ends = [s for pair in self.pairs for s in pair][:n]
+        for i in range(k):
+            self.peer(i).send(b"x")
+
+    def peer(self, i):
+        a, b = self.pairs[i // 2]
+        return b if self.ends[i] is a else a
+
+    def close(self):
+        for a, b in self.pairs:
+            a.close()
+            b.close()
+
+
+def per_call(fn):
+    """run(calls): call fn() ``calls`` times; ns per call."""
+    def run(calls):
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter_ns() - start) / calls
+    return run
+
+
+def interleaved(runs, rounds, calls=None):
+    """{name: median ns per op}; runs[name](calls) returns ns per op.
+
+    Rounds alternate which implementation goes first. ``calls`` per round, or
+    with None, calibrated once so that a round takes about ROUND_NS.
+    """
+    names = list(runs)
+    if calls is None:
+        probe = max(runs[name](3) for name in names)
+        calls = max(3, min(200_000, int(ROUND_NS / max(probe, 1))))
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            samples[name].append(runs[name](calls))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def row(label, result):
+    std, mux = result["stdlib"], result["pymux"]
+    return f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"

@@ -1,0 +1,61 @@
+"""Model 7: I/O multiplexing with epoll, edge-triggered (pymux.select.epoll, EPOLLET).
+
+    python bench/servers/epoll_et.py --port 0 [--upper]
+
+What blocks: only epoll.poll() (epoll_wait). Each socket is registered once
+for EPOLLIN | EPOLLOUT | EPOLLET and never modified: the kernel reports a
+socket when it *becomes* readable or writable (an edge), not while it stays so.
+The contract: on each event, recv() until EAGAIN (and send until EAGAIN or
+done), because bytes left behind produce no new event and would sit unread.
+Weakness: that contract is easy to break (forget one drain and a connection
+hangs silently), and a peer that sends without pause keeps the drain loop on
+it while others wait; real loops cap the drain per pass (a budget) and keep a
+list of sockets still to drain.
+"""
+import pymux.select as select
+
+import _common
+from _conn import Conn
+
+EPOLLIN, EPOLLOUT, EPOLLET = select.EPOLLIN, select.EPOLLOUT, select.EPOLLET
+
+
+def serve(args, listener):
+    reply = _common.reply_function(args)
+    listener.setblocking(False)
+    lfd = listener.fileno()
+    ep = select.epoll()
+    ep.register(lfd, EPOLLIN | EPOLLET)
+    conns = {}                                      # fd -> Conn
+    try:
+        while True:
+            for fd, events in ep.poll():            # seconds; None blocks
+                if fd == lfd:
+                    # Accept until EAGAIN: it is an edge too. After EMFILE & co no
+                    # new edge comes for the waiting ones; the next connection retries.
+                    for sock in _common.accept_ready(listener, limit=None):
+                        conns[sock.fileno()] = Conn(sock)
+                        ep.register(sock.fileno(), EPOLLIN | EPOLLOUT | EPOLLET)
+                    continue
+                conn = conns[fd]
+                if events & EPOLLOUT and conn.out:
+                    conn.flush()                    # send until done or EAGAIN: the next
+                                                    # EPOLLOUT edge resumes it
+                # Any event may mean unread bytes: a read edge, a hang-up, or a write
+                # edge after the drain stopped at HIGH_WATER (those unsent bytes mean
+                # send() hit EAGAIN, so that EPOLLOUT edge comes). recv until EAGAIN
+                # when there is room: bytes left unread would get no new edge.
+                if conn.may_read():
+                    conn.drain(reply)
+                if conn.done():             # EOF and everything sent: done
+                    ep.unregister(fd)
+                    del conns[fd]
+                    conn.sock.close()
+    finally:
+        for conn in conns.values():
+            conn.sock.close()
+        ep.close()
+
+
+if __name__ == "__main__":
+    _common.run(serve, __doc__)

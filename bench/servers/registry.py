@@ -1,0 +1,84 @@
+"""Every echo server the benchmarks run, by name: bench_echo.py (``--servers``)
+and study.py (``--models``) both choose from ``BY_NAME``.
+
+A server is a program in this folder (bench/servers/) plus its options. It
+runs as ``PROGRAM --host HOST --port 0 [options] [--upper]``, prints
+``listening on HOST:PORT`` first, and SIGINT or SIGTERM stop it (SIGINT even
+when it was started with SIGINT ignored, as a shell starts ``cmd &``).
+Python programs run under the benchmark's own interpreter; a C program is
+built on first use (bench/.build/).
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+from harness.c_build import build
+
+SERVERS_DIR = Path(__file__).resolve().parent
+FD_SETSIZE = 1024                       # glibc's fd_set: select() cannot watch fds >= this
+POOL_THREADS = 16
+BUSY_SLEEP = 0.001
+
+
+class EchoServer:
+    """One server: its name, its program and options, what it is, what it cannot do."""
+
+    def __init__(self, name, program, args=(), what="", max_conns=None, why=None, needs=None):
+        self.name, self.program, self.args, self.what = name, program, list(args), what
+        self.max_conns, self.why = max_conns, why
+        self.needs = needs              # a module it cannot run without, if any
+
+    def argv(self, host, upper=False):
+        if self.program.endswith(".c"):
+            run = [build(SERVERS_DIR / self.program)]
+        else:
+            run = [sys.executable, SERVERS_DIR / self.program]
+        return [*run, "--host", host, "--port", "0", *self.args, *(["--upper"] if upper else [])]
+
+    def cannot(self, conns):
+        """Why this server cannot serve ``conns`` connections, or None."""
+        if self.max_conns is not None and conns > self.max_conns:
+            return self.why
+        return None
+
+    def missing(self):
+        """Why this server cannot run on this machine (a module not installed), or None."""
+        if self.needs and importlib.util.find_spec(self.needs) is None:
+            return f"{self.needs} not installed"
+        return None
+
+
+SERVERS = [
+    # The study's I/O models (each file's docstring says what blocks and why it is weak).
+    EchoServer("threads", "blocking_threads.py", what="blocking, one thread per connection"),
+    EchoServer("pool", "blocking_pool.py", ["--threads", str(POOL_THREADS)],
+               what=f"blocking, fixed pool of {POOL_THREADS} threads"),
+    EchoServer("busy", "nonblocking_busy.py", what="non-blocking, busy polling loop"),
+    EchoServer("busy-sleep", "nonblocking_busy.py", ["--sleep", str(BUSY_SLEEP)],
+               what=f"busy polling, time.sleep({BUSY_SLEEP:g}) when a pass finds nothing"),
+    EchoServer("select", "select_loop.py", what="select() readiness loop",
+               max_conns=FD_SETSIZE - 16,  # stdio, listener and a few spare fds fit below it
+               why=f"select() cannot watch fd >= FD_SETSIZE ({FD_SETSIZE})"),
+    EchoServer("poll", "poll_loop.py", what="poll() readiness loop"),
+    EchoServer("epoll-lt", "epoll_lt.py", what="epoll, level-triggered"),
+    EchoServer("epoll-et", "epoll_et.py", what="epoll, edge-triggered (drain to EAGAIN)"),
+    EchoServer("selectors-callbacks", "selectors_callbacks.py",
+               what="selectors callbacks (pymux.selectors)"),
+    EchoServer("pymux", "reactor_echo.py", what="pymux reactor (python -m pymux.echo)"),
+    EchoServer("sigio", "sigio.py", what="signal-driven I/O (O_ASYNC, SIGIO)"),
+    # What bench_echo.py compares pymux with.
+    EchoServer("selectors", "selectors_callbacks.py", ["--stdlib", "--inline"],
+               what="stdlib selectors callbacks, per-connection code inline"),
+    EchoServer("selectors-pymux", "selectors_callbacks.py", ["--inline"],
+               what="pymux.selectors callbacks, per-connection code inline"),
+    EchoServer("asyncio", "asyncio_echo.py", ["--loop", "asyncio"],
+               what="asyncio Protocol, stdlib event loop"),
+    EchoServer("uvloop", "asyncio_echo.py", ["--loop", "uvloop"],
+               what="asyncio Protocol on uvloop", needs="uvloop"),
+    EchoServer("c-floor", "c_epoll_echo.c", what="hand-written C epoll server: the floor"),
+]
+BY_NAME = {s.name: s for s in SERVERS}
+
+STUDY_MODELS = ("threads", "pool", "busy", "busy-sleep", "select", "poll", "epoll-lt",
+                "epoll-et", "selectors-callbacks", "pymux", "sigio")
+ECHO_COMPARISON = ("pymux", "selectors", "asyncio", "uvloop", "c-floor")

@@ -1,0 +1,237 @@
+"""Every echo server of bench/servers/ (by its name in the registry) and the study driver.
+
+Every server is started as the harness starts it (``--port 0``, first line
+``listening on HOST:PORT``) and must echo byte-exact through bench/loadgen.c
+(10 connections, small and 256 KiB messages, so partial sends happen, in
+``--upper`` mode), survive peers that half-close or reset, and stop cleanly
+(exit status 0) on SIGINT and on SIGTERM, SIGINT even when it was started
+with SIGINT ignored (as a shell starts ``cmd &``). Then: the thread pool
+really starves connections beyond its threads, select() turns away fds >=
+FD_SETSIZE, the selectors model fails clearly without pymux.selectors, and
+the driver reports such failures and limits in its table instead of crashing.
+"""
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+from harness.loadgen import loadgen_path, run_loadgen  # noqa: E402
+from harness.server_process import ServerProcess, python_env  # noqa: E402
+from servers.registry import BY_NAME, SERVERS_DIR  # noqa: E402
+
+HOST = "127.0.0.1"
+
+# A sitecustomize that makes `import pymux.selectors` fail, as on a checkout
+# where it does not exist yet.
+HIDE_SELECTORS = '''
+import sys
+class _HidePymuxSelectors:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pymux.selectors":
+            raise ModuleNotFoundError("No module named 'pymux.selectors'", name=name)
+        return None
+sys.meta_path.insert(0, _HidePymuxSelectors())
+'''
+
+
+def server_argv(name, upper=False):
+    """The registry's argv for a server; skipped where it needs a module not installed."""
+    why = BY_NAME[name].missing()
+    if why:
+        pytest.skip(why)
+    return BY_NAME[name].argv(HOST, upper)
+
+
+def program_argv(program, *extra):
+    return [sys.executable, str(SERVERS_DIR / program), "--port", "0", *extra]
+
+
+@pytest.fixture(scope="module")
+def loadgen():
+    loadgen_path()                   # build once (gcc), before any server starts
+
+
+@pytest.fixture
+def start(request):
+    """start(argv, env=None, preexec_fn=None) -> a running ServerProcess; every server
+    is stopped at teardown."""
+    servers = []
+
+    def make(argv, env=None, preexec_fn=None):
+        srv = ServerProcess(argv, env=env or python_env(), start_timeout=20, preexec_fn=preexec_fn)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        if srv.alive():
+            srv.stop()
+
+
+def stopped_by(srv, sig, timeout=10):
+    """Send sig; the exit status (None if it did not exit within timeout)."""
+    os.kill(srv.pid, sig)
+    try:
+        return srv.proc.wait(timeout=timeout)
+    except Exception:                  # noqa: BLE001: reported by the assert
+        return None
+
+
+def recv_exactly(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def test_every_program_in_the_servers_folder_is_in_the_registry():
+    programs = {p.name for p in SERVERS_DIR.iterdir()
+                if p.suffix in (".py", ".c") and not p.name.startswith("_")}
+    assert programs - {"registry.py"} == {s.program for s in BY_NAME.values()}
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
+    srv = start(server_argv(name, upper=True))
+    for size, requests in ((100, 400), (256 * 1024, 20)):
+        r = run_loadgen(srv.host, srv.port, connections=10, size=size, requests=requests,
+                          upper=True, timeout=30)
+        assert (r["errors"], r["mismatched_bytes"], r["requests"]) == (0, 0, requests), r
+        assert r["conn_min_requests"] > 0, f"a connection got no reply: {r}"
+    assert srv.alive()
+    assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
+
+
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_stops_on_sigint_even_when_started_with_sigint_ignored(name, start):
+    # A shell starts a background job (`cmd &`) with SIGINT ignored, and the
+    # child inherits that: the server must still make Ctrl-C (SIGINT) stop it.
+    srv = start(server_argv(name), preexec_fn=ignore_sigint)
+    assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
+
+
+@pytest.mark.parametrize("name", BY_NAME)
+def test_server_survives_closed_connections_and_stops_on_sigterm(name, start):
+    srv = start(server_argv(name))
+    addr = (srv.host, srv.port)
+    payload = bytes(range(256)) * 1024                     # 256 KiB: many partial sends
+    # A peer that half-closes gets every byte back, then EOF.
+    with socket.create_connection(addr, timeout=10) as c:
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+        assert recv_exactly(c, len(payload)) == payload
+        assert c.recv(1) == b"", "no EOF after the echo of a half-closed connection"
+    # A peer that resets with unsent replies pending must not break the server.
+    with socket.create_connection(addr, timeout=10) as c:
+        c.sendall(payload)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # RST
+    # A connection still open at SIGTERM does not stop a clean exit.
+    idle = socket.create_connection(addr, timeout=10)
+    with socket.create_connection(addr, timeout=10) as c:
+        c.sendall(b"still serving")
+        assert recv_exactly(c, 13) == b"still serving"
+    assert srv.alive()
+    assert stopped_by(srv, signal.SIGTERM) == 0, srv.stderr_tail()
+    idle.close()
+
+
+def test_pool_starves_connections_beyond_its_threads(start):
+    srv = start(program_argv("blocking_pool.py", "--threads", "2"))
+    conns = [socket.create_connection((srv.host, srv.port), timeout=10) for _ in range(3)]
+    try:
+        for i, c in enumerate(conns):
+            c.sendall(b"hello %d" % i)
+        assert recv_exactly(conns[0], 7) == b"hello 0"
+        assert recv_exactly(conns[1], 7) == b"hello 1"
+        conns[2].settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            conns[2].recv(7)                               # queued: no worker is free
+        conns[0].close()                                   # frees a worker
+        conns[2].settimeout(10)
+        assert recv_exactly(conns[2], 7) == b"hello 2"
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_select_model_turns_away_fds_beyond_fd_setsize(start):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is too low for 1030 connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2200), hard))   # the server inherits it
+    clients = []
+    try:
+        srv = start(program_argv("select_loop.py"))
+        for _ in range(1030):                              # server fds pass 1023
+            clients.append(socket.create_connection((srv.host, srv.port), timeout=10))
+        deadline = time.monotonic() + 10
+        while "FD_SETSIZE" not in srv.stderr_tail() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "FD_SETSIZE" in srv.stderr_tail(), "no refusal reported"
+        clients[0].sendall(b"ping")                        # a low fd is still served
+        assert recv_exactly(clients[0], 4) == b"ping"
+        clients[-1].settimeout(10)                         # a high one was closed
+        assert clients[-1].recv(4) == b""
+        assert srv.alive()
+    finally:
+        for c in clients:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture
+def env_without_pymux_selectors(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(HIDE_SELECTORS)
+    env = python_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_selectors_model_without_pymux_selectors_fails_clearly(env_without_pymux_selectors):
+    res = subprocess.run(program_argv("selectors_callbacks.py"), env=env_without_pymux_selectors,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0
+    assert "listening on" not in res.stdout            # fails before it announces itself
+    assert "pymux.selectors" in res.stderr and "--stdlib" in res.stderr, res.stderr
+
+
+def test_driver_reports_limits_and_failures_instead_of_crashing(
+        loadgen, tmp_path, monkeypatch, env_without_pymux_selectors, capsys):
+    import study
+    monkeypatch.setenv("PYTHONPATH", env_without_pymux_selectors["PYTHONPATH"])
+    out = tmp_path / "results"
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)     # the driver raises it
+    try:
+        study.main(["--models", "select,selectors-callbacks", "--conns", "1,1100", "--sizes", "64",
+                    "--reps", "1", "--duration", "0.2", "--warmup", "0",
+                    "--server-warmup", "0.1", "--strace-requests", "0", "--idle-max", "30",
+                    "--idle-rounds", "1",
+                    "--pin", "none", "--out", str(out), "--no-plots"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+    md = (out / "study.md").read_text()
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line
+            for line in md.splitlines() if line.startswith("| 64 |")}
+    assert "| ok" in rows[("64", "1", "select")], md
+    assert "cannot run: select() cannot watch fd >= FD_SETSIZE" in rows[("64", "1100", "select")]
+    assert "FAILED: failed to start" in rows[("64", "1", "selectors-callbacks")], md
+    assert "pymux.selectors" in rows[("64", "1", "selectors-callbacks")]
+    assert "| 30 |" in md                                  # the idle-scaling table
+    assert (out / "study.json").exists()
+    capsys.readouterr()
