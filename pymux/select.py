@@ -177,7 +177,7 @@ def _fd_array(objs):
     return ffi.new("int[]", [_selectable_fd(o) for o in objs])
 
 
-def select(rlist, wlist, xlist, timeout=None):
+def select(rlist, wlist, xlist, timeout=None, /):
     """Wait until one or more file descriptors are ready for some kind of I/O.
 
     Same contract as select.select(): returns three lists with the ready
@@ -230,7 +230,7 @@ class poll(_WaitSet):
         err = ffi.new("int *")
         self._own(mux_backend_new(lib.MUX_BACKEND_POLL, err), err)
 
-    def register(self, fd, eventmask=POLLIN | POLLPRI | POLLOUT):
+    def register(self, fd, eventmask=POLLIN | POLLPRI | POLLOUT, /):
         """Register fd, or change its mask when it is already registered."""
         fd = _fileno(fd)
         mask = _unsigned_short(eventmask)
@@ -241,11 +241,11 @@ class poll(_WaitSet):
             self._count += 1
         check(rc)
 
-    def modify(self, fd, eventmask):
+    def modify(self, fd, eventmask, /):
         """Change fd's mask; FileNotFoundError when it is not registered."""
         check(mux_backend_ctl(self._b, lib.MUX_CTL_MOD, _fileno(fd), _unsigned_short(eventmask)))
 
-    def unregister(self, fd):
+    def unregister(self, fd, /):
         """Remove fd; KeyError when it is not registered."""
         fd = _fileno(fd)
         rc = mux_backend_ctl(self._b, lib.MUX_CTL_DEL, fd, 0)
@@ -254,7 +254,7 @@ class poll(_WaitSet):
         check(rc)
         self._count -= 1
 
-    def poll(self, timeout=None):
+    def poll(self, timeout=None, /):
         """List of (fd, events) pairs; timeout in milliseconds, None blocks."""
         if timeout is None:
             timeout_us = -1
@@ -293,7 +293,7 @@ class epoll(_WaitSet):
         self._own(mux_backend_new(lib.MUX_BACKEND_EPOLL, err), err)
 
     @classmethod
-    def fromfd(cls, fd):
+    def fromfd(cls, fd, /):
         """Wrap an existing epoll fd; the new object owns (and closes) it."""
         self = cls.__new__(cls)
         self._b = None

@@ -316,3 +316,27 @@ def test_epoll_poll_after_fd_closed_behind_its_back_raises_ebadf(selectmod):
         assert info.value.errno == errno.EBADF
     finally:
         ep.close()
+
+
+# --- keywords -----------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda m, fd: m.select(rlist=[], wlist=[fd], xlist=[]), id="select-lists"),
+    pytest.param(lambda m, fd: m.select([], [fd], [], timeout=0), id="select-timeout"),
+    pytest.param(lambda m, fd: m.poll().register(fd=fd), id="poll.register-fd"),
+    pytest.param(lambda m, fd: m.poll().register(fd, eventmask=1), id="poll.register-eventmask"),
+    pytest.param(lambda m, fd: m.poll().modify(fd, eventmask=1), id="poll.modify"),
+    pytest.param(lambda m, fd: m.poll().unregister(fd=fd), id="poll.unregister"),
+    pytest.param(lambda m, fd: m.poll().poll(timeout=0), id="poll.poll"),
+])
+def test_positional_only_parameters_refuse_keywords_with_type_error(selectmod, socketpair, call):
+    a, _ = socketpair()  # writable: a call wrongly accepted returns at once
+    with pytest.raises(TypeError):
+        call(selectmod, a.fileno())
+
+
+def test_epoll_fromfd_refuses_a_keyword_with_type_error(selectmod, make_epoll):
+    fd = os.dup(make_epoll().fileno())
+    with pytest.raises(TypeError):
+        selectmod.epoll.fromfd(fd=fd).close()   # closes fd if wrongly accepted
+    os.close(fd)

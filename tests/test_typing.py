@@ -32,21 +32,6 @@ HANG_GUARD = 600   # seconds; a mypy run takes a few
 # The pinned mypy (see pyproject.toml) runs on Python 3.10 and later only.
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 10), reason="mypy 2.4 needs Python 3.10+")
 
-# typeshed makes these parameters positional-only, as they are in the
-# stdlib's C functions; pymux's runtime also takes them by keyword. The stubs
-# keep typeshed's "/" so that a call the stdlib refuses fails type checking
-# with pymux too. Drop an entry once its runtime function is positional-only.
-KEYWORDS_ACCEPTED_AT_RUNTIME_ONLY = {
-    "pymux.select.select",
-    "pymux.select.poll.register",
-    "pymux.select.poll.modify",
-    "pymux.select.poll.unregister",
-    "pymux.select.poll.poll",
-    "pymux.select.epoll.fromfd",
-}
-POSITIONAL_ONLY_REPORT = re.compile(
-    r'(?P<name>[\w.]+) is inconsistent, stub parameter "\w+" should be positional or keyword '
-    r'\(remove "/"\)')
 MYPY_LINE = re.compile(
     r"(?P<file>[^:]+):(?P<line>\d+): (?P<severity>error|note): (?P<message>.*?)(?:  \[(?P<code>[\w-]+)\])?")
 MARK = re.compile(r"#\s*E:\s*(?P<code>[\w-]+)\s*$")
@@ -131,12 +116,4 @@ def test_stubs_match_the_runtime_modules(tmp_path):
                         "--mypy-config-file", str(SAMPLES / "stubtest.ini"), *PUBLIC_MODULES],
                        tmp_path)
     assert not proc.stderr
-    known, unexplained = set(), []
-    for line in proc.stdout.splitlines():
-        m = POSITIONAL_ONLY_REPORT.fullmatch(line)
-        if m and m["name"] in KEYWORDS_ACCEPTED_AT_RUNTIME_ONLY:
-            known.add(m["name"])
-        else:
-            unexplained.append(line)
-    assert unexplained == []
-    assert known == KEYWORDS_ACCEPTED_AT_RUNTIME_ONLY
+    assert proc.stdout.splitlines() == []
