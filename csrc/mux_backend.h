@@ -59,7 +59,9 @@ int mux_backend_max_fd(const mux_backend_t *b);
 
 /* Adds, modifies or removes the registration of fd. Flags a backend cannot
  * honour (EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE on poll/select) give
- * -EINVAL; select refuses fds outside [0, FD_SETSIZE) with -EINVAL. */
+ * -EINVAL; select refuses fds outside [0, FD_SETSIZE) with -EINVAL; poll
+ * refuses to add fds >= MUX_MAX_FD with -EBADF (and so finds none to
+ * modify or remove: -ENOENT). */
 int mux_backend_ctl(mux_backend_t *b, int op, int fd, uint32_t events);
 
 /* Sets how many events one wait may report (1 .. MUX_MAX_BATCH; larger

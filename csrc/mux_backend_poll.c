@@ -98,8 +98,9 @@ static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
     poll_backend_t *p = (poll_backend_t *)b;
     int rc;
 
+    /* No fd this high can be open (nor so registered here). */
     if (fd >= MUX_MAX_FD)
-        return -EBADF;
+        return op == MUX_CTL_ADD ? -EBADF : -ENOENT;
     if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
         return -EINVAL;
     pthread_mutex_lock(&p->lock);

@@ -20,10 +20,12 @@ _EINTR = -errno.EINTR
 def to_ns(value, unit_ns, type_message):
     """A number of `unit_ns`-nanosecond units as an int of ns (never None)."""
     if isinstance(value, float):
+        if type(value) is not float:
+            value = float.__float__(value)  # a subclass's own value, as CPython reads it
         if value != value:
             raise ValueError("Invalid value NaN (not a number)")
         ns = value * unit_ns
-        if not -_NS_LIMIT < ns < _NS_LIMIT:
+        if not -_NS_LIMIT <= ns < _NS_LIMIT:
             raise OverflowError("timestamp out of range for platform time_t")
         return math.ceil(ns) if ns >= 0 else math.floor(ns)
     try:
@@ -35,9 +37,11 @@ def to_ns(value, unit_ns, type_message):
     return ns
 
 
-def ns_to_wait_ms(ns):
-    """ns -> epoll/poll milliseconds: rounded up, negative means forever."""
-    ms = -(-ns // 1_000_000)
+def ns_to_wait_ms(ns, away_from_zero=False):
+    """ns -> epoll/poll milliseconds as the stdlib rounds them: up (epoll),
+    or away from zero (poll, so that any negative timeout is one); a
+    negative result means forever."""
+    ms = ns // 1_000_000 if away_from_zero and ns < 0 else -(-ns // 1_000_000)
     if not -INT_MAX - 1 <= ms <= INT_MAX:
         raise OverflowError("timeout is too large")
     return -1 if ms < 0 else ms

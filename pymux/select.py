@@ -14,6 +14,7 @@ the kernel's default fs.nr_open) with OSError(EBADF).
 """
 import errno
 import operator
+import socket
 import time
 
 from ._clib import (mux_backend_adopt_epoll, mux_backend_close, mux_backend_ctl,
@@ -58,8 +59,19 @@ EPOLLMSG = lib.EPOLLMSG
 EPOLL_CLOEXEC = lib.EPOLL_CLOEXEC
 
 _FD_SETSIZE = lib.FD_SETSIZE
+_INT_MIN = -INT_MAX - 1
 _unpack = ffi.unpack
 _monotonic_ns = time.monotonic_ns
+_socket_type = socket.socket
+
+
+def _c_int(value):
+    """value as a C int argument of the stdlib's (its __index__; TypeError,
+    OverflowError outside the range)."""
+    value = operator.index(value)
+    if not _INT_MIN <= value <= INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    return value
 
 
 def _fileno(obj):
@@ -76,44 +88,44 @@ def _fileno(obj):
         fd = fileno()
         if not isinstance(fd, int):
             raise TypeError("fileno() returned a non-integer")
-    if not -INT_MAX - 1 <= fd <= INT_MAX:
+    if not _INT_MIN <= fd <= INT_MAX:
         raise OverflowError("Python int too large to convert to C int")
     if fd < 0:
         raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
     return fd
 
 
-def _epoll_timeout_us(timeout):
-    ms = ns_to_wait_ms(to_ns(timeout, 1_000_000_000, "timeout must be an integer or None"))
-    return ms * 1000 if ms >= 0 else -1
-
-
 class _WaitSet:
-    """A C backend plus its fired arrays: what poll and epoll objects share."""
+    """A C backend plus its fired arrays: what poll and epoll objects share.
 
-    __slots__ = ("_b", "_fds", "_events", "_batch", "_waiting")
+    `_live` is (backend, fired fds, fired events) while the object is open
+    and None once it is closed: one attribute, read once per call, so a
+    call that found the object open keeps the backend (and so the arrays)
+    alive to its end, even if another thread closes the object meanwhile.
+    """
+
+    __slots__ = ("_live", "_batch", "_waiting")
 
     def _own(self, b, err):
         if b == ffi.NULL:
             raise_errno(err[0])
-        self._b = ffi.gc(b, mux_backend_free)
-        self._fds = mux_backend_fired_fds(b)      # fixed: they never move
-        self._events = mux_backend_fired_events(b)
+        b = ffi.gc(b, mux_backend_free)
+        self._live = (b, mux_backend_fired_fds(b), mux_backend_fired_events(b))
         self._waiting = False
-        self._set_batch(_FD_SETSIZE - 1)
+        self._set_batch(b, _FD_SETSIZE - 1)
 
-    def _set_batch(self, maxevents):
-        self._batch = mux_backend_set_batch(self._b, maxevents)
+    def _set_batch(self, b, maxevents):
+        self._batch = mux_backend_set_batch(b, maxevents)
 
-    def _wait_pairs(self, timeout_us):
+    def _wait_pairs(self, live, timeout_us):
         """One wait (retried per PEP 475) as a list of (fd, events) pairs."""
+        b, fds, events = live
         if self._waiting:
-            return self._wait_private(timeout_us)
+            return self._wait_private(b, timeout_us)
         # The flag keeps another thread off the fired arrays until this one
         # has read them (set and cleared under the GIL: no cffi call).
         self._waiting = True
         try:
-            b, fds, events = self._b, self._fds, self._events
             started = _monotonic_ns() if timeout_us > 0 else 0
             n = mux_backend_wait(b, timeout_us)
             if n == 1:  # the most common batch: indexing beats two unpack calls
@@ -125,10 +137,10 @@ class _WaitSet:
         finally:
             self._waiting = False
 
-    def _wait_private(self, timeout_us):
+    def _wait_private(self, b, timeout_us):
         """A second thread's wait on the same object, into arrays of its own:
         epoll allows it; poll raises RuntimeError like the stdlib."""
-        b, batch = self._b, self._batch
+        batch = self._batch
         fds, events = ffi.new("int[]", batch), ffi.new("uint32_t[]", batch)
 
         def wait(us):
@@ -146,35 +158,44 @@ class _WaitSet:
 # --- select() ---------------------------------------------------------------
 
 def _as_sequence(obj):
+    """One select() argument as a list or tuple (PySequence_Fast)."""
     if type(obj) is list or type(obj) is tuple:
         return obj
     try:
-        return list(obj)
+        it = iter(obj)
     except TypeError:
         raise TypeError("arguments 1-3 must be sequences") from None
+    return list(it)
 
 
-def _selectable_fd(obj):
-    fd = _fileno(obj)
-    if fd >= _FD_SETSIZE:
-        raise ValueError("filedescriptor out of range in select()")
-    return fd
+def _selectable_fds(obj):
+    """(objects, fds) of one select() argument, converted and checked
+    object by object in the stdlib's order, raising its exceptions."""
+    objs = _as_sequence(obj)
+    fds = []
+    for o in objs:
+        fd = _fileno(o)
+        if fd >= _FD_SETSIZE:
+            raise ValueError("filedescriptor out of range in select()")
+        if len(fds) == _FD_SETSIZE:
+            raise ValueError("too many file descriptors in select()")
+        fds.append(fd)
+    return objs, fds
 
 
-def _fd_array(objs):
-    """The fds of objs as a C int array, checked like the stdlib checks them.
-
-    The common case (ints and sockets, all in range) costs one comprehension
-    and two C-speed scans; anything else takes the object-by-object path,
-    which raises the stdlib's exception for the first bad object.
-    """
-    try:
-        fds = [o if type(o) is int else o.fileno() for o in objs]
-        if min(fds) >= 0 and max(fds) < _FD_SETSIZE:
-            return ffi.new("int[]", fds)   # TypeError for a non-int fileno()
-    except (AttributeError, TypeError):
-        pass
-    return ffi.new("int[]", [_selectable_fd(o) for o in objs])
+def _fast_fds(rlist, wlist, xlist):
+    """The fds of three lists or tuples of ints and sockets, all fine for
+    select(2), or None: anything else takes the stdlib's object-by-object
+    path, which calls each fileno() once and raises its exceptions in its
+    order (so this path calls fileno() only on sockets, which cannot fail
+    or change)."""
+    if (len(rlist) > _FD_SETSIZE or len(wlist) > _FD_SETSIZE or len(xlist) > _FD_SETSIZE):
+        return None
+    fds = [o if type(o) is int else o.fileno() if type(o) is _socket_type else -1
+           for o in (*rlist, *wlist, *xlist)]
+    if min(fds) >= 0 and max(fds) < _FD_SETSIZE:
+        return fds
+    return None
 
 
 def select(rlist, wlist, xlist, timeout=None, /):
@@ -190,14 +211,27 @@ def select(rlist, wlist, xlist, timeout=None, /):
         if ns < 0:
             raise ValueError("timeout must be non-negative")
         timeout_us = -(-ns // 1000)
-    r, w, x = _as_sequence(rlist), _as_sequence(wlist), _as_sequence(xlist)
+    fds = None
+    if ((type(rlist) is list or type(rlist) is tuple)
+            and (type(wlist) is list or type(wlist) is tuple)
+            and (type(xlist) is list or type(xlist) is tuple)):
+        r, w, x = rlist, wlist, xlist
+        if r or w or x:
+            fds = _fast_fds(r, w, x)
+        else:
+            fds = ()
+    if fds is None:
+        r, rfds = _selectable_fds(rlist)
+        w, wfds = _selectable_fds(wlist)
+        x, xfds = _selectable_fds(xlist)
+        fds = rfds + wfds + xfds
     nr, nw, nx = len(r), len(w), len(x)
     objs = [*r, *w, *x]
-    fds = _fd_array(objs) if objs else ffi.NULL
+    cfds = ffi.new("int[]", fds) if objs else ffi.NULL
     ready = ffi.new("int[]", len(objs)) if objs else ffi.NULL
 
     def wait(us):
-        return mux_select_once(fds, nr, nw, nx, ready, us)
+        return mux_select_once(cfds, nr, nw, nx, ready, us)
 
     started = _monotonic_ns() if timeout_us > 0 else 0
     n = wait(timeout_us)
@@ -212,7 +246,10 @@ def select(rlist, wlist, xlist, timeout=None, /):
 # --- poll() -----------------------------------------------------------------
 
 def _unsigned_short(value):
-    value = operator.index(value)
+    """poll's eventmask as CPython 3.11's unsigned short converter takes it:
+    an int (no __index__), ValueError below 0, OverflowError above 0xFFFF."""
+    if not isinstance(value, int):
+        raise TypeError("an integer is required")
     if value < 0:
         raise ValueError("value must be positive")
     if value > 0xFFFF:
@@ -234,36 +271,43 @@ class poll(_WaitSet):
         """Register fd, or change its mask when it is already registered."""
         fd = _fileno(fd)
         mask = _unsigned_short(eventmask)
-        rc = mux_backend_ctl(self._b, lib.MUX_CTL_ADD, fd, mask)
+        b = self._live[0]
+        rc = mux_backend_ctl(b, lib.MUX_CTL_ADD, fd, mask)
         if rc == -errno.EEXIST:
-            rc = mux_backend_ctl(self._b, lib.MUX_CTL_MOD, fd, mask)
+            rc = mux_backend_ctl(b, lib.MUX_CTL_MOD, fd, mask)
         elif rc == 0:
             self._count += 1
         check(rc)
 
     def modify(self, fd, eventmask, /):
         """Change fd's mask; FileNotFoundError when it is not registered."""
-        check(mux_backend_ctl(self._b, lib.MUX_CTL_MOD, _fileno(fd), _unsigned_short(eventmask)))
+        fd = _fileno(fd)
+        check(mux_backend_ctl(self._live[0], lib.MUX_CTL_MOD, fd, _unsigned_short(eventmask)))
 
     def unregister(self, fd, /):
         """Remove fd; KeyError when it is not registered."""
         fd = _fileno(fd)
-        rc = mux_backend_ctl(self._b, lib.MUX_CTL_DEL, fd, 0)
+        rc = mux_backend_ctl(self._live[0], lib.MUX_CTL_DEL, fd, 0)
         if rc == -errno.ENOENT:
             raise KeyError(fd)
         check(rc)
         self._count -= 1
 
     def poll(self, timeout=None, /):
-        """List of (fd, events) pairs; timeout in milliseconds, None blocks."""
+        """List of (fd, events) pairs; timeout in milliseconds, None or
+        negative blocks."""
         if timeout is None:
             timeout_us = -1
+        elif type(timeout) is int and _INT_MIN <= timeout <= INT_MAX:
+            timeout_us = timeout * 1000 if timeout >= 0 else -1
         else:
-            ms = ns_to_wait_ms(to_ns(timeout, 1_000_000, "timeout must be an integer or None"))
+            ms = ns_to_wait_ms(to_ns(timeout, 1_000_000, "timeout must be an integer or None"),
+                               away_from_zero=True)
             timeout_us = ms * 1000 if ms >= 0 else -1
+        live = self._live
         if self._count > self._batch:
-            self._set_batch(self._count)
-        return self._wait_pairs(timeout_us)
+            self._set_batch(live[0], self._count)
+        return self._wait_pairs(live, timeout_us)
 
 
 # --- epoll() ----------------------------------------------------------------
@@ -277,60 +321,66 @@ class epoll(_WaitSet):
 
     The epoll fd is always created with EPOLL_CLOEXEC. poll() takes a timeout
     in seconds (None or negative blocks) and maxevents (-1: FD_SETSIZE - 1).
+    Like the stdlib's, every method converts the arguments the stdlib parses
+    on entry (fds, masks, maxevents) before it looks at whether the object
+    is closed, and poll() its timeout after.
     """
 
     __slots__ = ()
 
     def __init__(self, sizehint=-1, flags=0):
-        sizehint = operator.index(sizehint)
-        flags = operator.index(flags)
+        sizehint = _c_int(sizehint)
+        flags = _c_int(flags)
         if sizehint != -1 and sizehint <= 0:
             raise ValueError("negative sizehint")
         if flags and flags != EPOLL_CLOEXEC:
             raise OSError("invalid flags")   # the stdlib's, errno None
-        self._b = None
+        self._live = None
         err = ffi.new("int *")
         self._own(mux_backend_new(lib.MUX_BACKEND_EPOLL, err), err)
 
     @classmethod
     def fromfd(cls, fd, /):
-        """Wrap an existing epoll fd; the new object owns (and closes) it."""
+        """Wrap an existing epoll fd; the new object owns (and closes) it.
+        As in the stdlib, -1 makes a new epoll."""
+        fd = _c_int(fd)
+        if fd == -1:
+            return cls()
         self = cls.__new__(cls)
-        self._b = None
+        self._live = None
         err = ffi.new("int *")
-        self._own(mux_backend_adopt_epoll(operator.index(fd), err), err)
+        self._own(mux_backend_adopt_epoll(fd, err), err)
         return self
 
     def _backend(self):
-        b = self._b
-        if b is None:
+        live = self._live
+        if live is None:
             raise _closed_error()
-        return b
+        return live[0]
 
     @property
     def closed(self):
         """True once close() was called."""
-        return self._b is None
+        return self._live is None
 
     def close(self):
         """Close the epoll fd. Calling it again does nothing."""
-        b = self._b
-        if b is not None:
+        live = self._live
+        if live is not None:
             # Only the kernel object goes now; the memory goes with the last
-            # reference, which a poll() in another thread may still hold.
-            self._b = None
-            mux_backend_close(b)
+            # reference, which a call in another thread may still hold.
+            self._live = None
+            mux_backend_close(live[0])
 
     def fileno(self):
         """The epoll file descriptor."""
         return check(mux_backend_fileno(self._backend()))
 
     def _ctl(self, op, fd, eventmask):
-        b = self._b
-        if type(fd) is not int or not 0 <= fd <= INT_MAX or b is None:
+        if type(fd) is not int or not 0 <= fd <= INT_MAX:
             fd = _fileno(fd)
-            b = self._backend()
-        rc = mux_backend_ctl(b, op, fd, operator.index(eventmask) & 0xFFFFFFFF)
+        mask = operator.index(eventmask) & 0xFFFFFFFF
+        rc = mux_backend_ctl(self._backend(), op, fd, mask)
         if rc:
             raise_errno(rc)
 
@@ -350,21 +400,25 @@ class epoll(_WaitSet):
         """Wait for events: a list of (fd, events) pairs."""
         # The hot path: the common arguments (None or 0, maxevents=-1) skip
         # the general conversions.
-        if self._b is None:
+        if type(maxevents) is int and maxevents == -1:
+            maxevents = _FD_SETSIZE - 1
+        else:
+            maxevents = _c_int(maxevents)
+        live = self._live
+        if live is None:
             raise _closed_error()
         if timeout is None:
             timeout_us = -1
-        elif timeout == 0:
+        elif (type(timeout) is int or type(timeout) is float) and timeout == 0:
             timeout_us = 0
         else:
-            timeout_us = _epoll_timeout_us(timeout)
-        if maxevents == -1:
-            maxevents = _FD_SETSIZE - 1
-        else:
-            maxevents = _check_maxevents(maxevents)
+            ms = ns_to_wait_ms(to_ns(timeout, 1_000_000_000, "timeout must be an integer or None"))
+            timeout_us = ms * 1000 if ms >= 0 else -1
         if maxevents != self._batch:
-            self._set_batch(maxevents)
-        return self._wait_pairs(timeout_us)
+            if maxevents < 1:
+                raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
+            self._set_batch(live[0], min(maxevents, lib.MUX_MAX_BATCH))
+        return self._wait_pairs(live, timeout_us)
 
     def __enter__(self):
         self._backend()
@@ -372,12 +426,3 @@ class epoll(_WaitSet):
 
     def __exit__(self, *exc_info):
         self.close()
-
-
-def _check_maxevents(maxevents):
-    maxevents = operator.index(maxevents)
-    if maxevents < 1:
-        raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
-    if maxevents > INT_MAX:
-        raise OverflowError("Python int too large to convert to C int")
-    return min(maxevents, lib.MUX_MAX_BATCH)

@@ -5,6 +5,8 @@ never crash.  Run against the stdlib and pymux."""
 import errno
 import math
 import os
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -67,6 +69,11 @@ BAD_TIMEOUTS = [
     pytest.param(2**64, OverflowError, id="2**64"),
     pytest.param("1", TypeError, id="str"),
     pytest.param([], TypeError, id="list"),
+    # Numbers that merely compare equal to an int: no int conversion takes them.
+    pytest.param(Fraction(0), TypeError, id="Fraction-0"),
+    pytest.param(Decimal(0), TypeError, id="Decimal-0"),
+    pytest.param(0j, TypeError, id="complex-0"),
+    pytest.param(Decimal(-1), TypeError, id="Decimal-minus-1"),
 ]
 
 
@@ -101,6 +108,57 @@ def test_select_bad_fd_after_good_ones_raises(selectmod, socketpair):
 def test_select_propagates_exception_from_fileno(selectmod):
     with pytest.raises(FilenoRaised):
         selectmod.select([FileNo(FilenoRaised("boom"))], [], [], 0)
+
+
+@pytest.mark.parametrize("lists,exc", [
+    pytest.param(lambda: ([1024, FileNo(FilenoRaised())], [], []), ValueError,
+                 id="out-of-range-first"),
+    pytest.param(lambda: ([2**40, FileNo(FilenoRaised())], [], []), OverflowError,
+                 id="huge-first"),
+    pytest.param(lambda: ([-1, FileNo(FilenoRaised())], [], []), ValueError, id="negative-first"),
+    pytest.param(lambda: ([1024], [FileNo(FilenoRaised())], []), ValueError,
+                 id="rlist-before-wlist"),
+    pytest.param(lambda: ([], [FileNo("3")], [FileNo(FilenoRaised())]), TypeError,
+                 id="wlist-before-xlist"),
+    pytest.param(lambda: (iter([FileNo(FilenoRaised())]), 3, []), FilenoRaised,
+                 id="rlist-objects-before-wlist-sequence"),
+    pytest.param(lambda: (["x"], 3, []), TypeError, id="rlist-object-then-wlist-sequence"),
+])
+def test_select_raises_for_the_first_bad_argument_in_order(selectmod, lists, exc):
+    # The stdlib converts rlist completely (the sequence, then each object's
+    # fd and its range) before it looks at wlist, then xlist.
+    with pytest.raises(exc):
+        selectmod.select(*lists(), 0)
+
+
+def test_select_refuses_more_than_fd_setsize_objects_in_one_list(selectmod, socketpair):
+    a, _ = socketpair()
+    with pytest.raises(ValueError, match="too many file descriptors in select()"):
+        selectmod.select([], [a] * 1025, [], 0)
+
+
+def test_select_takes_fd_setsize_objects_in_each_list(selectmod, socketpair):
+    a, _ = socketpair()
+    assert selectmod.select([], [a] * 1024, [a] * 1024, 0) == ([], [a] * 1024, [])
+
+
+class ChangingFileNo:
+    """fileno() gives a usable fd on every second call only."""
+
+    def __init__(self, fd):
+        self.fd, self.calls = fd, 0
+
+    def fileno(self):
+        self.calls += 1
+        return self.fd if self.calls % 2 == 0 else 1024
+
+
+def test_select_calls_fileno_once_per_object(selectmod, socketpair):
+    a, _ = socketpair()
+    obj = ChangingFileNo(a.fileno())
+    with pytest.raises(ValueError, match=OUT_OF_RANGE.replace("(", r"\(").replace(")", r"\)")):
+        selectmod.select([], [obj], [], 0)
+    assert obj.calls == 1
 
 
 @pytest.mark.parametrize("arg", [3, None, 1.5], ids=["int", "None", "float"])
@@ -160,6 +218,22 @@ def test_poll_modify_of_unregistered_unopened_fd_raises_file_not_found_error(sel
 def test_poll_unregister_of_unregistered_unopened_fd_raises_key_error(selectmod):
     with pytest.raises(KeyError):
         selectmod.poll().unregister(_unused_fd())
+
+
+# Above the kernel's default fs.nr_open: no such fd can be open.
+NEVER_OPEN_FDS = [2**20, 2**31 - 1]
+
+
+@pytest.mark.parametrize("fd", NEVER_OPEN_FDS)
+def test_poll_modify_of_an_fd_that_cannot_be_open_raises_file_not_found_error(selectmod, fd):
+    with pytest.raises(FileNotFoundError):
+        selectmod.poll().modify(fd, selectmod.POLLIN)
+
+
+@pytest.mark.parametrize("fd", NEVER_OPEN_FDS)
+def test_poll_unregister_of_an_fd_that_cannot_be_open_raises_key_error(selectmod, fd):
+    with pytest.raises(KeyError):
+        selectmod.poll().unregister(fd)
 
 
 @pytest.mark.parametrize("mask,exc", [
@@ -238,8 +312,14 @@ def test_epoll_register_non_int_eventmask_raises_type_error(selectmod, make_epol
     pytest.param(-2**31, ValueError, id="minus-2**31"),
     pytest.param(2**31, OverflowError, id="2**31"),
     pytest.param(2**64, OverflowError, id="2**64"),
+    pytest.param(-2**31 - 1, OverflowError, id="minus-2**31-1"),
+    pytest.param(-2**64, OverflowError, id="minus-2**64"),
     pytest.param(1.5, TypeError, id="float"),
     pytest.param("3", TypeError, id="str"),
+    # Numbers that merely compare equal to the default, -1.
+    pytest.param(-1.0, TypeError, id="float-minus-1"),
+    pytest.param(Decimal(-1), TypeError, id="Decimal-minus-1"),
+    pytest.param(Fraction(-1), TypeError, id="Fraction-minus-1"),
 ])
 def test_epoll_bad_maxevents_raises(selectmod, make_epoll, socketpair, maxevents, exc):
     a, _ = socketpair()
@@ -284,11 +364,58 @@ def test_epoll_bad_sizehint_raises_value_error(selectmod, sizehint):
         selectmod.epoll(sizehint)
 
 
+@pytest.mark.parametrize("sizehint", [-1, 1])
 @pytest.mark.parametrize("flags", [1, 12345, -1])
-def test_epoll_invalid_flags_raise_oserror_without_errno(selectmod, flags):
+def test_epoll_invalid_flags_raise_oserror_without_errno(selectmod, sizehint, flags):
     with pytest.raises(OSError) as info:
-        selectmod.epoll(-1, flags)
+        selectmod.epoll(sizehint, flags)
     assert (info.value.errno, str(info.value)) == (None, "invalid flags")
+
+
+@pytest.mark.parametrize("args", [(2**31, 0), (-2**31 - 1, 0), (2**64, 0), (-1, 2**31),
+                                  (-1, -2**31 - 1), (2**31, "x")],
+                         ids=["sizehint-2**31", "sizehint-minus-2**31-1", "sizehint-2**64",
+                              "flags-2**31", "flags-minus-2**31-1", "sizehint-first"])
+def test_epoll_constructor_argument_outside_c_int_raises_overflow_error(selectmod, args):
+    with pytest.raises(OverflowError):
+        selectmod.epoll(*args).close()   # closed if wrongly accepted
+
+
+@pytest.mark.parametrize("args", [(1.0,), ("1",), (-1, 1.0), (-1, None)],
+                         ids=["sizehint-float", "sizehint-str", "flags-float", "flags-None"])
+def test_epoll_constructor_non_int_argument_raises_type_error(selectmod, args):
+    with pytest.raises(TypeError):
+        selectmod.epoll(*args).close()
+
+
+@pytest.mark.parametrize("call,exc", [
+    pytest.param(lambda ep, fd: ep.poll(0, "x"), TypeError, id="poll-maxevents-str"),
+    pytest.param(lambda ep, fd: ep.poll(0, 2**31), OverflowError, id="poll-maxevents-2**31"),
+    pytest.param(lambda ep, fd: ep.register(fd, "x"), TypeError, id="register-eventmask-str"),
+    pytest.param(lambda ep, fd: ep.register("x"), TypeError, id="register-fd-str"),
+    pytest.param(lambda ep, fd: ep.modify(fd, 1.0), TypeError, id="modify-eventmask-float"),
+    pytest.param(lambda ep, fd: ep.unregister(-1), ValueError, id="unregister-fd-minus-1"),
+    pytest.param(lambda ep, fd: ep.unregister(2**31), OverflowError, id="unregister-fd-2**31"),
+])
+def test_closed_epoll_raises_for_a_bad_argument_parsed_on_entry(selectmod, socketpair, call, exc):
+    # The stdlib converts the arguments it parses on entry (fd, eventmask,
+    # maxevents) before it looks at the epoll.
+    a, _ = socketpair()
+    ep = selectmod.epoll()
+    ep.close()
+    with pytest.raises(exc) as info:
+        call(ep, a.fileno())
+    assert str(info.value) != CLOSED_EPOLL
+
+
+@pytest.mark.parametrize("args", [("x",), (1e300,), (math.nan,), (0, 0), (0, -5)],
+                         ids=["timeout-str", "timeout-huge", "timeout-nan", "maxevents-0",
+                              "maxevents-minus-5"])
+def test_closed_epoll_poll_checks_closed_before_timeout_and_maxevents_value(selectmod, args):
+    ep = selectmod.epoll()
+    ep.close()
+    with pytest.raises(ValueError, match=CLOSED_EPOLL):
+        ep.poll(*args)
 
 
 @pytest.mark.parametrize("call", [

@@ -354,6 +354,20 @@ def test_epoll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, mak
     assert elapsed >= 0.03
 
 
+@pytest.mark.parametrize("timeout", [-0.0001, -1e-9, -0.0], ids=["minus-0.1ms", "tiny-negative",
+                                                                   "minus-zero"])
+def test_epoll_negative_timeout_that_rounds_up_to_zero_ms_does_not_block(selectmod, make_epoll,
+                                                                          socketpair, timeout):
+    # The stdlib rounds epoll's timeout toward +infinity, to whole ms (poll's
+    # away from zero): only a timeout of -1 ms or less blocks.
+    a, _ = socketpair()
+    ep = make_epoll()
+    ep.register(a, selectmod.EPOLLIN)
+    start = time.monotonic()
+    assert ep.poll(timeout) == []
+    assert time.monotonic() - start < 1.0
+
+
 @pytest.mark.parametrize("timeout", [0.05, 0.0001], ids=["50ms", "sub-millisecond"])
 def test_epoll_timeout_is_in_seconds_and_never_rounded_down(selectmod, make_epoll, socketpair,
                                                             timeout):

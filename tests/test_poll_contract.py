@@ -146,8 +146,9 @@ def test_poll_reports_pollrdhup_after_peer_shuts_down_writing(selectmod, socketp
     assert p.poll(1000) == [(a.fileno(), selectmod.POLLIN | selectmod.POLLRDHUP)]
 
 
-@pytest.mark.parametrize("args", [(None,), (), (-1,), (-1000,)],
-                         ids=["None", "no-argument", "minus-1", "minus-1000"])
+@pytest.mark.parametrize("args", [(None,), (), (-1,), (-1000,), (-0.5,), (-1e-9,)],
+                         ids=["None", "no-argument", "minus-1", "minus-1000", "minus-half-ms",
+                              "tiny-negative"])
 def test_poll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, socketpair,
                                                                  wait_for_late_data, args):
     a, b = socketpair()
