@@ -317,15 +317,26 @@ class _BaseSelectorImpl(BaseSelector):
                 pairs[base + 3] = (key, 3)
         else:
             self._drop_pairs(fd)
-            self._pairs.update(_pairs_of(key, fd, _interest(events)))
+            try:
+                self._pairs.update(_pairs_of(key, fd, _interest(events)))
+            except TypeError:
+                # Events that equal the old ones but cannot be masked (2.0
+                # after 2, say): the stdlib stores them and fails in the
+                # select() that reports fd. Without pairs, select() takes
+                # _ready_slow, which fails the same way.
+                pass
 
     def _timeout_us(self, timeout):
         """A positive timeout in seconds as the stdlib's poll and epoll
         selectors round it: up to whole milliseconds."""
         ms = math.ceil(timeout * 1e3)
         if ms > INT_MAX:
+            self._check_open()      # the stdlib's epoll.poll() looks first
             raise OverflowError("timeout is too large")
         return ms * 1000
+
+    def _check_open(self):
+        """Raise what a closed selector's kernel object would."""
 
     def select(self, timeout=None):
         try:
@@ -512,9 +523,12 @@ class EpollSelector(_BaseSelectorImpl):
         return rc
 
     def _raise(self, rc):
+        self._check_open()
+        super()._raise(rc)
+
+    def _check_open(self):
         if self._closed:
             raise ValueError("I/O operation on closed epoll object")
-        super()._raise(rc)
 
     def _close_c(self):
         self._closed = True

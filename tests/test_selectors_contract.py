@@ -310,6 +310,41 @@ def test_select_selector_modify_events_calls_unregister_and_register(make_select
     assert s.unregister.called and s.register.called
 
 
+@pytest.mark.parametrize("events", [1.0, True], ids=["float", "bool"])
+def test_poll_like_modify_with_equal_events_of_another_type_stores_them(make_poll_like, socketpair,
+                                                                        events):
+    s = make_poll_like()
+    rd, _ = socketpair()
+    s.register(rd, EVENT_READ)
+    key = s.modify(rd, events, "new")
+    assert (key.events, type(key.events), key.data) == (events, type(events), "new")
+    assert s.get_key(rd) is key
+    assert s.select(0) == []
+
+
+def test_poll_like_select_raises_type_error_for_a_ready_fd_whose_events_are_a_float(
+        make_poll_like, socketpair):
+    # The stdlib masks the ready events with the key's events (int & float).
+    s = make_poll_like()
+    _, wr = socketpair()
+    s.register(wr, EVENT_WRITE)
+    s.modify(wr, 2.0, "new")
+    with pytest.raises(TypeError):
+        s.select(0)
+    assert s.unregister(wr).events == 2.0
+    assert s.select(0) == []
+
+
+def test_select_selector_modify_with_equal_events_of_another_type_keeps_the_int(
+        make_select_selector, socketpair):
+    s = make_select_selector()
+    _, wr = socketpair()
+    s.register(wr, EVENT_WRITE)
+    key = s.modify(wr, 2.0, "new")
+    assert (key.events, type(key.events), key.data) == (EVENT_WRITE, int, "new")
+    assert s.select(0) == [(key, EVENT_WRITE)]
+
+
 def test_modify_unknown_object_raises_key_error(make_selector, socketpair):
     rd, _ = socketpair()
     with pytest.raises(KeyError, match="is not registered"):
@@ -528,6 +563,25 @@ def test_epoll_selector_register_select_and_fileno_after_close_raise_value_error
         s.select(0)
     with pytest.raises(ValueError):
         s.fileno()
+
+
+@pytest.mark.parametrize("timeout", [1e300, 2**40, 2147483.648])
+def test_closed_epoll_selector_select_raises_value_error_for_a_timeout_epoll_refuses(
+        make_epoll_selector, timeout):
+    s = make_epoll_selector()
+    s.close()
+    with pytest.raises(ValueError, match="closed epoll object"):
+        s.select(timeout)
+
+
+@pytest.mark.parametrize("timeout", [1e300, 2**40, 2147483.648])
+def test_open_epoll_selector_select_raises_overflow_error_for_a_timeout_epoll_refuses(
+        make_epoll_selector, socketpair, timeout):
+    s = make_epoll_selector()
+    _, wr = socketpair()
+    s.register(wr, EVENT_WRITE)     # writable: a timeout wrongly accepted returns at once
+    with pytest.raises(OverflowError):
+        s.select(timeout)
 
 
 def test_poll_and_select_selectors_keep_working_after_close(make_poll_or_select, socketpair):
