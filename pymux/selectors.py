@@ -85,16 +85,6 @@ def _fileobj_to_fd(fileobj):
     return fd
 
 
-def _has_own_fd(fileobj):
-    """False for an object whose fd only the registered keys still know
-    (a closed socket, say)."""
-    try:
-        _fileobj_to_fd(fileobj)
-    except ValueError:
-        return False
-    return True
-
-
 def _check_events(events):
     """The stdlib's register() check, for anything but a plain int 1..3."""
     if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
@@ -454,12 +444,14 @@ class SelectSelector(_BaseSelectorImpl):
         if events != key[2]:
             # Invalid events, selectors whose register or unregister was
             # overridden or replaced (a mock, say: the stdlib would call
-            # them) and objects only the search could place (their
-            # register fails) take the stdlib's path.
+            # them), and objects other than ints and open sockets (the
+            # stdlib's path calls their fileno() twice more, and a closed
+            # socket's register fails) take the stdlib's path.
             if (events.__class__ is not int or not 0 < events < 4
                     or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
                     or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister
-                    or fileobj.__class__ is not int and not _has_own_fd(fileobj)):
+                    or not (fileobj.__class__ is int
+                            or fileobj.__class__ is _socket_type and fileobj.fileno() >= 0)):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             if fd not in self._unselectable:
@@ -481,10 +473,11 @@ class SelectSelector(_BaseSelectorImpl):
         self._unselectable.clear()
 
     def select(self, timeout=None):
-        # select(2) takes microseconds: the stdlib rounds seconds up to them.
+        # select(2) takes microseconds: the stdlib rounds seconds up to them,
+        # after max(timeout, 0) (so a Fraction(0) fails as select() fails).
         if timeout is None:
             timeout_us = -1
-        elif timeout <= 0:
+        elif (type(timeout) is int or type(timeout) is float) and timeout <= 0:
             timeout_us = 0
         else:
             ns = to_ns(max(timeout, 0), 1_000_000_000, "timeout must be a float or None")

@@ -15,6 +15,8 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
 from unittest import mock
 
 import pytest
@@ -406,6 +408,28 @@ def test_select_selector_modify_events_of_an_object_with_fileno_keeps_it_and_mov
     assert s.select(0) == [(key, EVENT_WRITE)]
 
 
+def test_select_selector_modify_events_looks_a_file_object_up_three_times(make_select_selector,
+                                                                          socketpair):
+    # The stdlib's modify() is lookup, unregister (lookup) and register
+    # (lookup): an object whose fileno() changes sees each call.
+    class Counting:
+        calls = 0
+
+        def __init__(self, sock):
+            self.sock = sock
+
+        def fileno(self):
+            self.calls += 1
+            return self.sock.fileno()
+
+    s = make_select_selector()
+    a, _ = socketpair()
+    obj = Counting(a)
+    s.register(obj, EVENT_READ)
+    s.modify(obj, EVENT_WRITE)
+    assert obj.calls == 4
+
+
 @pytest.mark.parametrize("events", [0, 4])
 def test_poll_like_modify_accepts_events_register_would_refuse(make_poll_like, socketpair, events):
     s = make_poll_like()
@@ -736,6 +760,24 @@ def test_select_none_blocks_until_an_fd_is_ready(make_selector, socketpair):
         assert s.select(None) == [(key, EVENT_READ)]
     finally:
         timer.join()
+
+
+@pytest.mark.parametrize("timeout", [Fraction(0), Decimal(0)], ids=["Fraction-0", "Decimal-0"])
+def test_select_selector_select_refuses_a_zero_select_refuses(make_select_selector, timeout):
+    # The stdlib passes max(timeout, 0), the timeout itself, to select().
+    with pytest.raises(TypeError):
+        make_select_selector().select(timeout)
+
+
+@pytest.mark.parametrize("timeout", [Fraction(-1), Decimal(-1)],
+                         ids=["Fraction-minus-1", "Decimal-minus-1"])
+def test_select_takes_a_negative_number_of_another_type_as_zero(make_selector, timeout):
+    assert make_selector().select(timeout) == []
+
+
+@pytest.mark.parametrize("timeout", [Fraction(0), Decimal(0)], ids=["Fraction-0", "Decimal-0"])
+def test_poll_like_select_takes_a_zero_of_another_type_as_zero(make_poll_like, timeout):
+    assert make_poll_like().select(timeout) == []
 
 
 @pytest.mark.parametrize("timeout", [float("nan"), "1", float("inf"), 1e300])
