@@ -37,14 +37,14 @@ def to_ns(value, unit_ns, type_message):
     return ns
 
 
-def ns_to_wait_ms(ns, away_from_zero=False):
-    """ns -> epoll/poll milliseconds as the stdlib rounds them: up (epoll),
-    or away from zero (poll, so that any negative timeout is one); a
-    negative result means forever."""
+def ns_to_wait_us(ns, away_from_zero=False):
+    """ns -> the microseconds of an epoll/poll wait (-1: forever), rounded to
+    whole milliseconds as the stdlib rounds them: up for epoll, away from
+    zero for poll (so that any negative timeout is forever)."""
     ms = ns // 1_000_000 if away_from_zero and ns < 0 else -(-ns // 1_000_000)
     if not -INT_MAX - 1 <= ms <= INT_MAX:
         raise OverflowError("timeout is too large")
-    return -1 if ms < 0 else ms
+    return -1 if ms < 0 else ms * 1000
 
 
 def retry_on_eintr(rc, wait, timeout_us, deadline_ns):

@@ -23,7 +23,7 @@ from ._clib import (mux_backend_adopt_epoll, mux_backend_close, mux_backend_ctl,
                     mux_backend_wait, mux_backend_wait_into, mux_select_once)
 from ._errors import check, raise_errno
 from ._mux import ffi, lib
-from ._timeouts import INT_MAX, ns_to_wait_ms, retry_on_eintr, to_ns
+from ._timeouts import INT_MAX, ns_to_wait_us, retry_on_eintr, to_ns
 
 __all__ = ["error", "select", "poll", "epoll"]
 
@@ -301,9 +301,8 @@ class poll(_WaitSet):
         elif type(timeout) is int and _INT_MIN <= timeout <= INT_MAX:
             timeout_us = timeout * 1000 if timeout >= 0 else -1
         else:
-            ms = ns_to_wait_ms(to_ns(timeout, 1_000_000, "timeout must be an integer or None"),
-                               away_from_zero=True)
-            timeout_us = ms * 1000 if ms >= 0 else -1
+            ns = to_ns(timeout, 1_000_000, "timeout must be an integer or None")
+            timeout_us = ns_to_wait_us(ns, away_from_zero=True)
         live = self._live
         if self._count > self._batch:
             self._set_batch(live[0], self._count)
@@ -402,8 +401,8 @@ class epoll(_WaitSet):
         # the general conversions.
         if type(maxevents) is int and maxevents == -1:
             maxevents = _FD_SETSIZE - 1
-        else:
-            maxevents = _c_int(maxevents)
+        else:   # a C int now; its value is checked after the timeout
+            maxevents = min(_c_int(maxevents), lib.MUX_MAX_BATCH)
         live = self._live
         if live is None:
             raise _closed_error()
@@ -412,12 +411,12 @@ class epoll(_WaitSet):
         elif (type(timeout) is int or type(timeout) is float) and timeout == 0:
             timeout_us = 0
         else:
-            ms = ns_to_wait_ms(to_ns(timeout, 1_000_000_000, "timeout must be an integer or None"))
-            timeout_us = ms * 1000 if ms >= 0 else -1
+            ns = to_ns(timeout, 1_000_000_000, "timeout must be an integer or None")
+            timeout_us = ns_to_wait_us(ns)
         if maxevents != self._batch:
             if maxevents < 1:
                 raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
-            self._set_batch(live[0], min(maxevents, lib.MUX_MAX_BATCH))
+            self._set_batch(live[0], maxevents)
         return self._wait_pairs(live, timeout_us)
 
     def __enter__(self):

@@ -421,6 +421,11 @@ class SelectSelector(_BaseSelectorImpl):
         # The stdlib registers fds >= FD_SETSIZE and raises in select();
         # they never reach the C select backend (which refuses them).
         self._unselectable = set()
+        # The stdlib's sets of fds to select() for reading and for writing,
+        # changed by the same operations in the same order, so that with
+        # several unselectable fds select() raises for the one the stdlib
+        # meets first (ValueError, or OverflowError above INT_MAX).
+        self._readers, self._writers = set(), set()
 
     def _register_failed(self, rc, fd):
         if fd >= _FD_SETSIZE:
@@ -428,9 +433,25 @@ class SelectSelector(_BaseSelectorImpl):
         else:
             super()._register_failed(rc, fd)
 
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        self._add_to_sets(key[1], events)
+        return key
+
+    def _add_to_sets(self, fd, events):
+        if events & EVENT_READ:
+            self._readers.add(fd)
+        if events & EVENT_WRITE:
+            self._writers.add(fd)
+
+    def _drop_from_sets(self, fd):
+        self._readers.discard(fd)
+        self._writers.discard(fd)
+        self._unselectable.discard(fd)
+
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
-        self._unselectable.discard(key[1])
+        self._drop_from_sets(key[1])
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -448,7 +469,7 @@ class SelectSelector(_BaseSelectorImpl):
             # stdlib's path calls their fileno() twice more, and a closed
             # socket's register fails) take the stdlib's path.
             if (events.__class__ is not int or not 0 < events < 4
-                    or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
+                    or getattr(self.register, "__func__", None) is not SelectSelector.register
                     or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister
                     or not (fileobj.__class__ is int
                             or fileobj.__class__ is _socket_type and fileobj.fileno() >= 0)):
@@ -460,6 +481,11 @@ class SelectSelector(_BaseSelectorImpl):
                     self._raise(rc)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
             del fd_to_key[fd]
+            unselectable = fd in self._unselectable
+            self._drop_from_sets(fd)
+            self._add_to_sets(fd, events)
+            if unselectable:
+                self._unselectable.add(fd)
         elif data != key[3]:
             new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
         else:
@@ -471,6 +497,8 @@ class SelectSelector(_BaseSelectorImpl):
     def close(self):
         super().close()
         self._unselectable.clear()
+        self._readers.clear()
+        self._writers.clear()
 
     def select(self, timeout=None):
         # select(2) takes microseconds: the stdlib rounds seconds up to them,
@@ -482,10 +510,12 @@ class SelectSelector(_BaseSelectorImpl):
         else:
             ns = to_ns(max(timeout, 0), 1_000_000_000, "timeout must be a float or None")
             timeout_us = -(-ns // 1000)
-        for fd in self._unselectable:
-            if fd > INT_MAX:
-                raise OverflowError("Python int too large to convert to C int")
-            raise ValueError("filedescriptor out of range in select()")
+        if self._unselectable:
+            for fd in (*self._readers, *self._writers):
+                if fd > INT_MAX:
+                    raise OverflowError("Python int too large to convert to C int")
+                if fd >= _FD_SETSIZE:
+                    raise ValueError("filedescriptor out of range in select()")
         try:
             started = _monotonic_ns() if timeout_us > 0 else 0
             n = mux_selector_wait(self._sel, timeout_us)

@@ -889,6 +889,20 @@ def test_select_selector_select_raises_overflow_error_for_huge_fd(make_select_se
         s.select(0)
 
 
+@pytest.mark.parametrize("write_fd,read_fd,exc", [
+    pytest.param(2**20, 2**31, OverflowError, id="huge-reader"),
+    pytest.param(2**31, 2**20, ValueError, id="huge-writer"),
+])
+def test_select_selector_select_raises_for_the_first_unselectable_reader_first(
+        make_select_selector, write_fd, read_fd, exc):
+    # The stdlib hands select() its readers, then its writers.
+    s = make_select_selector()
+    s.register(write_fd, EVENT_WRITE)
+    s.register(read_fd, EVENT_READ)
+    with pytest.raises(exc):
+        s.select(0)
+
+
 def test_every_ready_fd_among_many_is_reported_in_one_select(make_poll_like, fds_above_setsize):
     s = make_poll_like()
     for rd, wr in fds_above_setsize:
