@@ -59,6 +59,8 @@ EPOLLMSG = lib.EPOLLMSG
 EPOLL_CLOEXEC = lib.EPOLL_CLOEXEC
 
 _FD_SETSIZE = lib.FD_SETSIZE
+_MAX_BATCH = lib.MUX_MAX_BATCH
+_DEFAULT_MAXEVENTS = _FD_SETSIZE - 1     # the stdlib's, for maxevents=-1
 _INT_MIN = -INT_MAX - 1
 _unpack = ffi.unpack
 _monotonic_ns = time.monotonic_ns
@@ -112,7 +114,7 @@ class _WaitSet:
         b = ffi.gc(b, mux_backend_free)
         self._live = (b, mux_backend_fired_fds(b), mux_backend_fired_events(b))
         self._waiting = False
-        self._set_batch(b, _FD_SETSIZE - 1)
+        self._set_batch(b, _DEFAULT_MAXEVENTS)
 
     def _set_batch(self, b, maxevents):
         self._batch = mux_backend_set_batch(b, maxevents)
@@ -400,9 +402,9 @@ class epoll(_WaitSet):
         # The hot path: the common arguments (None or 0, maxevents=-1) skip
         # the general conversions.
         if type(maxevents) is int and maxevents == -1:
-            maxevents = _FD_SETSIZE - 1
+            maxevents = _DEFAULT_MAXEVENTS
         else:   # a C int now; its value is checked after the timeout
-            maxevents = min(_c_int(maxevents), lib.MUX_MAX_BATCH)
+            maxevents = min(_c_int(maxevents), _MAX_BATCH)
         live = self._live
         if live is None:
             raise _closed_error()

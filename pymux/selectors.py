@@ -434,7 +434,7 @@ class SelectSelector(_BaseSelectorImpl):
             super()._register_failed(rc, fd)
 
     def register(self, fileobj, events, data=None):
-        key = super().register(fileobj, events, data)
+        key = _BaseSelectorImpl.register(self, fileobj, events, data)
         self._add_to_sets(key[1], events)
         return key
 
@@ -444,14 +444,12 @@ class SelectSelector(_BaseSelectorImpl):
         if events & EVENT_WRITE:
             self._writers.add(fd)
 
-    def _drop_from_sets(self, fd):
+    def unregister(self, fileobj):
+        key = _BaseSelectorImpl.unregister(self, fileobj)
+        fd = key[1]
         self._readers.discard(fd)
         self._writers.discard(fd)
         self._unselectable.discard(fd)
-
-    def unregister(self, fileobj):
-        key = super().unregister(fileobj)
-        self._drop_from_sets(key[1])
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -481,11 +479,9 @@ class SelectSelector(_BaseSelectorImpl):
                     self._raise(rc)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
             del fd_to_key[fd]
-            unselectable = fd in self._unselectable
-            self._drop_from_sets(fd)
+            self._readers.discard(fd)     # the stdlib's unregister and register
+            self._writers.discard(fd)
             self._add_to_sets(fd, events)
-            if unselectable:
-                self._unselectable.add(fd)
         elif data != key[3]:
             new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
         else:
