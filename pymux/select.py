@@ -7,10 +7,14 @@ fills flat int arrays (poll and epoll: fds and events; select(): the
 indexes of the ready objects) that Python turns into the result with
 ``ffi.unpack``, without touching a C struct per event.
 
-Differences from the stdlib, all deliberate: epoll.poll() reports at most
-65536 events per call (MUX_MAX_BATCH; the rest stay ready for the next
-call), and poll() refuses fd numbers >= 2**20 (no such fd can be open under
-the kernel's default fs.nr_open) with OSError(EBADF).
+Arguments are converted as the stdlib's C code converts them, in its order
+and with its exceptions (tests/test_fuzz_select_differential.py compares
+the two). Differences from the stdlib, all deliberate (that file's
+DELIBERATE_DIFFERENCES): epoll.poll() reports at most 65536 events per call
+(MUX_MAX_BATCH; the rest stay ready for the next call), poll() refuses fd
+numbers >= 2**20 (no such fd can be open under the kernel's default
+fs.nr_open) with OSError(EBADF), and the order of poll()'s and epoll.poll()'s
+lists may differ (the stdlib does not specify it).
 """
 import errno
 import operator

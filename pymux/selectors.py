@@ -31,6 +31,11 @@ Deliberate differences from the stdlib:
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
   unspecified, and it follows the backend's internal order).
+- PollSelector and EpollSelector roll a failed register() or modify() back
+  by the fd they registered (the stdlib's call fileno() again: an object
+  whose fileno() changed in between gets KeyError and leaves a stale key).
+tests/test_fuzz_select_differential.py compares everything else with the
+stdlib (its DELIBERATE_DIFFERENCES lists these).
 """
 import errno
 import math
