@@ -63,8 +63,11 @@ def _deadline_ns(when):
         return _NS_MAX
     if ns <= _NS_MIN:
         return _NS_MIN
-    while ns / 1e9 < when:  # monotonic() is float(ns) / 1e9, rounded
+    # monotonic() reports float(ns) / 1e9; when * 1e9 was rounded too.
+    while ns / 1e9 < when:
         ns += 1
+    while (ns - 1) / 1e9 >= when:
+        ns -= 1
     return ns
 
 

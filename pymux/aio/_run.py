@@ -14,6 +14,8 @@ def run(main, *, debug=None):
     """asyncio.run(main, debug=debug) on a new pymux.aio.Loop: runs the
     coroutine, then cancels the tasks left, shuts down async generators and
     the default executor, and closes the loop."""
+    if asyncio.events._get_running_loop() is not None:
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
     if sys.version_info >= (3, 11):
         with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
             return runner.run(main)
@@ -25,8 +27,6 @@ def _run_before_311(main, debug):
     from asyncio import coroutines, events
     from asyncio.runners import _cancel_all_tasks
 
-    if events._get_running_loop() is not None:
-        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
     if not coroutines.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
     loop = new_event_loop()

@@ -11,16 +11,7 @@ import faulthandler
 
 import pytest
 
-LOOPS = ("asyncio", "pymux")
-BODY_TIMEOUT = 30.0    # one coroutine run by `run`
-HANG_GUARD = 120.0     # the whole test, fixtures included
-
-
-def make_loop(kind):
-    if kind == "asyncio":
-        return asyncio.SelectorEventLoop()
-    import pymux.aio
-    return pymux.aio.Loop()
+from aio_helpers import BODY_TIMEOUT, HANG_GUARD, LOOPS, make_loop
 
 
 @pytest.fixture(params=LOOPS)
