@@ -68,7 +68,7 @@ def cert_files(tmp_path_factory):
 def ssl_contexts(cert_files):
     cert, key = cert_files
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert, key)
+    server.load_cert_chain(str(cert), str(key))
     client = ssl.create_default_context(cafile=str(cert))
     return server, client
 
