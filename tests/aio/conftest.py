@@ -14,29 +14,28 @@ import pytest
 from aio_helpers import BODY_TIMEOUT, HANG_GUARD, LOOPS, make_loop
 
 
-@pytest.fixture(params=LOOPS)
-def aio_loop(request):
-    """A new event loop of each kind; closed at teardown, hang-guarded."""
+def guarded_loop(kind):
+    """Yields a new loop of `kind`; closes it, hang-guarded meanwhile."""
     faulthandler.dump_traceback_later(HANG_GUARD, exit=True)
-    loop = make_loop(request.param)
+    loop = make_loop(kind)
     try:
         yield loop
     finally:
         faulthandler.cancel_dump_traceback_later()
         loop.close()
+
+
+@pytest.fixture(params=LOOPS)
+def aio_loop(request):
+    """A new event loop of each kind."""
+    yield from guarded_loop(request.param)
 
 
 @pytest.fixture
 def pymux_loop():
     """A pymux.aio.Loop alone, for the few behaviours where pymux promises
     more than asyncio (each such test says so)."""
-    faulthandler.dump_traceback_later(HANG_GUARD, exit=True)
-    loop = make_loop("pymux")
-    try:
-        yield loop
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-        loop.close()
+    yield from guarded_loop("pymux")
 
 
 @pytest.fixture

@@ -24,26 +24,26 @@ def test_timers_fire_in_deadline_order_not_scheduling_order(aio_loop):
     assert out == [0.0, 0.01, 0.02, 0.03]
 
 
+def run_equal_deadlines(loop, count=50):
+    """Schedules `count` timers for one deadline; returns the order they ran in."""
+    out = []
+    when = loop.time() + 0.01
+    for i in range(count):
+        loop.call_at(when, out.append, i)
+    run_until_stopped(loop, when + 0.01)
+    return out
+
+
 def test_timers_with_equal_deadlines_all_fire_once(aio_loop):
     # asyncio keeps no order among equal deadlines (its heap is not
     # stable); pymux promises FIFO, see test_equal_deadlines_fire_in_fifo_order.
-    out = []
-    when = aio_loop.time() + 0.01
-    for i in range(50):
-        aio_loop.call_at(when, out.append, i)
-    run_until_stopped(aio_loop, when + 0.01)
-    assert sorted(out) == list(range(50))
+    assert sorted(run_equal_deadlines(aio_loop)) == list(range(50))
 
 
 def test_equal_deadlines_fire_in_fifo_order(pymux_loop):
     # pymux only: its C heap orders by (deadline, insertion); asyncio's
     # heapq does not (README: differences from asyncio).
-    out = []
-    when = pymux_loop.time() + 0.01
-    for i in range(50):
-        pymux_loop.call_at(when, out.append, i)
-    run_until_stopped(pymux_loop, when + 0.01)
-    assert out == list(range(50))
+    assert run_equal_deadlines(pymux_loop) == list(range(50))
 
 
 def test_a_timer_never_fires_before_its_deadline(aio_loop):
