@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts `python -m pymux.echo` as the README does (on port 0, so nothing is
 # pinned), echoes one line through its --connect client, stops it with SIGINT
-# and checks the totals it prints.
+# and checks the totals it prints; a bad option must be one line and status 2.
 set -euo pipefail
 out=$(mktemp)
 python -m pymux.echo --port 0 >"$out" 2>&1 &
@@ -18,4 +18,8 @@ kill -INT "$pid"
 wait "$pid"
 cat "$out"
 grep -q '^totals: 1 connections, 1 requests, 5 bytes$' "$out"
+status=0
+err=$(python -m pymux.echo --port 70000 2>&1 >/dev/null) || status=$?
+[ "$status" = 2 ] && [ "$err" = "python -m pymux.echo: error: argument --port: must be from 0 to 65535, not 70000" ] \
+    || { echo "echo smoke: --port 70000 gave status $status and '$err'" >&2; exit 1; }
 echo "echo smoke: ok"

@@ -1,23 +1,26 @@
 /* mux_backend.c - backend selection and the argument checks every backend
- * shares. The backends themselves live in mux_epoll.c, mux_poll.c and
- * mux_select.c.
+ * shares. The backends themselves live in mux_backend_epoll.c,
+ * mux_backend_poll.c and mux_backend_select.c.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
+
+static const mux_backend_ops_t *const ops_by_kind[] = {
+    [MUX_BACKEND_EPOLL] = &mux__epoll_ops,
+    [MUX_BACKEND_POLL] = &mux__poll_ops,
+    [MUX_BACKEND_SELECT] = &mux__select_ops,
+};
 
 static const mux_backend_ops_t *ops_for(int kind)
 {
-    switch (kind) {
-    case MUX_BACKEND_EPOLL: return &mux__epoll_ops;
-    case MUX_BACKEND_POLL: return &mux__poll_ops;
-    case MUX_BACKEND_SELECT: return &mux__select_ops;
-    default: return NULL;
-    }
+    if (kind < 0 || (size_t)kind >= sizeof(ops_by_kind) / sizeof(ops_by_kind[0]))
+        return NULL;
+    return ops_by_kind[kind];
 }
 
 /* Gives a freshly created backend its fired arrays, sized for the largest
@@ -52,17 +55,27 @@ mux_backend_t *mux_backend_new(int kind, int *err)
     return with_batch(ops->create(err), err);
 }
 
-mux_backend_t *mux_backend_adopt_epoll(int epfd, int *err)
+mux_backend_t *mux__backend_adopt(int kind, int fd, int *err)
 {
+    const mux_backend_ops_t *ops = ops_for(kind);
     int dummy;
 
     if (err == NULL)
         err = &dummy;
-    if (epfd < 0) {
+    if (ops == NULL)
+        *err = -EINVAL;
+    else if (ops->adopt == NULL)
+        *err = -ENOTSUP;
+    else if (fd < 0)
         *err = -EBADF;
-        return NULL;
-    }
-    return with_batch(mux__epoll_wrap(epfd, err), err);
+    else
+        return with_batch(ops->adopt(fd, err), err);
+    return NULL;
+}
+
+mux_backend_t *mux_backend_adopt_epoll(int epfd, int *err)
+{
+    return mux__backend_adopt(MUX_BACKEND_EPOLL, epfd, err);
 }
 
 int mux_backend_close(mux_backend_t *b)
@@ -92,7 +105,7 @@ int mux_backend_fileno(const mux_backend_t *b)
         return -EINVAL;
     if (b->closed)
         return -EBADF;
-    return b->ops->fileno(b);
+    return b->ops->fileno == NULL ? -ENOTSUP : b->ops->fileno(b);
 }
 
 int mux_backend_max_fd(const mux_backend_t *b)
@@ -147,6 +160,7 @@ int mux_backend_wait(mux_backend_t *b, int64_t timeout_us)
     if (atomic_exchange(&b->busy, 1))
         return -EBUSY;
     n = b->ops->wait(b, b->fds, b->events, b->batch, timeout_us < 0 ? -1 : timeout_us);
+    assert(n <= b->batch);
     atomic_store(&b->busy, 0);
     return n;
 }
@@ -158,11 +172,11 @@ int mux_backend_wait_into(mux_backend_t *b, int *fds, uint32_t *events,
         return -EINVAL;
     if (b->closed)
         return -EBADF;
-    if (b->ops != &mux__epoll_ops)
+    if (b->ops->wait_into == NULL)
         return -EBUSY;
     if (maxevents > MUX_MAX_BATCH)
         maxevents = MUX_MAX_BATCH;
-    return mux__epoll_wait_private(b, fds, events, maxevents, timeout_us < 0 ? -1 : timeout_us);
+    return b->ops->wait_into(b, fds, events, maxevents, timeout_us < 0 ? -1 : timeout_us);
 }
 
 int mux__timeout_ms(int64_t timeout_us)

@@ -1,15 +1,12 @@
 /* mux_loop.c - the event-loop core: fd table, coalesced interest changes,
  * one run_once() per iteration, watchers and the eventfd wake-up.
  *
- * One iteration (mux_loop_run_once):
- *   1. apply the interest changes queued since the last wait, once per fd;
- *   2. wait, no longer than the nearest timer (0 if an edge-triggered fd
- *      still has data);
- *   3. serve ready fds: streams read into the loop-wide buffer or flush
- *      their queue, listeners accept, watchers become MUX_REC_IO records;
- *   4. expire timers into MUX_REC_TIMER records, in (deadline, seq) order.
+ * The order of one iteration (mux_loop_run_once, steps 1-3) and of the
+ * dispatch that follows in Python is written once, in README.md under
+ * "One iteration", and pinned by tests/test_reactor_iteration_order.py.
  * The caller then dispatches the records; nothing here calls Python.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,24 +16,26 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
 
 /* --- records -------------------------------------------------------------- */
+
+#define MUX__RECORD_SIZE (MUX_RECORD_INTS * sizeof(int))
 
 int mux__push_record(mux_loop_t *loop, int kind, int token, int a, int b)
 {
     int *rec;
 
-    if (loop->nfired == loop->fired_cap) {
-        int cap = loop->fired_cap * 2;
-        int *fired = realloc(loop->fired, (size_t)cap * MUX_RECORD_INTS * sizeof(int));
+    assert(kind >= MUX_REC_DATA && kind <= MUX_REC_TIMER);
+    if ((size_t)loop->nfired == loop->fired_cap) {
+        int *fired = mux__grow(loop->fired, &loop->fired_cap, loop->fired_cap + 1,
+                               MUX__RECORD_SIZE);
         if (fired == NULL) {
             /* Sticky: run_once fails rather than silently drop an event. */
             loop->record_error = -ENOMEM;
             return -ENOMEM;
         }
         loop->fired = fired;
-        loop->fired_cap = cap;
     }
     rec = loop->fired + (size_t)loop->nfired++ * MUX_RECORD_INTS;
     rec[0] = kind;
@@ -58,53 +57,33 @@ char *mux_loop_read_buffer(mux_loop_t *loop)
 
 /* --- fd table ------------------------------------------------------------- */
 
-static int grow_ints(int **arr, int *cap, int min_cap)
-{
-    int n = *cap ? *cap : 64, *p;
-
-    while (n < min_cap)
-        n *= 2;
-    if (n == *cap)
-        return 0;
-    p = realloc(*arr, (size_t)n * sizeof(int));
-    if (p == NULL)
-        return -ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 int mux__fd_reserve(mux_loop_t *loop, int fd)
 {
-    int n;
-    mux_fd_t *fds;
+    size_t old = (size_t)loop->nfds, n = old;
 
     if (fd < 0 || fd >= MUX_MAX_FD)
         return -EBADF;
     if (fd < loop->nfds)
         return 0;
-    n = loop->nfds ? loop->nfds : 256;
-    while (n <= fd)
-        n *= 2;
     /* Every queued fd is a table entry, so the changes list never outgrows
      * the table. The still-ready list can hold an fd twice: its entry
      * carried from the last pass stays until finish_still_ready(), and
-     * serving it may mark it again. Both grow before the table does, so
-     * mux__want() and still-ready marking never need to allocate. */
-    if (grow_ints(&loop->changes, &loop->changes_cap, n) < 0
-        || grow_ints(&loop->still, &loop->still_cap, 2 * n) < 0)
+     * serving it may mark it again. Both grow with the table, whose new
+     * entries count only once they have, so mux__want() and still-ready
+     * marking never need to allocate. */
+    if (MUX__GROW(loop->fds, n, (size_t)fd + 1) < 0
+        || MUX__GROW(loop->changes, loop->changes_cap, n) < 0
+        || MUX__GROW(loop->still, loop->still_cap, 2 * n) < 0)
         return -ENOMEM;
-    fds = realloc(loop->fds, (size_t)n * sizeof(*fds));
-    if (fds == NULL)
-        return -ENOMEM;
-    memset(fds + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof(*fds));
-    loop->fds = fds;
-    loop->nfds = n;
+    assert(n <= MUX_MAX_FD);   /* a power of two, as MUX_MAX_FD is */
+    memset(loop->fds + old, 0, (n - old) * sizeof(*loop->fds));
+    loop->nfds = (int)n;
     return 0;
 }
 
 int mux__token_of(const mux_loop_t *loop, int fd)
 {
+    assert(fd >= 0 && fd < loop->nfds);
     return (int)((uint32_t)loop->fds[fd].gen << MUX__FD_BITS) | fd;
 }
 
@@ -113,7 +92,7 @@ mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind)
     int fd = mux__token_fd(token);
     mux_fd_t *e;
 
-    if (loop == NULL || token < 0 || fd >= loop->nfds)
+    if (token < 0 || fd >= loop->nfds)
         return NULL;
     e = &loop->fds[fd];
     if (e->kind != kind || mux__token_of(loop, fd) != token)
@@ -125,8 +104,8 @@ static int token_fd_held(mux_loop_t *loop, int token)
 {
     int fd = mux__token_fd(token);
 
-    if (mux__entry(loop, token, FD_STREAM) == NULL
-        && mux__entry(loop, token, FD_LISTENER) == NULL)
+    if (mux__entry(loop, token, MUX__FD_STREAM) == NULL
+        && mux__entry(loop, token, MUX__FD_LISTENER) == NULL)
         return -EBADF;
     return fd;
 }
@@ -136,9 +115,11 @@ void mux__want(mux_loop_t *loop, int fd, int interest)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    assert(!(interest & ~(MUX_READ | MUX_WRITE)));
     e->pending = (uint8_t)interest;
-    if (!(e->flags & F_IN_CHANGES) && e->pending != e->interest) {
-        e->flags |= F_IN_CHANGES;
+    if (!(e->flags & MUX__FLAG_IN_CHANGES) && e->pending != e->interest) {
+        e->flags |= MUX__FLAG_IN_CHANGES;
+        assert((size_t)loop->nchanges < loop->changes_cap);   /* see mux__fd_reserve */
         loop->changes[loop->nchanges++] = fd;
     }
 }
@@ -147,8 +128,10 @@ int mux__mark_still_ready(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
 
-    if (!(e->flags & F_STILL_READY)) {
-        e->flags |= F_STILL_READY;
+    assert(e->kind == MUX__FD_STREAM || e->kind == MUX__FD_LISTENER);
+    if (!(e->flags & MUX__FLAG_STILL_READY)) {
+        e->flags |= MUX__FLAG_STILL_READY;
+        assert((size_t)loop->nstill < loop->still_cap);   /* see mux__fd_reserve */
         loop->still[loop->nstill++] = fd;
     }
     return 0;
@@ -159,11 +142,11 @@ static uint32_t kernel_events(const mux_loop_t *loop, int kind, int interest)
     uint32_t ev = ((interest & MUX_READ) ? EPOLLIN : 0)
                 | ((interest & MUX_WRITE) ? EPOLLOUT : 0);
 
-    if (loop->edge && (kind == FD_STREAM || kind == FD_LISTENER))
+    if (loop->edge && (kind == MUX__FD_STREAM || kind == MUX__FD_LISTENER))
         ev |= EPOLLET;
     /* Edge-triggered streams need to know when the peer is done: FIN may
      * arrive with the last data, and no later edge reports it. */
-    if (loop->edge && kind == FD_STREAM && (interest & MUX_READ))
+    if (loop->edge && kind == MUX__FD_STREAM && (interest & MUX_READ))
         ev |= EPOLLRDHUP;
     return ev;
 }
@@ -175,6 +158,7 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
     mux_fd_t *e = &loop->fds[fd];
     int op, rc;
 
+    assert(!(want & ~(MUX_READ | MUX_WRITE)));
     if (want == e->interest)
         return 0;
     op = e->interest == 0 ? MUX_CTL_ADD : want == 0 ? MUX_CTL_DEL : MUX_CTL_MOD;
@@ -190,48 +174,61 @@ static int sync_backend(mux_loop_t *loop, int fd, int want)
 void mux__forget_fd(mux_loop_t *loop, int fd)
 {
     mux_fd_t *e = &loop->fds[fd];
-    uint16_t keep = e->flags & F_IN_CHANGES;
 
+    assert(e->kind != MUX__FD_FREE);
     sync_backend(loop, fd, 0);
     free(e->wq);
     e->wq = NULL;
-    e->kind = FD_FREE;
-    e->flags = keep;        /* its changes-list slot is skipped when applied */
+    e->kind = MUX__FD_FREE;
+    e->flags &= MUX__FLAGS_LISTED;   /* its list entries are skipped when reached */
     e->pending = 0;
+}
+
+/* The backend refused fd's queued change (e.g. EBADF: the fd was closed
+ * behind the loop's back): its owner hears of it. Returns 0, or -ENOMEM if
+ * the record could not be stored. */
+static int report_refused(mux_loop_t *loop, int fd, int err)
+{
+    mux_fd_t *e = &loop->fds[fd];
+
+    if (e->kind == MUX__FD_STREAM) {
+        e->pending = e->interest;
+        e->flags |= MUX__FLAG_EOF;
+        return mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), err, 0);
+    }
+    if (e->kind == MUX__FD_LISTENER) {
+        /* Paused; the caller may resume it (which retries the registration)
+         * or close it. */
+        e->pending = e->interest;
+        e->flags |= MUX__FLAG_PAUSED;
+        return mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
+    }
+    return 0;
 }
 
 static int apply_changes(mux_loop_t *loop)
 {
-    int i, rc;
+    int i, rc = 0;
 
-    for (i = 0; i < loop->nchanges; i++) {
+    for (i = 0; i < loop->nchanges && rc == 0; i++) {
         int fd = loop->changes[i];
         mux_fd_t *e = &loop->fds[fd];
 
-        e->flags &= (uint16_t)~F_IN_CHANGES;
+        assert(e->flags & MUX__FLAG_IN_CHANGES);   /* listed once, flagged */
+        e->flags &= (uint16_t)~MUX__FLAG_IN_CHANGES;
         rc = sync_backend(loop, fd, e->pending);
-        if (rc < 0 && e->kind == FD_STREAM) {
-            /* e.g. EBADF: the fd was closed behind the loop's back. */
-            e->pending = e->interest;
-            e->flags |= F_EOF;
-            if ((rc = mux__push_record(loop, MUX_REC_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
-                return rc;
-        } else if (rc < 0 && e->kind == FD_LISTENER) {
-            /* Same for a listener: paused, and the caller is told (it may
-             * resume, which retries the registration, or close it). */
-            e->pending = e->interest;
-            e->flags |= F_PAUSED;
-            if ((rc = mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), -rc, 0)) < 0)
-                return rc;
-        }
+        if (rc < 0)
+            rc = report_refused(loop, fd, -rc);
     }
-    loop->nchanges = 0;
-    return 0;
+    loop->nchanges -= i;
+    if (loop->nchanges > 0)   /* not reached: a record could not be stored */
+        memmove(loop->changes, loop->changes + i, (size_t)loop->nchanges * sizeof(int));
+    return rc;
 }
 
 /* --- loop ----------------------------------------------------------------- */
 
-#define MAX_WAITS_SKIPPED 8
+#define MUX__MAX_WAITS_SKIPPED 8
 
 mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
 {
@@ -256,8 +253,7 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         goto fail;
     rc = mux_backend_set_batch(loop->backend, 1024);
     loop->rbuf = malloc(MUX_READ_BUFFER);
-    loop->fired_cap = 1024;
-    loop->fired = malloc((size_t)loop->fired_cap * MUX_RECORD_INTS * sizeof(int));
+    loop->fired = mux__grow(NULL, &loop->fired_cap, 1024, MUX__RECORD_SIZE);
     if (rc < 0 || loop->rbuf == NULL || loop->fired == NULL) {
         *err = -ENOMEM;
         goto fail;
@@ -271,7 +267,7 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         *err = rc;
         goto fail;
     }
-    loop->fds[loop->wakefd].kind = FD_WAKEUP;
+    loop->fds[loop->wakefd].kind = MUX__FD_WAKEUP;
     if ((rc = sync_backend(loop, loop->wakefd, MUX_READ)) < 0) {
         *err = rc;
         goto fail;
@@ -289,7 +285,7 @@ void mux_loop_free(mux_loop_t *loop)
     if (loop == NULL)
         return;
     for (fd = 0; fd < loop->nfds; fd++)
-        if (loop->fds[fd].kind == FD_STREAM || loop->fds[fd].kind == FD_LISTENER)
+        if (loop->fds[fd].kind == MUX__FD_STREAM || loop->fds[fd].kind == MUX__FD_LISTENER)
             mux__close_owned(loop, fd);
     if (loop->wakefd >= 0)
         close(loop->wakefd);
@@ -337,19 +333,19 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     mux_fd_t *e;
     int rc;
 
-    if (loop == NULL || (mask & ~(MUX_READ | MUX_WRITE)))
+    if (mask & ~(MUX_READ | MUX_WRITE))
         return -EINVAL;
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
     e = &loop->fds[fd];
-    if (e->kind != FD_FREE && e->kind != FD_WATCH)
+    if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
         return -EEXIST;   /* the loop owns this fd as a stream or listener */
-    e->kind = FD_WATCH;
+    e->kind = MUX__FD_WATCH;
     rc = sync_backend(loop, fd, mask);
     if (rc < 0 && e->interest == 0)
-        e->kind = FD_FREE;
+        e->kind = MUX__FD_FREE;
     if (rc == 0 && mask == 0)
-        e->kind = FD_FREE;
+        e->kind = MUX__FD_FREE;
     e->pending = e->interest;
     return rc;
 }
@@ -359,6 +355,7 @@ static int watcher_ready(mux_loop_t *loop, int fd, uint32_t events)
     mux_fd_t *e = &loop->fds[fd];
     int mask = 0;
 
+    assert(e->kind == MUX__FD_WATCH);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLPRI))
         mask |= MUX_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -378,14 +375,16 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
         events |= EPOLLERR;
 
     switch (e->kind) {
-    case FD_STREAM: mux__stream_ready(loop, fd, events); break;
-    case FD_LISTENER:
+    case MUX__FD_STREAM: mux__stream_ready(loop, fd, events); break;
+    case MUX__FD_LISTENER:
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
             mux__listener_ready(loop, fd);
         break;
-    case FD_WATCH: watcher_ready(loop, fd, events); break;
-    case FD_WAKEUP: drain_wakeup(loop); break;
-    default: break;   /* closed after the kernel reported it */
+    case MUX__FD_WATCH: watcher_ready(loop, fd, events); break;
+    case MUX__FD_WAKEUP: drain_wakeup(loop); break;
+    default:   /* closed after the kernel reported it */
+        assert(e->kind == MUX__FD_FREE);
+        break;
     }
 }
 
@@ -416,17 +415,18 @@ static int serve_still_ready(mux_loop_t *loop)
     /* Pass 0 serves the fds the full buffer skipped last time, pass 1 the
      * edge-triggered ones that were read but not drained: a stream that
      * got nothing is never queued behind one that got a whole chunk.
-     * F_SERVED marks an entry done (an fd may be listed twice). */
+     * MUX__FLAG_SERVED marks an entry done (an fd may be listed twice). */
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; i < n; i++) {
             int fd = loop->still[i];
             mux_fd_t *e = &loop->fds[fd];
 
-            if ((e->flags & F_SERVED) || (pass == 0 && !(e->flags & F_STARVED)))
+            if ((e->flags & MUX__FLAG_SERVED)
+                || (pass == 0 && !(e->flags & MUX__FLAG_STARVED)))
                 continue;
-            e->flags &= (uint16_t)~(F_STILL_READY | F_STARVED);
-            if (e->kind == FD_STREAM || e->kind == FD_LISTENER) {
-                e->flags |= F_SERVED;
+            e->flags &= (uint16_t)~(MUX__FLAG_STILL_READY | MUX__FLAG_STARVED);
+            if (e->kind == MUX__FD_STREAM || e->kind == MUX__FD_LISTENER) {
+                e->flags |= MUX__FLAG_SERVED;
                 serve(loop, fd, EPOLLIN);
             }
         }
@@ -439,8 +439,9 @@ static void finish_still_ready(mux_loop_t *loop, int n)
 {
     int i;
 
+    assert(n <= loop->nstill);
     for (i = 0; i < n; i++)
-        loop->fds[loop->still[i]].flags &= (uint16_t)~F_SERVED;
+        loop->fds[loop->still[i]].flags &= (uint16_t)~MUX__FLAG_SERVED;
     memmove(loop->still, loop->still + n, (size_t)(loop->nstill - n) * sizeof(int));
     loop->nstill -= n;
 }
@@ -451,8 +452,6 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     int i, n, rc, carried, filled, *fds;
     uint32_t *events;
 
-    if (loop == NULL)
-        return -EINVAL;
     mux__timers_release_fired(loop);
     loop->nfired = 0;
     loop->record_error = 0;
@@ -473,7 +472,7 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
      * level-triggered epoll_wait would report every one of them again and
      * re-poll each in the kernel, for nothing. A few passes at most, so new
      * fds, writes and wake-ups are not held back for long. */
-    if (filled && loop->nstill > 0 && loop->waits_skipped < MAX_WAITS_SKIPPED) {
+    if (filled && loop->nstill > 0 && loop->waits_skipped < MUX__MAX_WAITS_SKIPPED) {
         loop->waits_skipped++;
         n = 0;
     } else {
@@ -495,7 +494,7 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
 
         if (fd < 0 || fd >= loop->nfds)
             continue;
-        if (loop->fds[fd].flags & F_SERVED)
+        if (loop->fds[fd].flags & MUX__FLAG_SERVED)
             ev &= ~(uint32_t)EPOLLIN;   /* read above; only flush now */
         serve(loop, fd, ev);
     }
@@ -505,37 +504,19 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
     return loop->record_error < 0 ? loop->record_error : loop->nfired;
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_watch(mux_loop_t *loop, int fd, int mask)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = watch_held(loop, fd, mask);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, watch_held(loop, fd, mask));
 }
 
 int mux_token_fd(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = token_fd_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, token_fd_held(loop, token));
 }
 
 int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = loop_run_once_held(loop, timeout_us);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, loop_run_once_held(loop, timeout_us));
 }

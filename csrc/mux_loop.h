@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mux_common.h"
+
 typedef struct mux_loop mux_loop_t;
 
 enum mux_record_kind {
@@ -38,19 +40,13 @@ enum mux_record_kind {
     MUX_REC_TIMER = 9         /* timer id */
 };
 
-enum mux_interest {
-    MUX_READ = 1,
-    MUX_WRITE = 2
-};
-
 enum {
     MUX_RECORD_INTS = 4,      /* ints per fired record */
     MUX_READ_BUFFER = 2097152, /* loop-wide read buffer, bytes: 32 full
                                   chunks, so many busy streams are served
                                   in few passes (pages untouched while
                                   idle cost no memory) */
-    MUX_READ_CHUNK = 65536,   /* most bytes read from one stream per pass */
-    MUX_MAX_FD = 1048576      /* fds must be below this (default nr_open) */
+    MUX_READ_CHUNK = 65536    /* most bytes read from one stream per pass */
 };
 
 /* backend_kind: MUX_BACKEND_EPOLL, MUX_BACKEND_POLL, MUX_BACKEND_SELECT;

@@ -1,8 +1,8 @@
 /* mux_selector.h - the C half of pymux.selectors: an fd -> interest table on
  * top of one backend, so that a wait hands Python one int per ready fd.
  *
- * Python's selectors speak in selector events (MUX_SEL_READ, MUX_SEL_WRITE)
- * and in "codes": a code is fd * 4 + mask, mask being two bits of selector
+ * Python's selectors speak in selector events (MUX_READ, MUX_WRITE) and in
+ * "codes": a code is fd * 4 + mask, mask being two bits of selector
  * events. Registration takes a code (fd and interest in one argument, since
  * every cffi argument costs tens of nanoseconds); a wait leaves one code per
  * ready fd in the codes array, the kernel's events already translated the
@@ -24,22 +24,14 @@
 
 #include <stdint.h>
 
-typedef struct mux_selector mux_selector_t;
+#include "mux_common.h"
 
-enum mux_sel_events {
-    MUX_SEL_READ = 1,
-    MUX_SEL_WRITE = 2
-};
+typedef struct mux_selector mux_selector_t;
 
 /* mux_selector_new flags. */
 enum mux_sel_flags {
     MUX_SEL_EDGE = 1        /* edge-triggered registrations: epoll only */
 };
-
-/* Registering an fd at or above this limit gives -EBADF: none can be open
- * under the kernel's default fs.nr_open, and the limit keeps the fd table
- * bounded (1 MiB at most). */
-enum { MUX_SEL_MAX_FD = 1048576 };
 
 /* Creates a selector over a new backend of the given kind (see
  * mux_backend.h); MUX_SEL_EDGE with poll or select gives -EINVAL. On
@@ -57,7 +49,7 @@ int mux_selector_close(mux_selector_t *s, int release);
 int mux_selector_fileno(mux_selector_t *s);
 
 /* Registers code / 4 with interest code % 4. -EEXIST if already
- * registered, -EBADF for an fd outside [0, MUX_SEL_MAX_FD), or the
+ * registered, -EBADF for an fd outside [0, MUX_MAX_FD), or the
  * backend's error (nothing is registered then). */
 int mux_selector_register(mux_selector_t *s, int code);
 

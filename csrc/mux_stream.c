@@ -10,6 +10,7 @@
  * connection costs its 24-byte fd-table entry and nothing else here.
  */
 #define _GNU_SOURCE   /* accept4 */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -21,11 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
 
-#define DEFAULT_HIGH (64 * 1024)
-#define DEFAULT_LOW (16 * 1024)
-#define MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
+#define MUX__DEFAULT_HIGH_WATER (64 * 1024)
+#define MUX__DEFAULT_LOW_WATER (16 * 1024)
+#define MUX__MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
 
 /* Claims a free table entry for an fd the loop will own. */
 static int claim(mux_loop_t *loop, int fd, int kind, int interest)
@@ -41,16 +42,16 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
     /* The kernel just handed out this fd number (accept, socket), so a
      * watcher still listed under it watched an fd that was closed without
      * remove_reader/remove_writer: that registration is stale, drop it. */
-    if (e->kind == FD_WATCH)
+    if (e->kind == MUX__FD_WATCH)
         mux__forget_fd(loop, fd);
-    if (e->kind != FD_FREE)
+    if (e->kind != MUX__FD_FREE)
         return -EEXIST;
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     e->kind = (uint8_t)kind;
     e->gen = loop->last_gen;
-    e->flags &= F_IN_CHANGES;
-    e->high = DEFAULT_HIGH;
-    e->low = DEFAULT_LOW;
+    e->flags &= MUX__FLAGS_LISTED;
+    e->high = MUX__DEFAULT_HIGH_WATER;
+    e->low = MUX__DEFAULT_LOW_WATER;
     e->wq = NULL;
     mux__want(loop, fd, interest);
     return mux__token_of(loop, fd);
@@ -58,18 +59,11 @@ static int claim(mux_loop_t *loop, int fd, int kind, int interest)
 
 int mux__stream_adopt(mux_loop_t *loop, int fd)
 {
-    int token = claim(loop, fd, FD_STREAM, MUX_READ);
+    int token = claim(loop, fd, MUX__FD_STREAM, MUX_READ);
 
     if (token >= 0)
-        loop->fds[fd].flags |= F_READING;
+        loop->fds[fd].flags |= MUX__FLAG_READING;
     return token;
-}
-
-static int stream_open_held(mux_loop_t *loop, int fd)
-{
-    if (loop == NULL)
-        return -EINVAL;
-    return mux__stream_adopt(loop, fd);
 }
 
 /* Closes an fd the loop owns and forgets it. */
@@ -84,7 +78,7 @@ static int stream_interest(const mux_fd_t *e)
 {
     int want = 0;
 
-    if ((e->flags & (F_READING | F_EOF)) == F_READING)
+    if ((e->flags & (MUX__FLAG_READING | MUX__FLAG_EOF)) == MUX__FLAG_READING)
         want |= MUX_READ;
     if (e->wq != NULL)
         want |= MUX_WRITE;
@@ -98,11 +92,12 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
     int token = mux__token_of(loop, fd);
     ssize_t n;
 
+    assert(e->kind == MUX__FD_STREAM && loop->rused <= MUX_READ_BUFFER);
     if (want < 4096) {
         /* The shared buffer is full for this pass. Served first in the
          * next one, so busy streams late in the kernel's list still get
          * their turn (and edge-triggered ones are not forgotten). */
-        e->flags |= F_STARVED;
+        e->flags |= MUX__FLAG_STARVED;
         loop->rbuf_filled = 1;
         mux__mark_still_ready(loop, fd);
         return;
@@ -114,13 +109,13 @@ static void stream_read(mux_loop_t *loop, int fd, mux_fd_t *e)
         /* Edge-triggered: a full read may leave more; a short one drained
          * the data, but if the peer shut down (RDHUP/HUP/ERR seen) the EOF
          * or error still waits behind it and no new edge will say so. */
-        if (loop->edge && ((size_t)n == want || (e->flags & F_PEER_DONE)))
+        if (loop->edge && ((size_t)n == want || (e->flags & MUX__FLAG_PEER_DONE)))
             mux__mark_still_ready(loop, fd);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    e->flags |= F_EOF;
+    e->flags |= MUX__FLAG_EOF;
     mux__want(loop, fd, stream_interest(e));
     if (n == 0)
         mux__push_record(loop, MUX_REC_EOF, token, 0, 0);
@@ -134,14 +129,15 @@ static int stream_drained(mux_loop_t *loop, int fd, mux_fd_t *e)
 {
     int token = mux__token_of(loop, fd);
 
+    assert(e->wq != NULL && e->wq->len == 0);
     free(e->wq);
     e->wq = NULL;
-    if (e->flags & F_CLOSE_PENDING) {
+    if (e->flags & MUX__FLAG_CLOSE_PENDING) {
         mux__close_owned(loop, fd);
         mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
         return 1;
     }
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         shutdown(fd, SHUT_WR);
     return 0;
 }
@@ -150,14 +146,17 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
 {
     mux_wqueue_t *q = e->wq;
     int token = mux__token_of(loop, fd);
-    ssize_t n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
+    ssize_t n;
 
+    /* A queue exists only while it holds unsent bytes. */
+    assert(e->kind == MUX__FD_STREAM && q != NULL && q->len > 0);
+    n = send(fd, q->data + q->head, q->len, MSG_NOSIGNAL);
     if (n < 0) {
         int err = errno;
 
         if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
             return;
-        if (e->flags & F_CLOSE_PENDING) {
+        if (e->flags & MUX__FLAG_CLOSE_PENDING) {
             /* Nobody is left to tell about the error: just finish closing. */
             mux__close_owned(loop, fd);
             mux__push_record(loop, MUX_REC_CLOSED, token, 0, 0);
@@ -165,7 +164,7 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
         }
         free(e->wq);
         e->wq = NULL;
-        e->flags |= F_EOF;
+        e->flags |= MUX__FLAG_EOF;
         mux__want(loop, fd, stream_interest(e));
         mux__push_record(loop, MUX_REC_ERROR, token, err, 0);
         return;
@@ -174,8 +173,8 @@ static void stream_flush(mux_loop_t *loop, int fd, mux_fd_t *e)
     q->len -= (size_t)n;
     if (q->len == 0 && stream_drained(loop, fd, e))
         return;
-    if ((e->flags & F_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
-        e->flags &= (uint16_t)~F_ABOVE_HIGH;
+    if ((e->flags & MUX__FLAG_ABOVE_HIGH) && (e->wq == NULL || e->wq->len <= e->low)) {
+        e->flags &= (uint16_t)~MUX__FLAG_ABOVE_HIGH;
         mux__push_record(loop, MUX_REC_RESUME_WRITING, token, 0, 0);
     }
     mux__want(loop, fd, stream_interest(e));
@@ -185,45 +184,46 @@ void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
 
+    assert(e->kind == MUX__FD_STREAM);
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        e->flags |= F_PEER_DONE;
+        e->flags |= MUX__FLAG_PEER_DONE;
     if (e->wq != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         stream_flush(loop, fd, e);
-    if (e->kind == FD_STREAM && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-        && (e->flags & (F_READING | F_EOF)) == F_READING)
+    if (e->kind == MUX__FD_STREAM
+        && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        && (e->flags & (MUX__FLAG_READING | MUX__FLAG_EOF)) == MUX__FLAG_READING)
         stream_read(loop, fd, e);
 }
 
 static mux_fd_t *live_stream(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+    mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
 
-    return e != NULL && !(e->flags & F_CLOSE_PENDING) ? e : NULL;
+    return e != NULL && !(e->flags & MUX__FLAG_CLOSE_PENDING) ? e : NULL;
 }
 
-/* Appends to the write queue, creating or growing it. */
+/* Appends to the write queue, creating or growing it. The queue is one
+ * allocation, so it grows as an array of bytes that starts with the
+ * header. */
 static int enqueue(mux_fd_t *e, const char *data, size_t len)
 {
     mux_wqueue_t *q = e->wq;
-    size_t need, cap;
+    size_t used, size;
 
     if (q != NULL && q->head > 0 && q->head >= q->len) {
         memmove(q->data, q->data + q->head, q->len);   /* reuse the front */
         q->head = 0;
     }
-    need = (q ? q->head + q->len : 0) + len;
-    if (q == NULL || need > q->cap) {
-        cap = q ? q->cap * 2 : 4096;
-        while (cap < need)
-            cap *= 2;
-        q = realloc(q, sizeof(*q) + cap);
-        if (q == NULL)
-            return -ENOMEM;
-        if (e->wq == NULL)
-            q->head = q->len = 0;
-        q->cap = cap;
-        e->wq = q;
-    }
+    used = q ? q->head + q->len : 0;
+    size = q ? sizeof(*q) + q->cap : 0;
+    q = mux__grow(q, &size, sizeof(*q) + used + len, 1);
+    if (q == NULL)
+        return -ENOMEM;
+    if (e->wq == NULL)
+        q->head = q->len = 0;
+    q->cap = size - sizeof(*q);
+    e->wq = q;
+    assert(q->head + q->len + len <= q->cap);
     memcpy(q->data + q->head + q->len, data, len);
     q->len += len;
     return 0;
@@ -237,9 +237,9 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
 
     if (e == NULL)
         return -EBADF;
-    if ((data == NULL && len > 0) || len > MAX_WRITE)
+    if ((data == NULL && len > 0) || len > MUX__MAX_WRITE)
         return -EINVAL;
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         return -EPIPE;   /* write_eof() was called */
     if (e->wq == NULL && len > 0) {
         n = send(fd, data, len, MSG_NOSIGNAL);
@@ -254,14 +254,14 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
             return rc;
         mux__want(loop, fd, stream_interest(e));
         if (e->wq->len > e->high)
-            e->flags |= F_ABOVE_HIGH;
+            e->flags |= MUX__FLAG_ABOVE_HIGH;
     }
     return e->wq ? (int64_t)e->wq->len : 0;
 }
 
 static int64_t stream_queued_held(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = mux__entry(loop, token, FD_STREAM);
+    mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
 
     if (e == NULL)
         return -EBADF;
@@ -276,9 +276,9 @@ static int stream_set_reading_held(mux_loop_t *loop, int token, int reading)
     if (e == NULL)
         return -EBADF;
     if (reading)
-        e->flags |= F_READING;
+        e->flags |= MUX__FLAG_READING;
     else
-        e->flags &= (uint16_t)~F_READING;
+        e->flags &= (uint16_t)~MUX__FLAG_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -294,7 +294,7 @@ static int stream_set_limits_held(mux_loop_t *loop, int token, int64_t high, int
     e->high = (uint32_t)high;
     e->low = (uint32_t)low;
     if (e->wq != NULL && e->wq->len > e->high)
-        e->flags |= F_ABOVE_HIGH;
+        e->flags |= MUX__FLAG_ABOVE_HIGH;
     return 0;
 }
 
@@ -305,9 +305,9 @@ static int stream_shutdown_held(mux_loop_t *loop, int token)
 
     if (e == NULL)
         return -EBADF;
-    if (e->flags & F_SHUT_PENDING)
+    if (e->flags & MUX__FLAG_SHUT_PENDING)
         return 0;
-    e->flags |= F_SHUT_PENDING;
+    e->flags |= MUX__FLAG_SHUT_PENDING;
     if (e->wq == NULL && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
         return -errno;
     return 0;
@@ -317,7 +317,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int abort)
 {
     /* abort also ends a close still waiting for its queue to drain (a peer
      * that never reads would otherwise hold it forever). */
-    mux_fd_t *e = abort ? mux__entry(loop, token, FD_STREAM) : live_stream(loop, token);
+    mux_fd_t *e = abort ? mux__entry(loop, token, MUX__FD_STREAM)
+                        : live_stream(loop, token);
     int fd = mux__token_fd(token);
 
     if (e == NULL)
@@ -331,8 +332,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int abort)
         mux__close_owned(loop, fd);
         return 1;
     }
-    e->flags |= F_CLOSE_PENDING;
-    e->flags &= (uint16_t)~F_READING;
+    e->flags |= MUX__FLAG_CLOSE_PENDING;
+    e->flags &= (uint16_t)~MUX__FLAG_READING;
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -343,9 +344,9 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 {
     int token;
 
-    if (loop == NULL || batch < 1 || batch > 65536)
+    if (batch < 1 || batch > 65536)
         return -EINVAL;
-    token = claim(loop, fd, FD_LISTENER, MUX_READ);
+    token = claim(loop, fd, MUX__FD_LISTENER, MUX_READ);
     if (token >= 0)
         loop->fds[fd].high = (uint32_t)batch;
     return token;
@@ -353,7 +354,7 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 
 static mux_fd_t *live_listener(mux_loop_t *loop, int token)
 {
-    return mux__entry(loop, token, FD_LISTENER);
+    return mux__entry(loop, token, MUX__FD_LISTENER);
 }
 
 static int listener_resume_held(mux_loop_t *loop, int token)
@@ -363,7 +364,7 @@ static int listener_resume_held(mux_loop_t *loop, int token)
 
     if (e == NULL)
         return -EBADF;
-    e->flags &= (uint16_t)~F_PAUSED;
+    e->flags &= (uint16_t)~MUX__FLAG_PAUSED;
     mux__want(loop, fd, MUX_READ);
     return 0;
 }
@@ -380,7 +381,7 @@ static int listener_close_held(mux_loop_t *loop, int token)
 
 static void pause_listener(mux_loop_t *loop, int fd, int err)
 {
-    loop->fds[fd].flags |= F_PAUSED;
+    loop->fds[fd].flags |= MUX__FLAG_PAUSED;
     mux__want(loop, fd, 0);
     mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
 }
@@ -390,7 +391,8 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
     int token = mux__token_of(loop, fd), i, batch = (int)loop->fds[fd].high;
     int one = 1;
 
-    if (loop->fds[fd].flags & F_PAUSED)
+    assert(loop->fds[fd].kind == MUX__FD_LISTENER);
+    if (loop->fds[fd].flags & MUX__FLAG_PAUSED)
         return;
     for (i = 0; i < batch; i++) {
         int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), ctoken;
@@ -419,114 +421,54 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
         mux__mark_still_ready(loop, fd);   /* batch used up before EAGAIN */
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_listener_open(mux_loop_t *loop, int fd, int batch)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_open_held(loop, fd, batch);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_open_held(loop, fd, batch));
 }
 
 int mux_listener_resume(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_resume_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_resume_held(loop, token));
 }
 
 int mux_listener_close(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = listener_close_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, listener_close_held(loop, token));
 }
 
 int mux_stream_open(mux_loop_t *loop, int fd)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_open_held(loop, fd);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, mux__stream_adopt(loop, fd));
 }
 
 int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
 {
-    int64_t rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_write_held(loop, token, data, len);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_write_held(loop, token, data, len));
 }
 
 int64_t mux_stream_queued(mux_loop_t *loop, int token)
 {
-    int64_t rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_queued_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_queued_held(loop, token));
 }
 
 int mux_stream_set_reading(mux_loop_t *loop, int token, int reading)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_set_reading_held(loop, token, reading);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_set_reading_held(loop, token, reading));
 }
 
 int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_set_limits_held(loop, token, high, low);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_set_limits_held(loop, token, high, low));
 }
 
 int mux_stream_shutdown(mux_loop_t *loop, int token)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_shutdown_held(loop, token);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_shutdown_held(loop, token));
 }
 
 int mux_stream_close(mux_loop_t *loop, int token, int abort)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = stream_close_held(loop, token, abort);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, stream_close_held(loop, token, abort));
 }

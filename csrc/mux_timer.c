@@ -5,11 +5,14 @@
  * O(log n). A fired id is only reused from the next iteration, so a record
  * the caller has not dispatched yet can never name a newer timer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "mux_loop_impl.h"
+#include "mux_loop_internal.h"
+
+#define MUX__MAX_TIMERS (1 << 28)   /* ids stay far below INT_MAX */
 
 int64_t mux_loop_now_ns(void)
 {
@@ -29,6 +32,7 @@ static int before(const mux_loop_t *loop, int a, int b)
 
 static void place(mux_loop_t *loop, int pos, int id)
 {
+    assert(pos >= 0 && pos < loop->heap_len && id >= 0 && id < loop->ntimers);
     loop->heap[pos] = id;
     loop->timers[id].heap_pos = pos;
 }
@@ -68,8 +72,11 @@ static void sift_down(mux_loop_t *loop, int pos)
 static void heap_remove(mux_loop_t *loop, int id)
 {
     int pos = loop->timers[id].heap_pos;
-    int last = loop->heap[--loop->heap_len];
+    int last;
 
+    /* The position a timer stores is its slot in the heap. */
+    assert(pos >= 0 && pos < loop->heap_len && loop->heap[pos] == id);
+    last = loop->heap[--loop->heap_len];
     loop->timers[id].heap_pos = -1;
     if (pos == loop->heap_len)
         return;
@@ -78,37 +85,27 @@ static void heap_remove(mux_loop_t *loop, int id)
     sift_up(loop, loop->timers[last].heap_pos);
 }
 
-/* Grows the id slab and every array sized by it, all or nothing. */
+/* Grows the id slab and the three arrays sized by it to one new capacity;
+ * ntimers counts the new ids only once all four have grown. */
 static int grow_timers(mux_loop_t *loop)
 {
-    int n = loop->ntimers ? loop->ntimers * 2 : 64, i;
-    mux_timer_t *timers;
-    int *heap, *free_ids, *fired_ids;
+    size_t old = (size_t)loop->ntimers, n = old;
+    size_t heap_cap = old, free_cap = old, fired_cap = old;
+    int i;
 
-    if (loop->ntimers >= (1 << 28))
+    if (loop->ntimers >= MUX__MAX_TIMERS)
         return -ENOMEM;
-    timers = realloc(loop->timers, (size_t)n * sizeof(*timers));
-    if (timers == NULL)
+    if (MUX__GROW(loop->timers, n, old + 1) < 0
+        || MUX__GROW(loop->heap, heap_cap, n) < 0
+        || MUX__GROW(loop->free_ids, free_cap, n) < 0
+        || MUX__GROW(loop->fired_ids, fired_cap, n) < 0)
         return -ENOMEM;
-    loop->timers = timers;
-    heap = realloc(loop->heap, (size_t)n * sizeof(*heap));
-    if (heap == NULL)
-        return -ENOMEM;
-    loop->heap = heap;
-    free_ids = realloc(loop->free_ids, (size_t)n * sizeof(*free_ids));
-    if (free_ids == NULL)
-        return -ENOMEM;
-    loop->free_ids = free_ids;
-    fired_ids = realloc(loop->fired_ids, (size_t)n * sizeof(*fired_ids));
-    if (fired_ids == NULL)
-        return -ENOMEM;
-    loop->fired_ids = fired_ids;
     /* New ids go on the free list highest first, so low ids are used first. */
-    for (i = n - 1; i >= loop->ntimers; i--) {
-        timers[i].heap_pos = -1;
-        free_ids[loop->nfree++] = i;
+    for (i = (int)n - 1; i >= loop->ntimers; i--) {
+        loop->timers[i].heap_pos = -1;
+        loop->free_ids[loop->nfree++] = i;
     }
-    loop->ntimers = n;
+    loop->ntimers = (int)n;
     return 0;
 }
 
@@ -116,11 +113,10 @@ static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
 {
     int id, rc;
 
-    if (loop == NULL)
-        return -EINVAL;
     if (loop->nfree == 0 && (rc = grow_timers(loop)) < 0)
         return rc;
     id = loop->free_ids[--loop->nfree];
+    assert(loop->timers[id].heap_pos == -1 && loop->heap_len < loop->ntimers);
     loop->timers[id].deadline = deadline_ns;
     loop->timers[id].seq = loop->timer_seq++;
     loop->heap_len++;
@@ -131,11 +127,12 @@ static int timer_add_held(mux_loop_t *loop, int64_t deadline_ns)
 
 static int timer_cancel_held(mux_loop_t *loop, int id)
 {
-    if (loop == NULL || id < 0 || id >= loop->ntimers)
+    if (id < 0 || id >= loop->ntimers)
         return -EINVAL;
     if (loop->timers[id].heap_pos < 0)
         return -ENOENT;   /* already fired or cancelled */
     heap_remove(loop, id);
+    assert(loop->nfree < loop->ntimers);
     loop->free_ids[loop->nfree++] = id;
     return 0;
 }
@@ -164,6 +161,7 @@ int mux__timers_expire(mux_loop_t *loop, int64_t now)
         if ((rc = mux__push_record(loop, MUX_REC_TIMER, id, 0, 0)) < 0)
             return rc;
         heap_remove(loop, id);
+        assert(loop->nfired_ids < loop->ntimers);
         loop->fired_ids[loop->nfired_ids++] = id;
     }
     return 0;
@@ -171,6 +169,7 @@ int mux__timers_expire(mux_loop_t *loop, int64_t now)
 
 void mux__timers_release_fired(mux_loop_t *loop)
 {
+    assert(loop->nfree + loop->nfired_ids <= loop->ntimers);
     while (loop->nfired_ids > 0)
         loop->free_ids[loop->nfree++] = loop->fired_ids[--loop->nfired_ids];
 }
@@ -183,26 +182,14 @@ void mux__timers_free(mux_loop_t *loop)
     free(loop->fired_ids);
 }
 
-/* --- public entry points: each holds the loop (mux__enter) ----------------- */
+/* --- public entry points: each holds the loop (MUX__HOLDING) --------------- */
 
 int mux_timer_add(mux_loop_t *loop, int64_t deadline_ns)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = timer_add_held(loop, deadline_ns);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, timer_add_held(loop, deadline_ns));
 }
 
 int mux_timer_cancel(mux_loop_t *loop, int id)
 {
-    int rc = mux__enter(loop);
-
-    if (rc == 0) {
-        rc = timer_cancel_held(loop, id);
-        mux__leave(loop);
-    }
-    return rc;
+    return MUX__HOLDING(loop, timer_cancel_held(loop, id));
 }

@@ -3,7 +3,8 @@
 API mode, out of line: the public C headers double as the cffi declarations
 (preprocessor lines stripped), and the compiler fills in the kernel's
 constant values. Set PYMUX_SANITIZE=1 to build with AddressSanitizer and
-UBSan (used by CI).
+UBSan and with csrc/'s asserts on (used by CI); the regular build leaves
+the asserts out.
 """
 import os
 import pathlib
@@ -13,7 +14,7 @@ from cffi import FFI
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 # Headers whose declarations Python may call, in dependency order.
-PUBLIC_HEADERS = ["mux_backend.h", "mux_selector.h", "mux_loop.h"]
+PUBLIC_HEADERS = ["mux_common.h", "mux_backend.h", "mux_selector.h", "mux_loop.h"]
 
 # Kernel constants re-exported by pymux.select; values come from the
 # compiler, so they are always the running platform's.
@@ -38,8 +39,10 @@ def _compile_args():
     if os.environ.get("PYMUX_SANITIZE"):
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                "-fno-omit-frame-pointer", "-O1", "-g"]
-        return args + san, san
-    return args + ["-O2"], []
+        # csrc/ asserts its internal invariants: on here, even though
+        # Python's own CFLAGS (which come first) say -DNDEBUG.
+        return args + san + ["-UNDEBUG"], san
+    return args + ["-O2", "-DNDEBUG"], []
 
 
 ffibuilder = FFI()

@@ -1,18 +1,29 @@
-"""The one place where C's -errno return values become Python exceptions."""
+"""The one place that builds an OSError from a C -errno return value.
+
+Callers map the few codes that mean something else in their context
+themselves (for instance -ENOENT from poll.unregister() is the stdlib's
+KeyError); the loop core's -EBUSY has its own helper here.
+"""
 import errno
 import os
 
 
-def raise_errno(rc):
-    """Raise OSError for a negative C return code (CPython picks the subclass)."""
+def oserror(rc):
+    """The OSError for a negative C return code (CPython picks the subclass,
+    FileNotFoundError for -ENOENT and so on)."""
     err = -rc
-    raise OSError(err, os.strerror(err))
+    return OSError(err, os.strerror(err))
+
+
+def raise_errno(rc):
+    """Raise the OSError for a negative C return code."""
+    raise oserror(rc)
 
 
 def check(rc):
     """Return rc when it is >= 0, else raise the matching OSError."""
     if rc < 0:
-        raise_errno(rc)
+        raise oserror(rc)
     return rc
 
 

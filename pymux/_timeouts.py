@@ -1,4 +1,5 @@
-"""Timeout conversion and the PEP 475 EINTR retry shared by pymux.select.
+"""Timeout conversion and the PEP 475 EINTR retry shared by pymux.select
+and pymux.selectors.
 
 Conversions follow CPython's _PyTime rules for the stdlib select module:
 floats round away from zero to nanoseconds, then up to the call's unit, so

@@ -2,9 +2,10 @@
 
 Code written for the stdlib runs unchanged with ``import pymux.select as
 select``: same functions, methods, constants and exceptions. The waiting
-happens in C (csrc/mux_backend.c); one cffi call per wait fills two flat int
-arrays (fds, events) that Python turns into the result list with
-``ffi.unpack`` and ``zip``, without touching a C struct per event.
+happens in C (csrc/mux_backend.c and its backends); one cffi call per wait
+fills flat int arrays (poll and epoll: fds and events; select(): the
+indexes of the ready objects) that Python turns into the result with
+``ffi.unpack``, without touching a C struct per event.
 
 Differences from the stdlib, all deliberate: epoll.poll() reports at most
 65536 events per call (MUX_MAX_BATCH; the rest stay ready for the next
@@ -15,6 +16,10 @@ import errno
 import operator
 import time
 
+from ._clib import (mux_backend_adopt_epoll, mux_backend_close, mux_backend_ctl,
+                    mux_backend_fileno, mux_backend_fired_events, mux_backend_fired_fds,
+                    mux_backend_free, mux_backend_new, mux_backend_set_batch,
+                    mux_backend_wait, mux_backend_wait_into, mux_select_once)
 from ._errors import check, raise_errno
 from ._mux import ffi, lib
 from ._timeouts import INT_MAX, ns_to_wait_ms, retry_on_eintr, to_ns
@@ -54,13 +59,13 @@ EPOLL_CLOEXEC = lib.EPOLL_CLOEXEC
 
 _FD_SETSIZE = lib.FD_SETSIZE
 _unpack = ffi.unpack
-_wait = lib.mux_backend_wait
-_ctl = lib.mux_backend_ctl
 _monotonic_ns = time.monotonic_ns
 
 
 def _fileno(obj):
-    """An fd from an int or an object with fileno(), as the stdlib takes it."""
+    """An fd from an int or an object with fileno(), as the stdlib select
+    module takes it (PyObject_AsFileDescriptor: TypeError, OverflowError,
+    ValueError; pymux.selectors has the selectors module's own rules)."""
     if isinstance(obj, int):
         fd = obj
     else:
@@ -91,14 +96,14 @@ class _WaitSet:
     def _own(self, b, err):
         if b == ffi.NULL:
             raise_errno(err[0])
-        self._b = ffi.gc(b, lib.mux_backend_free)
-        self._fds = lib.mux_backend_fired_fds(b)      # fixed: they never move
-        self._events = lib.mux_backend_fired_events(b)
+        self._b = ffi.gc(b, mux_backend_free)
+        self._fds = mux_backend_fired_fds(b)      # fixed: they never move
+        self._events = mux_backend_fired_events(b)
         self._waiting = False
         self._set_batch(_FD_SETSIZE - 1)
 
     def _set_batch(self, maxevents):
-        self._batch = lib.mux_backend_set_batch(self._b, maxevents)
+        self._batch = mux_backend_set_batch(self._b, maxevents)
 
     def _wait_pairs(self, timeout_us):
         """One wait (retried per PEP 475) as a list of (fd, events) pairs."""
@@ -110,11 +115,11 @@ class _WaitSet:
         try:
             b, fds, events = self._b, self._fds, self._events
             started = _monotonic_ns() if timeout_us > 0 else 0
-            n = _wait(b, timeout_us)
+            n = mux_backend_wait(b, timeout_us)
             if n == 1:  # the most common batch: indexing beats two unpack calls
                 return [(fds[0], events[0])]
             if n < 0:
-                n = retry_on_eintr(n, lambda us: _wait(b, us), timeout_us,
+                n = retry_on_eintr(n, lambda us: mux_backend_wait(b, us), timeout_us,
                                    started + timeout_us * 1000)
             return list(zip(_unpack(fds, n), _unpack(events, n))) if n else []
         finally:
@@ -127,7 +132,7 @@ class _WaitSet:
         fds, events = ffi.new("int[]", batch), ffi.new("uint32_t[]", batch)
 
         def wait(us):
-            return lib.mux_backend_wait_into(b, fds, events, batch, us)
+            return mux_backend_wait_into(b, fds, events, batch, us)
 
         started = _monotonic_ns() if timeout_us > 0 else 0
         n = wait(timeout_us)
@@ -192,7 +197,7 @@ def select(rlist, wlist, xlist, timeout=None):
     ready = ffi.new("int[]", len(objs)) if objs else ffi.NULL
 
     def wait(us):
-        return lib.mux_select_once(fds, nr, nw, nx, ready, us)
+        return mux_select_once(fds, nr, nw, nx, ready, us)
 
     started = _monotonic_ns() if timeout_us > 0 else 0
     n = wait(timeout_us)
@@ -223,27 +228,27 @@ class poll(_WaitSet):
     def __init__(self):
         self._count = 0
         err = ffi.new("int *")
-        self._own(lib.mux_backend_new(lib.MUX_BACKEND_POLL, err), err)
+        self._own(mux_backend_new(lib.MUX_BACKEND_POLL, err), err)
 
     def register(self, fd, eventmask=POLLIN | POLLPRI | POLLOUT):
         """Register fd, or change its mask when it is already registered."""
         fd = _fileno(fd)
         mask = _unsigned_short(eventmask)
-        rc = _ctl(self._b, lib.MUX_CTL_ADD, fd, mask)
+        rc = mux_backend_ctl(self._b, lib.MUX_CTL_ADD, fd, mask)
         if rc == -errno.EEXIST:
-            rc = _ctl(self._b, lib.MUX_CTL_MOD, fd, mask)
+            rc = mux_backend_ctl(self._b, lib.MUX_CTL_MOD, fd, mask)
         elif rc == 0:
             self._count += 1
         check(rc)
 
     def modify(self, fd, eventmask):
         """Change fd's mask; FileNotFoundError when it is not registered."""
-        check(_ctl(self._b, lib.MUX_CTL_MOD, _fileno(fd), _unsigned_short(eventmask)))
+        check(mux_backend_ctl(self._b, lib.MUX_CTL_MOD, _fileno(fd), _unsigned_short(eventmask)))
 
     def unregister(self, fd):
         """Remove fd; KeyError when it is not registered."""
         fd = _fileno(fd)
-        rc = _ctl(self._b, lib.MUX_CTL_DEL, fd, 0)
+        rc = mux_backend_ctl(self._b, lib.MUX_CTL_DEL, fd, 0)
         if rc == -errno.ENOENT:
             raise KeyError(fd)
         check(rc)
@@ -282,10 +287,10 @@ class epoll(_WaitSet):
         if sizehint != -1 and sizehint <= 0:
             raise ValueError("negative sizehint")
         if flags and flags != EPOLL_CLOEXEC:
-            raise OSError(errno.EINVAL, "invalid flags")
+            raise OSError("invalid flags")   # the stdlib's, errno None
         self._b = None
         err = ffi.new("int *")
-        self._own(lib.mux_backend_new(lib.MUX_BACKEND_EPOLL, err), err)
+        self._own(mux_backend_new(lib.MUX_BACKEND_EPOLL, err), err)
 
     @classmethod
     def fromfd(cls, fd):
@@ -293,7 +298,7 @@ class epoll(_WaitSet):
         self = cls.__new__(cls)
         self._b = None
         err = ffi.new("int *")
-        self._own(lib.mux_backend_adopt_epoll(operator.index(fd), err), err)
+        self._own(mux_backend_adopt_epoll(operator.index(fd), err), err)
         return self
 
     def _backend(self):
@@ -314,18 +319,18 @@ class epoll(_WaitSet):
             # Only the kernel object goes now; the memory goes with the last
             # reference, which a poll() in another thread may still hold.
             self._b = None
-            lib.mux_backend_close(b)
+            mux_backend_close(b)
 
     def fileno(self):
         """The epoll file descriptor."""
-        return check(lib.mux_backend_fileno(self._backend()))
+        return check(mux_backend_fileno(self._backend()))
 
     def _ctl(self, op, fd, eventmask):
         b = self._b
         if type(fd) is not int or not 0 <= fd <= INT_MAX or b is None:
             fd = _fileno(fd)
             b = self._backend()
-        rc = _ctl(b, op, fd, operator.index(eventmask) & 0xFFFFFFFF)
+        rc = mux_backend_ctl(b, op, fd, operator.index(eventmask) & 0xFFFFFFFF)
         if rc:
             raise_errno(rc)
 

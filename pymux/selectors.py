@@ -22,10 +22,11 @@ Deliberate differences from the stdlib:
 - Poll and epoll selectors refuse fd numbers >= 2**20 with OSError(EBADF)
   (none can be open under the kernel's default fs.nr_open), and one
   select() reports at most 65,536 fds (the rest stay ready for the next).
-- select() from two threads at once on one selector raises RuntimeError;
-  so does changing a PollSelector's registrations (or closing it) while
-  another thread is in its select(): poll(2) writes into the array those
-  changes would move.
+- select() from two threads at once on one selector raises RuntimeError
+  (the stdlib's PollSelector does too; its other selectors let both
+  wait). Registering, modifying and unregistering from another thread
+  during a select() work, as in the stdlib (the poll backend waits on a
+  snapshot of its pollfd array).
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -33,12 +34,16 @@ Deliberate differences from the stdlib:
 """
 import errno
 import math
-import os
 import selectors as _std
 import socket
 import time
 from collections.abc import Mapping
 
+from ._clib import (mux_selector_close, mux_selector_codes, mux_selector_fileno,
+                    mux_selector_free, mux_selector_modify, mux_selector_new,
+                    mux_selector_poll, mux_selector_register, mux_selector_unregister,
+                    mux_selector_wait)
+from ._errors import raise_errno
 from ._mux import ffi, lib
 from ._timeouts import INT_MAX, retry_on_eintr, to_ns
 
@@ -52,15 +57,9 @@ EVENT_WRITE = _std.EVENT_WRITE
 SelectorKey = _std.SelectorKey
 BaseSelector = _std.BaseSelector
 
-# Hot-path globals, bound once (a module global load beats an attribute
-# chain on every call).
+# Bound once: a module global load beats an attribute chain on every call.
 _tuple_new = tuple.__new__      # SelectorKey(...) without the ~100 ns of its Python __new__
 _socket_type = socket.socket
-_register = lib.mux_selector_register
-_modify = lib.mux_selector_modify
-_unregister = lib.mux_selector_unregister
-_wait = lib.mux_selector_wait
-_poll = lib.mux_selector_poll
 _EINTR = -errno.EINTR
 _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
@@ -69,7 +68,10 @@ _monotonic_ns = time.monotonic_ns
 
 
 def _fileobj_to_fd(fileobj):
-    """An fd from an int or an object with fileno(), exactly as the stdlib."""
+    """An fd from an int or an object with fileno(), exactly as the stdlib's
+    selectors module: ValueError for anything unusable, int() of whatever
+    fileno() returns. (pymux.select's _fileno follows the select module's
+    different rules: TypeError, OverflowError.)"""
     if isinstance(fileobj, int):
         fd = fileobj
     else:
@@ -81,6 +83,16 @@ def _fileobj_to_fd(fileobj):
     if fd < 0:
         raise ValueError("Invalid file descriptor: {}".format(fd))
     return fd
+
+
+def _has_own_fd(fileobj):
+    """False for an object whose fd only the registered keys still know
+    (a closed socket, say)."""
+    try:
+        _fileobj_to_fd(fileobj)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_events(events):
@@ -124,11 +136,7 @@ class _SelectorMapping(Mapping):
         return len(self._selector._fd_to_key)
 
     def __getitem__(self, fileobj):
-        try:
-            fd = self._selector._fileobj_lookup(fileobj)
-            return self._selector._fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        return self._selector._key_of(fileobj)
 
     def __iter__(self):
         return iter(self._selector._fd_to_key)
@@ -150,14 +158,14 @@ class _BaseSelectorImpl(BaseSelector):
             raise ValueError(f"{type(self).__name__} cannot be edge-triggered; "
                              "only EpollSelector can")
         err = ffi.new("int *")
-        sel = lib.mux_selector_new(self._KIND, lib.MUX_SEL_EDGE if edge_triggered else 0, err)
+        sel = mux_selector_new(self._KIND, lib.MUX_SEL_EDGE if edge_triggered else 0, err)
         if sel == ffi.NULL:
             self._raise(err[0])
-        self._sel = ffi.gc(sel, lib.mux_selector_free)
+        self._sel = ffi.gc(sel, mux_selector_free)
         # The C codes array as a memoryview of ints: iterating a slice of
         # it feeds map() ~8 ns/int cheaper than ffi.unpack's list. The
         # array lives (and never moves) as long as self._sel.
-        self._codes = memoryview(ffi.buffer(lib.mux_selector_codes(sel),
+        self._codes = memoryview(ffi.buffer(mux_selector_codes(sel),
                                             lib.MUX_MAX_BATCH * ffi.sizeof("int"))).cast("i")
         self._edge_triggered = bool(edge_triggered)
         self._fd_to_key = {}
@@ -171,8 +179,14 @@ class _BaseSelectorImpl(BaseSelector):
         return self._edge_triggered
 
     def _fileobj_lookup(self, fileobj):
-        """fd of fileobj; for an object that no longer has one (a closed
-        socket, say), the fd it was registered with, as in the stdlib."""
+        """fd of fileobj, as the stdlib finds it: ints and plain sockets (what
+        asyncio and most callers pass) at once, other objects through
+        _fileobj_to_fd; for an object that no longer has an fd (a closed
+        socket, say), the fd it was registered with."""
+        cls = fileobj.__class__
+        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
+        if fd >= 0:
+            return fd
         try:
             return _fileobj_to_fd(fileobj)
         except ValueError:
@@ -181,11 +195,18 @@ class _BaseSelectorImpl(BaseSelector):
                     return key.fd
             raise
 
+    def _key_of(self, fileobj):
+        """fileobj's key; KeyError when it is not registered."""
+        try:
+            return self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+
     def _key_from_fd(self, fd):
         return self._fd_to_key.get(fd)
 
     def _raise(self, rc):
-        raise OSError(-rc, os.strerror(-rc))
+        raise_errno(rc)
 
     def _register_failed(self, rc, fd):
         """The C side refused fd: roll back and raise as the stdlib's poll
@@ -196,11 +217,8 @@ class _BaseSelectorImpl(BaseSelector):
             raise OverflowError("Python int too large to convert to C int")
         self._raise(rc)
 
-    # The fd lookup at the top of register/unregister/modify/get_key is
-    # _fileobj_lookup() inlined for ints and plain sockets (what asyncio and
-    # most callers pass); anything else, and negative fds, take the full
-    # stdlib path. The pair updates are inlined for a plain int interest
-    # other than READ|WRITE (one code); other cases call the helpers.
+    # The pair updates are inlined for a plain int interest other than
+    # READ|WRITE (one code); other cases call the helpers.
 
     def register(self, fileobj, events, data=None):
         if events.__class__ is int and 0 < events < 4:
@@ -208,10 +226,7 @@ class _BaseSelectorImpl(BaseSelector):
         else:
             _check_events(events)
             interest = _interest(events)
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
+        fd = self._fileobj_lookup(fileobj)
         fd_to_key = self._fd_to_key
         if fd in fd_to_key:
             raise KeyError("{!r} (FD {}) is already registered".format(fileobj, fd))
@@ -231,7 +246,7 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
         try:
-            rc = _register(self._sel, fd * 4 + interest)
+            rc = mux_selector_register(self._sel, fd * 4 + interest)
         except OverflowError:   # fd >= 2**29: the code does not fit a C int
             rc = _EBADF
         if rc:
@@ -239,21 +254,14 @@ class _BaseSelectorImpl(BaseSelector):
         return key
 
     def unregister(self, fileobj):
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        fd_to_key = self._fd_to_key
-        try:
-            key = fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        key = self._key_of(fileobj)
+        fd = key[1]
         # Errors are ignored, as in the stdlib (the fd may be closed already).
         try:
-            _unregister(self._sel, fd)
+            mux_selector_unregister(self._sel, fd)
         except OverflowError:   # an fd only SelectSelector accepts, never in C
             pass
-        fd_to_key.pop(fd, None)
+        self._fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
             try:
@@ -270,20 +278,14 @@ class _BaseSelectorImpl(BaseSelector):
             pop(code, None)
 
     def modify(self, fileobj, events, data=None):
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        try:
-            key = self._fd_to_key[fd]
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
+        key = self._key_of(fileobj)
+        fd = key[1]
         # Like the stdlib, modify() does not validate events, and only an
         # events change reaches the kernel.
         old = key[2]
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
-            rc = _modify(self._sel, fd * 4 + interest)
+            rc = mux_selector_modify(self._sel, fd * 4 + interest)
             if rc:
                 # The stdlib forgets the key (the C side already did).
                 del self._fd_to_key[fd]
@@ -328,9 +330,9 @@ class _BaseSelectorImpl(BaseSelector):
     def select(self, timeout=None):
         try:
             if timeout is None:
-                n = _wait(self._sel, -1)
+                n = mux_selector_wait(self._sel, -1)
             elif timeout <= 0:
-                n = _poll(self._sel)
+                n = mux_selector_poll(self._sel)
             else:
                 n = self._wait_positive(self._timeout_us(timeout))
             if n < 0:
@@ -359,7 +361,7 @@ class _BaseSelectorImpl(BaseSelector):
 
     def _wait_positive(self, timeout_us):
         started = _monotonic_ns()
-        n = _wait(self._sel, timeout_us)
+        n = mux_selector_wait(self._sel, timeout_us)
         if n < 0:
             n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
         return n
@@ -369,7 +371,8 @@ class _BaseSelectorImpl(BaseSelector):
         if rc == _EINTR:
             sel = self._sel
             try:
-                rc = retry_on_eintr(rc, lambda us: _wait(sel, us), timeout_us, deadline_ns)
+                rc = retry_on_eintr(rc, lambda us: mux_selector_wait(sel, us),
+                                    timeout_us, deadline_ns)
             except OSError as exc:
                 rc = -exc.errno
         if rc < 0:
@@ -396,7 +399,7 @@ class _BaseSelectorImpl(BaseSelector):
         self._map = None
 
     def _close_c(self):
-        return lib.mux_selector_close(self._sel, 0)
+        return mux_selector_close(self._sel, 0)
 
     def get_map(self):
         return self._map
@@ -404,14 +407,7 @@ class _BaseSelectorImpl(BaseSelector):
     def get_key(self, fileobj):
         if self._map is None:
             raise RuntimeError('Selector is closed')
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        if fd < 0:
-            fd = self._fileobj_lookup(fileobj)
-        try:
-            return self._fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        return self._key_of(fileobj)
 
 
 class SelectSelector(_BaseSelectorImpl):
@@ -441,27 +437,22 @@ class SelectSelector(_BaseSelectorImpl):
         # register, so invalid events leave the object unregistered, the
         # new key holds the object passed here, and the fd moves to the end
         # of get_map(). Done in place when that is all it would do.
-        cls = fileobj.__class__
-        fd = fileobj if cls is int else fileobj.fileno() if cls is _socket_type else -1
-        in_place = fd >= 0
-        if not in_place:
-            fd = self._fileobj_lookup(fileobj)
+        key = self._key_of(fileobj)
+        fd = key[1]
         fd_to_key = self._fd_to_key
-        try:
-            key = fd_to_key[fd]
-        except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
         if events != key[2]:
-            # Objects that needed the search, invalid events, and selectors
-            # whose register or unregister was overridden or replaced (a
-            # mock, say) take the stdlib's path: it would call them.
-            if (not in_place or events.__class__ is not int or not 0 < events < 4
+            # Invalid events, selectors whose register or unregister was
+            # overridden or replaced (a mock, say: the stdlib would call
+            # them) and objects only the search could place (their
+            # register fails) take the stdlib's path.
+            if (events.__class__ is not int or not 0 < events < 4
                     or getattr(self.register, "__func__", None) is not _BaseSelectorImpl.register
-                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister):
+                    or getattr(self.unregister, "__func__", None) is not SelectSelector.unregister
+                    or fileobj.__class__ is not int and not _has_own_fd(fileobj)):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             if fd not in self._unselectable:
-                rc = _modify(self._sel, fd * 4 + events)
+                rc = mux_selector_modify(self._sel, fd * 4 + events)
                 if rc:
                     self._raise(rc)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
@@ -493,7 +484,7 @@ class SelectSelector(_BaseSelectorImpl):
             raise ValueError("filedescriptor out of range in select()")
         try:
             started = _monotonic_ns() if timeout_us > 0 else 0
-            n = _wait(self._sel, timeout_us)
+            n = mux_selector_wait(self._sel, timeout_us)
             if n < 0:
                 n = self._finish_wait(n, timeout_us, started + timeout_us * 1000)
         except InterruptedError:
@@ -515,7 +506,7 @@ class EpollSelector(_BaseSelectorImpl):
     _closed = False
 
     def fileno(self):
-        rc = lib.mux_selector_fileno(self._sel)
+        rc = mux_selector_fileno(self._sel)
         if rc < 0:
             self._raise(rc)
         return rc
@@ -527,7 +518,7 @@ class EpollSelector(_BaseSelectorImpl):
 
     def _close_c(self):
         self._closed = True
-        return lib.mux_selector_close(self._sel, 1)
+        return mux_selector_close(self._sel, 1)
 
 
 DefaultSelector = EpollSelector

@@ -12,6 +12,8 @@ import resource
 import select as stdlib_select
 import signal
 import socket
+import threading
+import time
 
 import pytest
 
@@ -76,6 +78,25 @@ def make_epoll(selectmod):
     yield make
     for ep in made:
         ep.close()
+
+
+@pytest.fixture
+def wait_for_late_data():
+    """``wait_for_late_data(wait, peer)`` -> (what wait() returned, seconds
+    it took): wait() runs while another thread sends one byte on ``peer``
+    50 ms later, so a wait that does not block returns early and empty."""
+
+    def run(wait, peer, delay=0.05):
+        timer = threading.Timer(delay, peer.send, (b"x",))
+        timer.start()
+        try:
+            start = time.monotonic()
+            result = wait()
+            return result, time.monotonic() - start
+        finally:
+            timer.join()
+
+    return run
 
 
 @contextlib.contextmanager

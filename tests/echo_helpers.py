@@ -1,9 +1,10 @@
 """Helpers for the echo-server tests (tests/test_echo_*.py).
 
 The server runs as a subprocess (`python -m pymux.echo --port 0 ...`); its
-first stdout line `listening on HOST:PORT` gives the address. It is stopped
-by PID only (SIGINT or SIGTERM, then SIGKILL after a timeout). /proc gives
-its CPU time and resident memory. Every wait here is bounded.
+first stdout line `listening on HOST:PORT` (`[HOST]:PORT` for IPv6) gives
+the address, its last `totals: ...`. It is stopped by PID only (SIGINT or
+SIGTERM, then SIGKILL after a timeout). /proc gives its CPU time, resident
+memory and child processes. Every wait here is bounded.
 """
 import os
 import re
@@ -16,6 +17,8 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 BACKENDS = ("epoll", "epoll-et", "poll", "select")
 
 # Hang guards only: generous, since CI also runs under AddressSanitizer.
@@ -23,8 +26,11 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 IO_TIMEOUT = 15.0
 
-_LISTENING = re.compile(r"^listening on (.+):(\d+)$")
+_LISTENING = re.compile(r"^listening on (?:\[([^\]]+)\]|([^:\[\]]+)):(\d+)$")
+_TOTALS = re.compile(r"^totals: (\d+) connections, (\d+) requests, (\d+) bytes$")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+SHUTTING_DOWN = "shutting down: stopped accepting"   # a server's log line (-v) after a signal
 
 
 class EchoServer:
@@ -34,6 +40,7 @@ class EchoServer:
         self.proc = proc
         self.pid = proc.pid
         self.address = (host, port)
+        self.listening_line = None
         self._stderr = stderr_file
 
     def alive(self):
@@ -48,6 +55,18 @@ class EchoServer:
         """Send `sig`, wait; SIGKILL after `timeout`. Returns (returncode,
         remaining stdout text). Safe to call twice."""
         return stop_process(self.proc, sig, timeout)
+
+    def wait_for_log(self, text, count=1, timeout=IO_TIMEOUT):
+        """Wait until `text` appears `count` times in its stderr (log lines)."""
+        deadline = time.monotonic() + timeout
+        while self.stderr_text().count(text) < count:
+            assert time.monotonic() < deadline, f"no {text!r} in {self.stderr_text()!r}"
+            time.sleep(0.02)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Wait for the server to exit by itself; SIGKILL after `timeout`.
+        Returns (returncode, remaining stdout text)."""
+        return stop_process(self.proc, None, timeout)
 
     def rss_bytes(self):
         return proc_rss_bytes(self.pid)
@@ -69,7 +88,7 @@ def echo_command(*args, nofile=None):
     code = (
         "import resource, runpy, sys\n"
         "cur_soft, cur_hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
-        f"hard = {hard!r} if {hard!r} is not None else cur_hard\n"
+        f"hard = {'cur_hard' if hard is None else repr(hard)}\n"
         f"soft = {soft!r} if hard == resource.RLIM_INFINITY else min({soft!r}, hard)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))\n"
         f"sys.argv = {argv!r}\n"
@@ -90,14 +109,17 @@ def env_for_memory_measurement():
     return env
 
 
-def start_echo_server(*args, backend="epoll", nofile=None, timeout=START_TIMEOUT, env=None):
-    """Start `python -m pymux.echo --port 0 --backend B *args` and wait for
-    its `listening on` line. Raises (after stopping it) if that never comes."""
-    cmd = echo_command("--host", "127.0.0.1", "--port", "0", "--backend", backend, *args,
+def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
+                      timeout=START_TIMEOUT, env=None, new_session=False):
+    """Start `python -m pymux.echo --host H --port 0 --backend B *args` and
+    wait for its `listening on` line. Raises (after stopping it) if that
+    never comes. new_session: its own session and process group (whose id
+    is its PID), so a test can signal the group."""
+    cmd = echo_command("--host", host, "--port", "0", "--backend", backend, *args,
                        nofile=nofile)
     stderr_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr_file, env=env)
+                            stderr=stderr_file, env=env, start_new_session=new_session)
     line = read_line(proc.stdout, timeout)
     match = _LISTENING.match(line.strip())
     if match is None:
@@ -106,7 +128,34 @@ def start_echo_server(*args, backend="epoll", nofile=None, timeout=START_TIMEOUT
         raise AssertionError(
             f"echo server {cmd[-8:]} did not start (exit {code}): stdout {line + rest!r}, "
             f"stderr {stderr_file.read().decode(errors='replace')!r}")
-    return EchoServer(proc, match.group(1), int(match.group(2)), stderr_file)
+    server = EchoServer(proc, match.group(1) or match.group(2), int(match.group(3)), stderr_file)
+    server.listening_line = line.strip()
+    return server
+
+
+@pytest.fixture
+def server_with():
+    """Factory fixture (import it into a test module to use it):
+    ``server_with(*args, **kwargs)`` starts an echo server as
+    start_echo_server does; killed at teardown if still running."""
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(start_echo_server(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop(signal.SIGKILL)
+
+
+def parse_totals(out):
+    """(connections, requests, bytes) from the server's stdout after
+    `listening on`: it must be exactly the one totals line."""
+    lines = out.strip().splitlines()
+    match = _TOTALS.match(lines[-1]) if len(lines) == 1 else None
+    assert match, f"expected one totals line, got {out!r}"
+    return tuple(map(int, match.groups()))
 
 
 def read_line(pipe, timeout):
@@ -127,9 +176,9 @@ def read_line(pipe, timeout):
 
 
 def stop_process(proc, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
-    """Stop a subprocess we started, by its PID: `sig`, then SIGKILL after
-    `timeout`. Returns (returncode, the rest of its stdout as text)."""
-    if proc.poll() is None:
+    """Stop a subprocess we started, by its PID: `sig` (None: none), then
+    SIGKILL after `timeout`. Returns (returncode, the rest of its stdout as text)."""
+    if sig is not None and proc.poll() is None:
         try:
             os.kill(proc.pid, sig)
         except ProcessLookupError:
@@ -161,9 +210,62 @@ def proc_rss_bytes(pid):
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
+def children(pid):
+    """PIDs of the direct children of `pid` (Linux 3.5+)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def proc_state(pid):
+    """The state letter of process `pid` (R, S, T stopped, Z zombie...); Z if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return "Z"
+
+
+def gone_or_zombie(pid):
+    return proc_state(pid) == "Z"
+
+
+def stop_and_wait(pid, timeout=STOP_TIMEOUT):
+    """SIGSTOP a process we started and wait until it is stopped: kill()
+    returns before the target has stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while proc_state(pid) != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
+
+
+def wait_until_gone(pids, timeout=STOP_TIMEOUT):
+    """True once every pid has exited (or is a zombie), False at the timeout."""
+    deadline = time.monotonic() + timeout
+    while not all(gone_or_zombie(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kill_if_alive(pids):
+    """SIGKILL the processes we started that are still running (by PID)."""
+    for pid in pids:
+        if not gone_or_zombie(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def connect(address, timeout=IO_TIMEOUT, bufsize=None):
     """A blocking client socket with a timeout (and big buffers if asked)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if bufsize:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize)
@@ -185,6 +287,19 @@ def recv_exactly(sock, n):
             break
         buf += chunk
     return bytes(buf)
+
+
+def read_to_eof(sock):
+    """Bytes until EOF; (bytes, the exception that ended the reading or None)."""
+    buf = bytearray()
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return bytes(buf), None
+            buf += chunk
+    except OSError as exc:
+        return bytes(buf), exc
 
 
 def recv_until_eof(sock, limit=1 << 30):

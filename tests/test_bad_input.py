@@ -58,6 +58,17 @@ BAD_FDS = [
     pytest.param(FileNo(2**31), OverflowError, id="fileno-returns-2**31"),
 ]
 
+# (value, expected exception) for a timeout every wait refuses, whatever its unit
+BAD_TIMEOUTS = [
+    pytest.param(math.nan, ValueError, id="nan"),
+    pytest.param(math.inf, OverflowError, id="inf"),
+    pytest.param(-math.inf, OverflowError, id="minus-inf"),
+    pytest.param(1e20, OverflowError, id="1e20"),
+    pytest.param(2**64, OverflowError, id="2**64"),
+    pytest.param("1", TypeError, id="str"),
+    pytest.param([], TypeError, id="list"),
+]
+
 
 # --- select() -----------------------------------------------------------------
 
@@ -103,17 +114,10 @@ def test_select_with_too_few_arguments_raises_type_error(selectmod):
         selectmod.select([], [])
 
 
-@pytest.mark.parametrize("timeout,exc", [
+@pytest.mark.parametrize("timeout,exc", BAD_TIMEOUTS + [
     pytest.param(-1, ValueError, id="minus-1"),
     pytest.param(-0.0001, ValueError, id="small-negative"),
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param(math.inf, OverflowError, id="inf"),
-    pytest.param(-math.inf, OverflowError, id="minus-inf"),
-    pytest.param(1e20, OverflowError, id="1e20"),
     pytest.param(10**10, OverflowError, id="10**10"),
-    pytest.param(2**64, OverflowError, id="2**64"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param([], TypeError, id="list"),
 ])
 def test_select_bad_timeout_raises(selectmod, socketpair, timeout, exc):
     a, _ = socketpair()  # writable: a timeout that is wrongly accepted cannot hang
@@ -171,17 +175,10 @@ def test_poll_register_bad_eventmask_raises(selectmod, socketpair, mask, exc):
         selectmod.poll().register(a, mask)
 
 
-@pytest.mark.parametrize("timeout,exc", [
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param(math.inf, OverflowError, id="inf"),
-    pytest.param(-math.inf, OverflowError, id="minus-inf"),
-    pytest.param(1e20, OverflowError, id="1e20"),
+@pytest.mark.parametrize("timeout,exc", BAD_TIMEOUTS + [
     pytest.param(2**31, OverflowError, id="2**31"),
     pytest.param(-2**31 - 1, OverflowError, id="minus-2**31-1"),
     pytest.param(-3e9, OverflowError, id="minus-3e9"),
-    pytest.param(2**64, OverflowError, id="2**64"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param([], TypeError, id="list"),
 ])
 def test_poll_bad_timeout_raises(selectmod, socketpair, timeout, exc):
     a, _ = socketpair()
@@ -260,18 +257,11 @@ def test_epoll_valid_maxevents_is_accepted(selectmod, make_epoll, socketpair, ma
     assert ep.poll(0, maxevents) == [(a.fileno(), selectmod.EPOLLOUT)]
 
 
-@pytest.mark.parametrize("timeout,exc", [
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param(math.inf, OverflowError, id="inf"),
-    pytest.param(-math.inf, OverflowError, id="minus-inf"),
-    pytest.param(1e20, OverflowError, id="1e20"),
+@pytest.mark.parametrize("timeout,exc", BAD_TIMEOUTS + [
     pytest.param(2**31, OverflowError, id="2**31"),
     pytest.param(2147484, OverflowError, id="over-INT_MAX-ms"),
     pytest.param(-2147484, OverflowError, id="under-INT_MIN-ms"),
     pytest.param(-3e6, OverflowError, id="minus-3e6"),
-    pytest.param(2**64, OverflowError, id="2**64"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param([], TypeError, id="list"),
 ])
 def test_epoll_bad_timeout_raises(selectmod, make_epoll, socketpair, timeout, exc):
     a, _ = socketpair()
@@ -295,9 +285,10 @@ def test_epoll_bad_sizehint_raises_value_error(selectmod, sizehint):
 
 
 @pytest.mark.parametrize("flags", [1, 12345, -1])
-def test_epoll_invalid_flags_raise_oserror(selectmod, flags):
-    with pytest.raises(OSError):
+def test_epoll_invalid_flags_raise_oserror_without_errno(selectmod, flags):
+    with pytest.raises(OSError) as info:
         selectmod.epoll(-1, flags)
+    assert (info.value.errno, str(info.value)) == (None, "invalid flags")
 
 
 @pytest.mark.parametrize("call", [

@@ -1,8 +1,9 @@
 """RLIMIT_NOFILE = 64 for the echo server, 200 connections held open: the
 server runs out of fds but must not spin on its still-readable listener
 (CPU time from /proc), and once the clients go it serves again. Every
-backend."""
+backend. Its warnings about it are rate-limited."""
 import os
+import re
 import socket
 import time
 
@@ -82,3 +83,24 @@ def test_server_out_of_fds_keeps_serving_its_open_connections(starved_server, he
             break
         got += chunk
     assert got == b"still served"
+
+
+def test_out_of_fds_warnings_come_at_most_once_a_second_with_a_count():
+    """The reactor retries accept() ten times a second while the fd table is
+    full and warns each time; the echo server's log shows one a second."""
+    server = start_echo_server(nofile=(64, 64))
+    socks = []
+    try:
+        start = time.monotonic()
+        socks += [connect(server.address, timeout=10) for _ in range(HELD)]
+        time.sleep(2.5)
+        elapsed = time.monotonic() - start
+        log = server.stderr_text()
+    finally:
+        for sock in socks:
+            sock.close()
+        server.stop()
+    warnings = [line for line in log.splitlines() if "accept() failed" in line]
+    assert 2 <= len(warnings) <= elapsed + 1, log
+    assert "Too many open files" in warnings[0]
+    assert re.search(r"\(\d+ similar messages suppressed\)$", warnings[-1]), log

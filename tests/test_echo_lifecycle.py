@@ -1,32 +1,12 @@
-"""Echo server processes: SIGINT prints the totals and exits 0, --workers 2
-serves and shuts down on SIGTERM, and the --connect interactive client."""
-import os
-import re
+"""Echo server processes: SIGINT prints the totals and exits 0, and the
+--connect interactive client. (Graceful shutdown: test_echo_shutdown.py;
+--workers: test_echo_workers.py.)"""
 import signal
 import subprocess
 import sys
-import time
 
-from echo_helpers import STOP_TIMEOUT, connect, recv_exactly, round_trip, start_echo_server
-
-TOTALS = re.compile(r"^totals: (\d+) connections, (\d+) requests, (\d+) bytes$")
-
-
-def children(pid):
-    """PIDs of the direct children of `pid` (Linux 3.5+)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def gone_or_zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+from echo_helpers import (STOP_TIMEOUT, connect, parse_totals, recv_exactly, round_trip,
+                          start_echo_server)
 
 
 def test_sigint_prints_the_totals_and_exits_zero():
@@ -38,16 +18,14 @@ def test_sigint_prints_the_totals_and_exits_zero():
     finally:
         server.stop(signal.SIGKILL)
     assert code == 0, server.stderr_text()
-    lines = out.strip().splitlines()
-    assert len(lines) == 1 and TOTALS.match(lines[0]), out
-    connections, requests, nbytes = map(int, TOTALS.match(lines[0]).groups())
+    connections, requests, nbytes = parse_totals(out)
     assert connections == 3
     assert 3 <= requests <= 15
     assert nbytes == 15
 
 
 def test_sigint_counts_connections_still_open():
-    server = start_echo_server()
+    server = start_echo_server("--grace", 0.2)
     sock = connect(server.address)
     try:
         sock.sendall(b"open")
@@ -57,7 +35,7 @@ def test_sigint_counts_connections_still_open():
         sock.close()
         server.stop(signal.SIGKILL)
     assert code == 0
-    assert TOTALS.match(out.strip()).groups() == ("1", "1", "4")
+    assert parse_totals(out) == (1, 1, 4)
 
 
 def test_sigterm_exits_zero_too():
@@ -67,42 +45,7 @@ def test_sigterm_exits_zero_too():
     finally:
         server.stop(signal.SIGKILL)
     assert code == 0
-    assert TOTALS.match(out.strip()), out
-
-
-def test_two_workers_serve_clients_end_to_end():
-    server = start_echo_server("--workers", 2)
-    try:
-        assert len(children(server.pid)) == 2
-        for i in range(20):
-            data = b"worker round trip %d" % i
-            assert round_trip(server.address, data) == data
-        assert server.alive(), server.stderr_text()
-    finally:
-        server.stop(signal.SIGTERM)
-
-
-def test_sigterm_stops_the_workers_and_the_parent_cleanly():
-    server = start_echo_server("--workers", 2)
-    workers = children(server.pid)
-    try:
-        for i in range(6):
-            assert round_trip(server.address, b"hi") == b"hi"
-        code, out = server.stop(signal.SIGTERM)
-    finally:
-        server.stop(signal.SIGKILL)
-        for pid in workers:   # only if they outlived their parent
-            if not gone_or_zombie(pid):
-                os.kill(pid, signal.SIGKILL)
-    assert len(workers) == 2
-    assert code == 0, server.stderr_text()
-    match = TOTALS.match(out.strip())
-    assert match, out
-    assert match.groups()[0] == "6" and match.groups()[2] == "12"
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while not all(gone_or_zombie(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(gone_or_zombie(pid) for pid in workers)
+    assert parse_totals(out) == (0, 0, 0)
 
 
 def test_connect_mode_echoes_stdin_lines():

@@ -2,26 +2,10 @@
 import socket
 import time
 
-import pytest
-
-from echo_helpers import connect, recv_exactly, round_trip, start_echo_server
+from echo_helpers import connect, recv_exactly, round_trip, server_with  # noqa: F401 (fixture)
 
 IDLE = 0.5
 IDLE_GUARD = 10.0   # hang guard: the idle close must come well before this
-
-
-@pytest.fixture
-def server_with():
-    """Factory: ``server_with(*args)`` starts an echo server; stopped at teardown."""
-    started = []
-
-    def start(*args, **kwargs):
-        started.append(start_echo_server(*args, **kwargs))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def wait_for_close(sock, timeout):

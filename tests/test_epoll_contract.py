@@ -8,16 +8,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-
-
-def _send_later(sock, delay, data=b"x"):
-    timer = threading.Timer(delay, sock.send, (data,))
-    timer.start()
-    return timer
 
 
 def _is_open(fd):
@@ -254,19 +247,19 @@ def test_epoll_register_twice_raises_file_exists_error(selectmod, make_epoll, so
     assert info.value.errno == errno.EEXIST
 
 
-def test_epoll_modify_unknown_fd_raises_file_not_found_error(selectmod, make_epoll, socketpair):
-    a, _ = socketpair()
-    ep = make_epoll()
-    with pytest.raises(FileNotFoundError) as info:
-        ep.modify(a, selectmod.EPOLLIN)
-    assert info.value.errno == errno.ENOENT
+# modify(fd, EPOLLIN) or unregister(fd), as a function of (module, epoll, fd)
+MODIFY_OR_UNREGISTER = [
+    pytest.param(lambda m, ep, fd: ep.modify(fd, m.EPOLLIN), id="modify"),
+    pytest.param(lambda m, ep, fd: ep.unregister(fd), id="unregister"),
+]
 
 
-def test_epoll_unregister_unknown_fd_raises_file_not_found_error(make_epoll, socketpair):
+@pytest.mark.parametrize("call", MODIFY_OR_UNREGISTER)
+def test_epoll_modify_or_unregister_of_unknown_fd_raises_file_not_found_error(
+        selectmod, make_epoll, socketpair, call):
     a, _ = socketpair()
-    ep = make_epoll()
     with pytest.raises(FileNotFoundError) as info:
-        ep.unregister(a)
+        call(selectmod, make_epoll(), a)
     assert info.value.errno == errno.ENOENT
 
 
@@ -290,25 +283,16 @@ def test_epoll_register_regular_file_raises_permission_error(make_epoll, tmp_pat
     assert info.value.errno == errno.EPERM
 
 
-def test_epoll_modify_closed_fd_raises_ebadf(selectmod, make_epoll, socketpair):
+@pytest.mark.parametrize("call", MODIFY_OR_UNREGISTER)
+def test_epoll_modify_or_unregister_of_closed_fd_raises_ebadf(selectmod, make_epoll, socketpair,
+                                                              call):
     a, _ = socketpair()
     ep = make_epoll()
     ep.register(a)
     fd = a.fileno()
     a.close()
     with pytest.raises(OSError) as info:
-        ep.modify(fd, selectmod.EPOLLIN)
-    assert info.value.errno == errno.EBADF
-
-
-def test_epoll_unregister_closed_fd_raises_ebadf(make_epoll, socketpair):
-    a, _ = socketpair()
-    ep = make_epoll()
-    ep.register(a)
-    fd = a.fileno()
-    a.close()
-    with pytest.raises(OSError) as info:
-        ep.unregister(fd)
+        call(selectmod, ep, fd)
     assert info.value.errno == errno.EBADF
 
 
@@ -358,53 +342,27 @@ def test_epoll_keeps_reporting_closed_fd_whose_dup_is_open(selectmod, make_epoll
 
 # --- timeouts -----------------------------------------------------------------
 
-@pytest.mark.parametrize("timeout", [None, -1, -0.5, -1000])
-def test_epoll_none_or_negative_timeout_blocks_until_ready(selectmod, make_epoll, socketpair, timeout):
+@pytest.mark.parametrize("args", [(None,), (), (-1,), (-0.5,), (-1000,)],
+                         ids=["None", "no-argument", "minus-1", "minus-0.5", "minus-1000"])
+def test_epoll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, make_epoll, socketpair,
+                                                                  wait_for_late_data, args):
     a, b = socketpair()
     ep = make_epoll()
     ep.register(a, selectmod.EPOLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = ep.poll(timeout)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
+    result, elapsed = wait_for_late_data(lambda: ep.poll(*args), b)
     assert result == [(a.fileno(), selectmod.EPOLLIN)]
     assert elapsed >= 0.03
 
 
-def test_epoll_poll_without_arguments_blocks_until_ready(selectmod, make_epoll, socketpair):
-    a, b = socketpair()
-    ep = make_epoll()
-    ep.register(a, selectmod.EPOLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = ep.poll()
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
-    assert result == [(a.fileno(), selectmod.EPOLLIN)]
-    assert elapsed >= 0.03
-
-
-def test_epoll_timeout_is_in_seconds(selectmod, make_epoll, socketpair):
-    a, _ = socketpair()
-    ep = make_epoll()
-    ep.register(a, selectmod.EPOLLIN)
-    start = time.monotonic()
-    assert ep.poll(0.05) == []
-    assert 0.05 <= time.monotonic() - start < 2.0
-
-
-def test_epoll_sub_millisecond_timeout_is_not_rounded_down(selectmod, make_epoll, socketpair):
+@pytest.mark.parametrize("timeout", [0.05, 0.0001], ids=["50ms", "sub-millisecond"])
+def test_epoll_timeout_is_in_seconds_and_never_rounded_down(selectmod, make_epoll, socketpair,
+                                                            timeout):
     a, _ = socketpair()
     ep = make_epoll()
     ep.register(a, selectmod.EPOLLIN)
     start = time.perf_counter()
-    assert ep.poll(0.0001) == []
-    assert time.perf_counter() - start >= 0.0001
+    assert ep.poll(timeout) == []
+    assert timeout <= time.perf_counter() - start < 2.0
 
 
 def test_epoll_integer_timeout_is_accepted(selectmod, make_epoll, socketpair):

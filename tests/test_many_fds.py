@@ -33,45 +33,44 @@ def many_pairs(nofile_limit, socketpair):
     return pairs
 
 
-def _readers(pairs):
-    """One end of each pair, picking index i from the i-th pair; the indexes
-    in READY get a byte from their peer."""
-    readers = [a for a, _ in pairs]
-    indexes = [i % len(readers) for i in READY]
+def _make_some_readable(pairs):
+    """Give a byte to the first end of the pairs at the indexes in READY;
+    the fds of those ends, sorted."""
+    indexes = {i % len(pairs) for i in READY}
     for i in indexes:
         pairs[i][1].send(b"x")
-    expected = sorted(readers[i].fileno() for i in set(indexes))
-    return readers, expected
+    return sorted(pairs[i][0].fileno() for i in indexes)
+
+
+def _register_every_end(waitset, pairs, mask):
+    """Register both ends of every pair with a poll or epoll object; their fds."""
+    fds = set()
+    for a, b in pairs:
+        waitset.register(a, mask)
+        waitset.register(b, mask)
+        fds.update((a.fileno(), b.fileno()))
+    return fds
 
 
 def test_poll_reports_exactly_the_readable_fds_among_many(selectmod, many_pairs):
-    readers, expected = _readers(many_pairs)
+    expected = _make_some_readable(many_pairs)
     p = selectmod.poll()
-    for s in readers:
-        p.register(s, selectmod.POLLIN)
-    for _, b in many_pairs:  # the other ends too: twice the fds, all idle
-        p.register(b, selectmod.POLLIN)
+    _register_every_end(p, many_pairs, selectmod.POLLIN)   # the peers too: twice the fds, idle
     got = sorted(p.poll(1000))
     assert got == [(fd, selectmod.POLLIN) for fd in expected]
 
 
 def test_epoll_reports_exactly_the_readable_fds_among_many(selectmod, make_epoll, many_pairs):
-    readers, expected = _readers(many_pairs)
+    expected = _make_some_readable(many_pairs)
     ep = make_epoll()
-    for a, b in many_pairs:
-        ep.register(a, selectmod.EPOLLIN)
-        ep.register(b, selectmod.EPOLLIN)
+    _register_every_end(ep, many_pairs, selectmod.EPOLLIN)
     got = sorted(ep.poll(1.0))
     assert got == [(fd, selectmod.EPOLLIN) for fd in expected]
 
 
 def test_epoll_reports_all_fds_when_all_are_ready(selectmod, make_epoll, many_pairs):
     ep = make_epoll()
-    fds = set()
-    for a, b in many_pairs:
-        ep.register(a, selectmod.EPOLLOUT)
-        ep.register(b, selectmod.EPOLLOUT)
-        fds.update((a.fileno(), b.fileno()))
+    fds = _register_every_end(ep, many_pairs, selectmod.EPOLLOUT)
     got = ep.poll(0, len(fds))
     assert len(got) == len(fds)
     assert {fd for fd, _ in got} == fds
@@ -82,11 +81,7 @@ def test_epoll_default_maxevents_reaches_every_ready_fd(selectmod, make_epoll, m
     # cap, successive polls must reach every ready fd (the kernel rotates
     # its ready list), and no call may return an fd twice.
     ep = make_epoll()
-    fds = set()
-    for a, b in many_pairs:
-        ep.register(a, selectmod.EPOLLOUT)
-        ep.register(b, selectmod.EPOLLOUT)
-        fds.update((a.fileno(), b.fileno()))
+    fds = _register_every_end(ep, many_pairs, selectmod.EPOLLOUT)
     seen = set()
     for _ in range(-(-len(fds) // 1023) + 1):
         got = ep.poll(0)

@@ -3,16 +3,9 @@ Bad arguments live in test_bad_input.py."""
 
 import errno
 import socket
-import threading
 import time
 
 import pytest
-
-
-def _send_later(sock, delay, data=b"x"):
-    timer = threading.Timer(delay, sock.send, (data,))
-    timer.start()
-    return timer
 
 
 def test_poll_default_mask_reports_pollout_for_writable_socket(selectmod, socketpair):
@@ -153,74 +146,23 @@ def test_poll_reports_pollrdhup_after_peer_shuts_down_writing(selectmod, socketp
     assert p.poll(1000) == [(a.fileno(), selectmod.POLLIN | selectmod.POLLRDHUP)]
 
 
-def test_poll_none_timeout_blocks_until_ready(selectmod, socketpair):
+@pytest.mark.parametrize("args", [(None,), (), (-1,), (-1000,)],
+                         ids=["None", "no-argument", "minus-1", "minus-1000"])
+def test_poll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, socketpair,
+                                                                 wait_for_late_data, args):
     a, b = socketpair()
     p = selectmod.poll()
     p.register(a, selectmod.POLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = p.poll(None)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
+    result, elapsed = wait_for_late_data(lambda: p.poll(*args), b)
     assert result == [(a.fileno(), selectmod.POLLIN)]
     assert elapsed >= 0.03
 
 
-def test_poll_without_timeout_argument_blocks_until_ready(selectmod, socketpair):
-    a, b = socketpair()
-    p = selectmod.poll()
-    p.register(a, selectmod.POLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = p.poll()
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
-    assert result == [(a.fileno(), selectmod.POLLIN)]
-    assert elapsed >= 0.03
-
-
-@pytest.mark.parametrize("timeout", [-1, -1000])
-def test_poll_negative_timeout_blocks_until_ready(selectmod, socketpair, timeout):
-    a, b = socketpair()
-    p = selectmod.poll()
-    p.register(a, selectmod.POLLIN)
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        result = p.poll(timeout)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
-    assert result == [(a.fileno(), selectmod.POLLIN)]
-    assert elapsed >= 0.03
-
-
-def test_poll_timeout_is_in_milliseconds(selectmod, socketpair):
-    a, _ = socketpair()
-    p = selectmod.poll()
-    p.register(a, selectmod.POLLIN)
-    start = time.monotonic()
-    assert p.poll(50) == []
-    assert 0.05 <= time.monotonic() - start < 2.0
-
-
-def test_poll_one_millisecond_timeout_waits_at_least_one_millisecond(selectmod, socketpair):
+@pytest.mark.parametrize("timeout_ms", [50, 1, 0.5], ids=["50ms", "1ms", "fractional-ms"])
+def test_poll_timeout_is_in_milliseconds_and_never_rounded_down(selectmod, socketpair, timeout_ms):
     a, _ = socketpair()
     p = selectmod.poll()
     p.register(a, selectmod.POLLIN)
     start = time.perf_counter()
-    assert p.poll(1) == []
-    assert time.perf_counter() - start >= 0.001
-
-
-def test_poll_fractional_millisecond_timeout_is_not_rounded_down(selectmod, socketpair):
-    a, _ = socketpair()
-    p = selectmod.poll()
-    p.register(a, selectmod.POLLIN)
-    start = time.perf_counter()
-    assert p.poll(0.5) == []
-    assert time.perf_counter() - start >= 0.0005
+    assert p.poll(timeout_ms) == []
+    assert timeout_ms / 1000 <= time.perf_counter() - start < 2.0

@@ -7,11 +7,7 @@ import time
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
+from reactor_helpers import LONG, run_until
 
 
 def test_call_soon_callbacks_run_in_scheduling_order(reactor):

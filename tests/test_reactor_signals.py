@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
+from reactor_helpers import LONG, run_until
 
 
 @pytest.fixture(autouse=True)
@@ -15,10 +15,6 @@ def restore_signal_handlers():
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
 
 
 def test_signal_handler_runs_in_the_loop_when_the_signal_arrives(reactor):

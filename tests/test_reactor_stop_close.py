@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
+from reactor_helpers import LONG
 
 
 def test_stop_from_a_callback_returns_from_run_forever(reactor):
@@ -45,32 +45,19 @@ def test_is_running_is_true_only_inside_run_forever(reactor):
     assert not reactor.is_running()
 
 
-def test_run_forever_inside_run_forever_raises_runtime_error(reactor):
+@pytest.mark.parametrize("call", [pytest.param(lambda r: r.run_forever(), id="run_forever"),
+                                  pytest.param(lambda r: r.close(), id="close")])
+def test_run_forever_or_close_inside_the_running_loop_raises_runtime_error(reactor, call):
     errors = []
 
-    def nested():
+    def inside():
         try:
-            reactor.run_forever()
+            call(reactor)
         except RuntimeError as exc:
             errors.append(exc)
         reactor.stop()
 
-    reactor.call_soon(nested)
-    reactor.run_forever()
-    assert len(errors) == 1
-
-
-def test_close_while_running_raises_runtime_error(reactor):
-    errors = []
-
-    def close_inside():
-        try:
-            reactor.close()
-        except RuntimeError as exc:
-            errors.append(exc)
-        reactor.stop()
-
-    reactor.call_soon(close_inside)
+    reactor.call_soon(inside)
     reactor.run_forever()
     assert len(errors) == 1
     assert not reactor.is_closed()

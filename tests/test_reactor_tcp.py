@@ -11,19 +11,9 @@ import socket
 import pytest
 
 from pymux.reactor import Protocol
+from reactor_helpers import LONG, run_a_little, run_until
 
-LONG = 10.0   # a hang guard only: generous even under ASan
 BIG = 4 * 1024 * 1024   # more than the kernel takes at once from a peer that does not read
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
-
-
-def run_a_little(reactor, seconds=0.05):
-    done = []
-    reactor.call_later(seconds, done.append, True)
-    run_until(reactor, lambda: done)
 
 
 def payload(n, seed=0):

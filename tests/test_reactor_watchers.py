@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-LONG = 10.0   # a hang guard only: generous even under ASan
+from reactor_helpers import run_a_little, run_until
 
 
 @pytest.fixture
@@ -29,17 +29,6 @@ def pipes():
     yield make
     for fd in made:
         os.close(fd)
-
-
-def run_until(reactor, predicate, timeout=LONG):
-    assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
-
-
-def run_a_little(reactor, seconds=0.05):
-    """Run some iterations with nothing to wake the loop but a timer."""
-    done = []
-    reactor.call_later(seconds, done.append, True)
-    run_until(reactor, lambda: done)
 
 
 def test_reader_fires_when_data_is_written(reactor, pipes):
@@ -85,22 +74,34 @@ def test_reader_keeps_firing_while_data_is_unread(reactor, pipes):
     run_until(reactor, lambda: len(calls) >= 3)
 
 
-def test_removed_reader_does_not_fire(reactor, pipes):
+# kind: (add method, remove method, the pipe end it watches, what makes that end ready)
+WATCHERS = {
+    "reader": ("add_reader", "remove_reader", 0, lambda r, w: os.write(w, b"data")),
+    "writer": ("add_writer", "remove_writer", 1, lambda r, w: None),   # an empty pipe is writable
+}
+
+
+@pytest.mark.parametrize("kind", WATCHERS)
+def test_removed_watcher_does_not_fire(reactor, pipes, kind):
+    add, remove, end, make_ready = WATCHERS[kind]
     r, w = pipes()
+    fd = (r, w)[end]
     got = []
-    reactor.add_reader(r, got.append, "reader")
-    assert reactor.remove_reader(r) is True
-    os.write(w, b"data")
+    getattr(reactor, add)(fd, got.append, kind)
+    assert getattr(reactor, remove)(fd) is True
+    make_ready(r, w)
     run_a_little(reactor)
     assert got == []
 
 
-def test_remove_reader_returns_false_when_none_is_registered(reactor, pipes):
-    r, w = pipes()
-    assert reactor.remove_reader(r) is False
-    reactor.add_reader(r, print)
-    assert reactor.remove_reader(r) is True
-    assert reactor.remove_reader(r) is False
+@pytest.mark.parametrize("kind", WATCHERS)
+def test_remove_watcher_returns_true_once_then_false(reactor, pipes, kind):
+    add, remove, end, _ = WATCHERS[kind]
+    fd = pipes()[end]
+    assert getattr(reactor, remove)(fd) is False
+    getattr(reactor, add)(fd, print)
+    assert getattr(reactor, remove)(fd) is True
+    assert getattr(reactor, remove)(fd) is False
 
 
 def test_adding_a_reader_again_replaces_the_callback(reactor, pipes):
@@ -143,21 +144,6 @@ def test_writer_waits_while_the_pipe_is_full_then_fires_once_drained(reactor, pi
     assert got == ["writable"]
 
 
-def test_remove_writer_returns_true_then_false(reactor, pipes):
-    r, w = pipes()
-    assert reactor.remove_writer(w) is False
-    reactor.add_writer(w, print)
-    assert reactor.remove_writer(w) is True
-    assert reactor.remove_writer(w) is False
-
-
-def test_removed_writer_does_not_fire(reactor, pipes):
-    r, w = pipes()
-    got = []
-    reactor.add_writer(w, got.append, "writer")
-    reactor.remove_writer(w)
-    run_a_little(reactor)
-    assert got == []
 
 
 def test_reader_and_writer_on_one_fd_are_independent(reactor, socketpair):

@@ -4,16 +4,9 @@ stdlib and pymux.  Bad arguments live in test_bad_input.py."""
 import errno
 import os
 import socket
-import threading
 import time
 
 import pytest
-
-
-def _send_later(sock, delay, data=b"x"):
-    timer = threading.Timer(delay, sock.send, (data,))
-    timer.start()
-    return timer
 
 
 def test_select_reports_writable_socket_in_wlist(selectmod, socketpair):
@@ -93,28 +86,11 @@ def test_select_with_zero_timeout_returns_empty_lists_when_nothing_ready(selectm
     assert selectmod.select([], [], [], 0) == ([], [], [])
 
 
-def test_select_without_timeout_blocks_until_ready(selectmod, socketpair):
+@pytest.mark.parametrize("args", [(), (None,)], ids=["no-timeout", "None"])
+def test_select_absent_or_none_timeout_blocks_until_ready(selectmod, socketpair,
+                                                          wait_for_late_data, args):
     a, b = socketpair()
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        r, _, _ = selectmod.select([a], [], [])
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
-    assert r == [a]
-    assert elapsed >= 0.03
-
-
-def test_select_with_none_timeout_blocks_until_ready(selectmod, socketpair):
-    a, b = socketpair()
-    timer = _send_later(b, 0.05)
-    try:
-        start = time.monotonic()
-        r, _, _ = selectmod.select([a], [], [], None)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
+    (r, _, _), elapsed = wait_for_late_data(lambda: selectmod.select([a], [], [], *args), b)
     assert r == [a]
     assert elapsed >= 0.03
 

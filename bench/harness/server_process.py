@@ -107,13 +107,16 @@ class ServerProcess:
     def fd_count(self):
         return fd_count(self.pid)
 
-    def stop(self, timeouts=(5.0, 3.0)):
-        """SIGTERM, then SIGKILL, each after a timeout; return status.
+    def stop(self, timeouts=(1.0, 5.0, 3.0)):
+        """SIGTERM, SIGTERM again, then SIGKILL, each after a timeout; return status.
 
         SIGTERM, not SIGINT: a process started with SIGINT ignored (a shell's
-        background job) passes SIG_IGN on, and a server may leave it so.
+        background job) passes SIG_IGN on, and a server may leave it so. The
+        second SIGTERM ends a graceful shutdown's grace period at once (the
+        pymux echo server serves open connections for up to --grace seconds).
         """
-        for sig, t in zip((signal.SIGTERM, signal.SIGKILL), timeouts):
+        signals = (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL)
+        for sig, t in zip(signals, timeouts):
             if self.proc.poll() is not None:
                 break
             # SIGKILL cannot be forwarded: kill the server's descendants too, by PID.

@@ -1,10 +1,13 @@
-"""TCP for the reactor: listening servers, outgoing connections, and the
-stream records other than DATA (which the reactor handles inline)."""
+"""TCP for the reactor: listening servers and outgoing connections (the
+loop's records reach them through Reactor._dispatch)."""
+import errno
 import logging
 import os
 import socket
 
-from .._errors import check
+from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
+                     mux_stream_close, mux_stream_open)
+from .._errors import check, oserror
 from .._mux import lib
 from ._transport import Transport
 
@@ -40,7 +43,7 @@ class Server:
         """Stop accepting (open connections are not touched)."""
         if self._token is None:
             return
-        lib.mux_listener_close(self._reactor._cloop, self._token)
+        mux_listener_close(self._reactor._cloop, self._token)
         self._forget()
 
     def _forget(self):
@@ -53,19 +56,27 @@ class Server:
     def _accepted(self, stream_token):
         protocol = self._reactor._call_protocol(self._protocol_factory)
         if protocol is None:
-            lib.mux_stream_close(self._reactor._cloop, stream_token, 1)
+            mux_stream_close(self._reactor._cloop, stream_token, 1)
             return
         self._reactor._new_stream(stream_token, protocol)
 
     def _accept_failed(self, err):
         logger.warning("accept() failed on %s: %s; retrying in %.1fs",
-                       self.sockname, os.strerror(err), ACCEPT_RETRY_DELAY)
+                       self.sockname, self._accept_error(err), ACCEPT_RETRY_DELAY)
         self._retry = self._reactor.call_later(ACCEPT_RETRY_DELAY, self._resume)
+
+    def _accept_error(self, err):
+        # The C core closes an accepted fd its backend cannot watch and
+        # reports EINVAL, whose strerror would not say why.
+        if err == errno.EINVAL and self._reactor.backend == "select":
+            return (f"the accepted fd is at or above FD_SETSIZE ({lib.FD_SETSIZE}), "
+                    "the select backend's limit: connection closed")
+        return os.strerror(err)
 
     def _resume(self):
         self._retry = None
         if self._token is not None:
-            lib.mux_listener_resume(self._reactor._cloop, self._token)
+            mux_listener_resume(self._reactor._cloop, self._token)
 
     def __repr__(self):
         return f"<pymux Server {self.sockname}>"
@@ -83,7 +94,7 @@ def listen(reactor, protocol_factory, host, port, backlog, reuse_port):
         sock.listen(backlog)
         sock.setblocking(False)
         sockname = sock.getsockname()
-        token = check(lib.mux_listener_open(reactor._cloop, sock.fileno(), ACCEPT_BATCH))
+        token = check(mux_listener_open(reactor._cloop, sock.fileno(), ACCEPT_BATCH))
     except BaseException:
         sock.close()
         raise
@@ -124,9 +135,9 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
         if err:
             fail(OSError(err, f"Connect call failed {addr}: {os.strerror(err)}"))
             return
-        token = lib.mux_stream_open(reactor._cloop, sock.fileno())
+        token = mux_stream_open(reactor._cloop, sock.fileno())
         if token < 0:
-            fail(OSError(-token, os.strerror(-token)))
+            fail(oserror(token))
             return
         sock.detach()
         reactor._new_stream(token, protocol)
@@ -142,31 +153,4 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
     return protocol
 
 
-def dispatch_record(reactor, kind, token, arg):
-    """The stream and listener records other than DATA."""
-    if kind == lib.MUX_REC_ACCEPT:
-        server = reactor._listeners.get(token)
-        if server is not None:
-            server._accepted(arg)
-        else:
-            lib.mux_stream_close(reactor._cloop, arg, 1)
-        return
-    if kind == lib.MUX_REC_ACCEPT_ERROR:
-        server = reactor._listeners.get(token)
-        if server is not None:
-            server._accept_failed(arg)
-        return
-    transport = reactor._streams.get(token)
-    if transport is None:
-        return   # closed earlier in this batch: a stale record
-    if kind == lib.MUX_REC_CLOSED:
-        reactor._stream_closed(token, None)
-    elif kind == lib.MUX_REC_EOF:
-        transport._eof_received()
-    elif kind == lib.MUX_REC_ERROR:
-        transport._fatal_error(OSError(arg, os.strerror(arg)))
-    elif kind == lib.MUX_REC_RESUME_WRITING:
-        transport._queue_drained()
-
-
-__all__ = ["Server", "Transport", "listen", "connect", "dispatch_record"]
+__all__ = ["Server", "Transport", "listen", "connect"]

@@ -2,19 +2,20 @@
 
 The bytes never pass through a Python socket: the loop's C core reads into
 its shared buffer and writes with send(2), queueing only what the kernel did
-not take. A Transport holds the stream's token; every call is one cffi
+not take. A Transport holds the stream's token; a write is one cffi
 crossing, and a stale token is refused by C (EBADF), never misdirected.
 """
 import os
 import socket
 
-from .._errors import not_busy
-from .._mux import ffi, lib
+from .._clib import (mux_stream_close, mux_stream_queued, mux_stream_set_limits,
+                     mux_stream_set_reading, mux_stream_shutdown, mux_stream_write,
+                     mux_token_fd)
+from .._errors import not_busy, oserror
+from .._mux import ffi
 
 DEFAULT_HIGH_WATER = 64 * 1024
 DEAD_TOKEN = -1   # never issued by the C core (tokens are >= 0)
-
-_write = lib.mux_stream_write
 
 
 class Transport:
@@ -44,7 +45,7 @@ class Transport:
         # The hot path is the cffi call alone: C refuses a closed or
         # shut-down stream, and anything but bytes raises TypeError there.
         try:
-            queued = _write(self._cloop, self._token, data, len(data))
+            queued = mux_stream_write(self._cloop, self._token, data, len(data))
         except TypeError:
             queued = self._write_buffer(data)
         if queued:   # rare: a partial send (> 0) or a refusal (< 0)
@@ -55,7 +56,7 @@ class Transport:
             raise TypeError(f"data argument must be a bytes-like object, "
                             f"not {type(data).__name__!r}")
         data = ffi.from_buffer(data)
-        return _write(self._cloop, self._token, data, len(data))
+        return mux_stream_write(self._cloop, self._token, data, len(data))
 
     def _after_write(self, queued):
         if queued < 0:
@@ -63,7 +64,7 @@ class Transport:
             if self._eof_written:
                 raise RuntimeError("Cannot call write() after write_eof()")
             if not self._closing:   # writes after close() are ignored, as in asyncio
-                self._fatal_error(OSError(-queued, os.strerror(-queued)))
+                self._fatal_error(oserror(queued))
         elif queued > self._high and not self._writing_paused:
             self._writing_paused = True
             self._reactor._call_protocol(self._protocol.pause_writing)
@@ -76,9 +77,9 @@ class Transport:
         if self._closing or self._eof_written:
             return
         self._eof_written = True
-        rc = lib.mux_stream_shutdown(self._cloop, self._token)
+        rc = mux_stream_shutdown(self._cloop, self._token)
         if rc < 0:
-            self._fatal_error(OSError(-rc, os.strerror(-rc)))
+            self._fatal_error(oserror(rc))
 
     def can_write_eof(self):
         return True
@@ -86,7 +87,7 @@ class Transport:
     def get_write_buffer_size(self):
         if self._closing:
             return 0
-        return max(0, lib.mux_stream_queued(self._cloop, self._token))
+        return max(0, mux_stream_queued(self._cloop, self._token))
 
     def get_write_buffer_limits(self):
         return (self._low, self._high)
@@ -101,8 +102,8 @@ class Transport:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._high, self._low = high, low
         if not self._closing:
-            lib.mux_stream_set_limits(self._cloop, self._token, high, low)
-            queued = lib.mux_stream_queued(self._cloop, self._token)
+            mux_stream_set_limits(self._cloop, self._token, high, low)
+            queued = mux_stream_queued(self._cloop, self._token)
             if queued > high and not self._writing_paused:
                 self._after_write(queued)
 
@@ -111,12 +112,12 @@ class Transport:
     def pause_reading(self):
         if self._reading and not self._closing:
             self._reading = False
-            lib.mux_stream_set_reading(self._cloop, self._token, 0)
+            mux_stream_set_reading(self._cloop, self._token, 0)
 
     def resume_reading(self):
         if not self._reading and not self._closing:
             self._reading = True
-            lib.mux_stream_set_reading(self._cloop, self._token, 1)
+            mux_stream_set_reading(self._cloop, self._token, 1)
 
     def is_reading(self):
         return self._reading and not self._closing
@@ -145,7 +146,7 @@ class Transport:
         reactor = self._reactor
         token = self._token
         reactor._on_data.pop(token, None)
-        closed_now = not_busy(lib.mux_stream_close(self._cloop, token, 1 if abort else 0))
+        closed_now = not_busy(mux_stream_close(self._cloop, token, 1 if abort else 0))
         if closed_now:   # 1, or < 0 if C already dropped it
             reactor._stream_closed(token, exc)
         # else: a MUX_REC_CLOSED record follows once the queue is flushed
@@ -196,7 +197,7 @@ class Transport:
         """A socket object for the stream's fd, made on first use: a dup, so
         the C core stays the only owner of the fd it polls."""
         if "socket" not in extra and not self._closing:
-            fd = lib.mux_token_fd(self._cloop, self._token)
+            fd = mux_token_fd(self._cloop, self._token)
             if fd >= 0:
                 extra["socket"] = socket.socket(fileno=os.dup(fd))
         return extra.get("socket")

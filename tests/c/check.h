@@ -52,7 +52,8 @@ typedef struct {
 
 #define TEST(fn) { #fn, fn }
 
-extern const test_t backend_tests[], selector_tests[], loop_tests[], stream_tests[];
+extern const test_t grow_tests[], backend_tests[], selector_tests[], loop_tests[],
+    stream_tests[];
 
 /* --- helpers (util.c) --------------------------------------------------- */
 
@@ -67,11 +68,16 @@ void make_socketpair(int sv[2]);            /* AF_UNIX stream, non-blocking */
 int tcp_listener(int *port);                /* 127.0.0.1, port 0, non-blocking */
 int tcp_connect(int port);                  /* blocking connect, then non-blocking */
 void tcp_pair(int *a, int *b);              /* connected loopback pair, non-blocking */
-void shrink_buffers(int fd);                /* small SO_SNDBUF and SO_RCVBUF */
+void tcp_pair_small(int *a, int *b);        /* the same with 64 KiB socket buffers */
+void reset_peer(int fd);                    /* close fd so that its peer sees a reset */
 int fd_is_open(int fd);
 int lowest_free_fd(void);
 int dup_high(int fd);
 int under_valgrind(void);                       /* a copy numbered >= 1500 */
+
+/* After a failed check, names what the failing round of a test ran with,
+ * e.g. say_on_failure("backend %s", kind_name(kind)). */
+void say_on_failure(const char *fmt, ...);
 
 /* Fills fd's send path until the kernel takes no more; returns bytes sent. */
 size_t fill_socket(int fd);
@@ -91,6 +97,18 @@ int check_pattern(const char *buf, size_t off, size_t len);  /* 1 if equal */
 typedef struct {
     int kind, token, a, b;
 } rec_t;
+
+/* mux_loop_new that says why it failed (then NULL). */
+mux_loop_t *new_loop(int kind, int edge);
+
+/* A stream on sv[0] of a new socketpair (sv[1] is the peer); its token. */
+int open_pair_stream(mux_loop_t *loop, int sv[2]);
+
+/* A stream on a small-buffered loopback pair (*a the loop's end, *b the
+ * peer's) with FLOOD_BYTES of the test pattern written to it, most of which
+ * is queued: the peer has not read yet. Returns the stream's token. */
+enum { FLOOD_BYTES = 1 << 20 };
+int open_flooded_stream(mux_loop_t *loop, int *a, int *b);
 
 /* mux_loop_run_once, with the records copied into out[0 .. max) (may be
  * NULL). Returns the record count or -errno. */

@@ -34,6 +34,11 @@ if ! "$cc" "${cflags[@]}" "${sources[@]}" -o "$tmp/test_core"; then
     echo "error: the C tests do not build" >&2
     exit 1
 fi
+# csrc/ asserts its internal invariants; these tests are where they count.
+if ! nm "$tmp/test_core" | grep __assert_fail >/dev/null; then  # no -q: SIGPIPE under pipefail
+    echo "error: the C tests were built without asserts (NDEBUG in MUX_EXTRA_CFLAGS?)" >&2
+    exit 1
+fi
 
 # --- valgrind ----------------------------------------------------------------
 if [ "${MUX_SKIP_VALGRIND:-0}" = 1 ]; then

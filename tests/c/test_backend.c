@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mux_backend_internal.h"   /* mux__backend_adopt */
 
 static mux_backend_t *new_backend(int kind)
 {
@@ -65,8 +66,7 @@ static void every_backend_reports_pipe_readiness_and_follows_add_mod_del(void)
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), 0);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[1], 0), 0);
         CHECK_EQ(mux_backend_wait(b, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_backend_free(b);
         close(p[0]);
         close(p[1]);
@@ -89,8 +89,7 @@ static void every_backend_returns_eexist_for_a_second_add_and_enoent_for_unknown
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[1], 0), -ENOENT);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), 0);
         CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, p[0], 0), -ENOENT);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_backend_free(b);
         close(p[0]);
         close(p[1]);
@@ -170,18 +169,18 @@ static void select_backend_refuses_fds_at_or_above_fd_setsize_with_einval(void)
     mux_backend_free(b);
 }
 
-static void poll_backend_refuses_fds_at_or_above_2_pow_20(void)
+static void poll_backend_refuses_fds_at_or_above_mux_max_fd(void)
 {
     mux_backend_t *b = new_backend(MUX_BACKEND_POLL);
 
     REQUIRE(b != NULL);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, 1 << 20, EPOLLIN), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, MUX_MAX_FD, EPOLLIN), -EBADF);
     CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, INT_MAX, EPOLLIN), -EBADF);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_MOD, 1 << 20, EPOLLIN), -EBADF);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, 1 << 20, 0), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_MOD, MUX_MAX_FD, EPOLLIN), -EBADF);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, MUX_MAX_FD, 0), -EBADF);
     /* Just below the limit the fd -> slot map grows to fit it (bounded). */
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, (1 << 20) - 1, EPOLLIN), 0);
-    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, (1 << 20) - 1, 0), 0);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_ADD, MUX_MAX_FD - 1, EPOLLIN), 0);
+    CHECK_EQ(mux_backend_ctl(b, MUX_CTL_DEL, MUX_MAX_FD - 1, 0), 0);
     mux_backend_free(b);
 }
 
@@ -326,6 +325,28 @@ static void adopt_epoll_takes_ownership_of_the_fd(void)
     close(p[1]);
 }
 
+static void adopt_is_enotsup_for_poll_and_select_and_leaves_the_fd_alone(void)
+{
+    int err = 0, p[2], k;
+
+    make_pipe(p);
+    for (k = 1; k < 3; k++) {
+        err = 0;
+        CHECK(mux__backend_adopt(all_backends[k], p[0], &err) == NULL);
+        CHECK_EQ(err, -ENOTSUP);
+        CHECK(mux__backend_adopt(all_backends[k], p[0], NULL) == NULL);
+    }
+    CHECK(fd_is_open(p[0]));   /* refused, so not taken over */
+    err = 0;
+    CHECK(mux__backend_adopt(0, p[0], &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0;
+    CHECK(mux__backend_adopt(99, p[0], &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void epoll_edge_triggered_reports_once_until_new_data(void)
 {
     mux_backend_t *b = new_backend(MUX_BACKEND_EPOLL);
@@ -429,13 +450,14 @@ const test_t backend_tests[] = {
     TEST(every_backend_refuses_negative_fds_and_unknown_ops),
     TEST(null_backend_is_refused_by_every_function),
     TEST(select_backend_refuses_fds_at_or_above_fd_setsize_with_einval),
-    TEST(poll_backend_refuses_fds_at_or_above_2_pow_20),
+    TEST(poll_backend_refuses_fds_at_or_above_mux_max_fd),
     TEST(poll_and_select_refuse_epoll_only_flags),
     TEST(set_batch_refuses_nonpositive_sizes_and_clamps_large_ones),
     TEST(wait_reports_at_most_one_batch_and_epoll_reports_the_rest_next),
     TEST(closed_backend_refuses_everything_with_ebadf),
     TEST(epoll_fd_is_close_on_exec_and_poll_select_have_no_fileno),
     TEST(adopt_epoll_takes_ownership_of_the_fd),
+    TEST(adopt_is_enotsup_for_poll_and_select_and_leaves_the_fd_alone),
     TEST(epoll_edge_triggered_reports_once_until_new_data),
     TEST(short_timeouts_round_up_instead_of_spinning),
     TEST(select_once_reports_the_indices_of_ready_entries),

@@ -15,16 +15,6 @@
 
 #define MS 1000000LL   /* nanoseconds */
 
-static mux_loop_t *new_loop(int kind, int edge)
-{
-    int err = 0;
-    mux_loop_t *loop = mux_loop_new(kind, edge, &err);
-
-    if (loop == NULL)
-        fprintf(stderr, "    mux_loop_new(%s, %d) failed: %d\n", kind_name(kind), edge, err);
-    return loop;
-}
-
 static void loop_new_refuses_unknown_backends_and_edge_trigger_without_epoll(void)
 {
     int err = 0;
@@ -343,8 +333,7 @@ static void watcher_on_a_pipe_reports_io_records_until_removed(void)
         CHECK_EQ(mux_watch(loop, p[1], 0), 0);
         CHECK_EQ(mux_watch(loop, p[1], 0), 0);
         CHECK_EQ(run(loop, 0, NULL, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         close(p[0]);
         close(p[1]);
         mux_loop_free(loop);
@@ -494,6 +483,75 @@ static void many_wakeups_from_many_threads_neither_deadlock_nor_get_lost(void)
     mux_loop_free(loop);
 }
 
+/* --- one thread at a time --------------------------------------------------- */
+
+struct blocked_run {
+    mux_loop_t *loop;
+    int rc;
+};
+
+static void *run_until_woken(void *arg)
+{
+    struct blocked_run *w = arg;
+
+    w->rc = mux_loop_run_once(w->loop, 5000000);
+    return NULL;
+}
+
+static void every_entry_point_but_wakeup_is_ebusy_while_another_thread_runs_the_loop(void)
+{
+    mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
+    int sv[2], p[2], port, lfd = tcp_listener(&port), tok, lt, id, i, rc = 0;
+    struct blocked_run w;
+    pthread_t th;
+    char c = 'x';
+
+    REQUIRE(loop != NULL);
+    make_socketpair(sv);
+    make_pipe(p);
+    tok = mux_stream_open(loop, sv[0]);
+    lt = mux_listener_open(loop, lfd, 4);
+    id = mux_timer_add(loop, mux_loop_now_ns() + 3600 * 1000 * MS);
+    REQUIRE(tok >= 0 && lt >= 0 && id >= 0);
+    w.loop = loop;
+    w.rc = -1000;
+    REQUIRE(pthread_create(&th, NULL, run_until_woken, &w) == 0);
+    /* Until the thread is inside run_once, ours may still get in: retry. */
+    for (i = 0; i < 2000 && rc != -EBUSY; i++) {
+        rc = mux_token_fd(loop, tok);
+        if (rc != -EBUSY)
+            usleep(1000);
+    }
+    CHECK_EQ(rc, -EBUSY);
+    CHECK_EQ(mux_loop_run_once(loop, 0), -EBUSY);
+    CHECK_EQ(mux_watch(loop, p[0], MUX_READ), -EBUSY);
+    CHECK_EQ(mux_timer_add(loop, 0), -EBUSY);
+    CHECK_EQ(mux_timer_cancel(loop, id), -EBUSY);
+    CHECK_EQ(mux_listener_open(loop, sv[1], 4), -EBUSY);
+    CHECK_EQ(mux_listener_resume(loop, lt), -EBUSY);
+    CHECK_EQ(mux_listener_close(loop, lt), -EBUSY);
+    CHECK_EQ(mux_stream_open(loop, sv[1]), -EBUSY);
+    CHECK_EQ(mux_stream_write(loop, tok, &c, 1), -EBUSY);
+    CHECK_EQ(mux_stream_queued(loop, tok), -EBUSY);
+    CHECK_EQ(mux_stream_set_reading(loop, tok, 0), -EBUSY);
+    CHECK_EQ(mux_stream_set_limits(loop, tok, 10, 1), -EBUSY);
+    CHECK_EQ(mux_stream_shutdown(loop, tok), -EBUSY);
+    CHECK_EQ(mux_stream_close(loop, tok, 1), -EBUSY);
+    CHECK_EQ(mux_loop_wakeup(loop), 0);   /* the one call any thread may make */
+    pthread_join(th, NULL);
+    CHECK_EQ(w.rc, 0);
+    /* Nothing the refused calls asked for happened, and the loop is free. */
+    CHECK_EQ(mux_token_fd(loop, tok), sv[0]);
+    CHECK_EQ(mux_stream_queued(loop, tok), 0);
+    CHECK_EQ(recv(sv[1], &c, 1, MSG_DONTWAIT), -1);
+    CHECK_EQ(mux_timer_cancel(loop, id), 0);
+    CHECK_EQ(mux_listener_close(loop, lt), 0);
+    close(sv[1]);
+    close(p[0]);
+    close(p[1]);
+    mux_loop_free(loop);
+}
+
 /* --- freeing ---------------------------------------------------------------- */
 
 static void loop_free_releases_streams_queues_listeners_timers_and_watchers(void)
@@ -503,20 +561,15 @@ static void loop_free_releases_streams_queues_listeners_timers_and_watchers(void
     for (k = 0; k < 3; k++) {
         mux_loop_t *loop = new_loop(all_backends[k], 0);
         int sv[2], tv[2], p[2], port, lfd, i, s1, s2, lt;
-        static char big[1 << 20];
 
         REQUIRE(loop != NULL);
         make_socketpair(sv);
-        tcp_pair(&tv[0], &tv[1]);
-        shrink_buffers(tv[0]);
-        shrink_buffers(tv[1]);
         make_pipe(p);
         lfd = tcp_listener(&port);
         s1 = mux_stream_open(loop, sv[0]);
-        s2 = mux_stream_open(loop, tv[0]);
+        s2 = open_flooded_stream(loop, &tv[0], &tv[1]);
         lt = mux_listener_open(loop, lfd, 8);
         REQUIRE(s1 >= 0 && s2 >= 0 && lt >= 0);
-        CHECK(mux_stream_write(loop, s2, big, sizeof(big)) > 0);  /* queued */
         CHECK_EQ(mux_watch(loop, p[0], MUX_READ), 0);
         for (i = 0; i < 100; i++)
             mux_timer_add(loop, mux_loop_now_ns() + (int64_t)i * MS);
@@ -555,6 +608,7 @@ const test_t loop_tests[] = {
     TEST(wakeup_from_another_thread_returns_a_blocked_run_once),
     TEST(wakeup_before_run_once_is_not_lost),
     TEST(many_wakeups_from_many_threads_neither_deadlock_nor_get_lost),
+    TEST(every_entry_point_but_wakeup_is_ebusy_while_another_thread_runs_the_loop),
     TEST(loop_free_releases_streams_queues_listeners_timers_and_watchers),
     {NULL, NULL},
 };

@@ -44,13 +44,13 @@ static void selector_reports_one_code_per_ready_fd_masked_by_interest(void)
 
         REQUIRE(s != NULL);
         make_pipe(p);
-        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_SEL_READ)), 0);
-        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_SEL_READ)), -EEXIST);
-        CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_SEL_WRITE)), 0);
+        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_READ)), 0);
+        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_READ)), -EEXIST);
+        CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_WRITE)), 0);
         n = mux_selector_poll(s);
         CHECK_EQ(n, 1);
         if (n == 1)
-            CHECK_EQ(mux_selector_codes(s)[0], CODE(p[1], MUX_SEL_WRITE));
+            CHECK_EQ(mux_selector_codes(s)[0], CODE(p[1], MUX_WRITE));
         CHECK_EQ(write(p[1], "x", 1), 1);
         CHECK_EQ(mux_selector_wait(s, 1000000), 2);
         /* Interest 0 on the write end: registered, never reported. */
@@ -58,13 +58,12 @@ static void selector_reports_one_code_per_ready_fd_masked_by_interest(void)
         n = mux_selector_wait(s, 0);
         CHECK_EQ(n, 1);
         if (n == 1)
-            CHECK_EQ(mux_selector_codes(s)[0], CODE(p[0], MUX_SEL_READ));
+            CHECK_EQ(mux_selector_codes(s)[0], CODE(p[0], MUX_READ));
         CHECK_EQ(mux_selector_unregister(s, p[0]), 0);
         CHECK_EQ(mux_selector_unregister(s, p[0]), -ENOENT);
         CHECK_EQ(mux_selector_modify(s, CODE(p[0], 1)), -ENOENT);
         CHECK_EQ(mux_selector_wait(s, 0), 0);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_selector_free(s);   /* with p[1] still registered */
         close(p[0]);
         close(p[1]);
@@ -80,13 +79,13 @@ static void selector_refuses_out_of_range_codes_and_select_fds_above_fd_setsize(
     CHECK_EQ(mux_selector_register(s, -1), -EBADF);
     CHECK_EQ(mux_selector_register(s, INT_MIN), -EBADF);
     CHECK_EQ(mux_selector_register(s, INT_MAX), -EBADF);
-    CHECK_EQ(mux_selector_register(s, CODE(MUX_SEL_MAX_FD, 1)), -EBADF);
+    CHECK_EQ(mux_selector_register(s, CODE(MUX_MAX_FD, 1)), -EBADF);
     CHECK_EQ(mux_selector_modify(s, -4), -EBADF);
     CHECK_EQ(mux_selector_unregister(s, -1), -ENOENT);
     CHECK_EQ(mux_selector_unregister(s, INT_MAX), -ENOENT);
     high = dup_high(0);
     REQUIRE(high >= FD_SETSIZE);
-    CHECK_EQ(mux_selector_register(s, CODE(high, MUX_SEL_READ)), -EINVAL);
+    CHECK_EQ(mux_selector_register(s, CODE(high, MUX_READ)), -EINVAL);
     CHECK_EQ(mux_selector_unregister(s, high), -ENOENT);   /* nothing left behind */
     CHECK_EQ(mux_selector_wait(s, 0), 0);
     close(high);
@@ -103,9 +102,9 @@ static void selector_modify_of_a_closed_fd_fails_and_drops_the_registration(void
 
         REQUIRE(s != NULL);
         make_pipe(p);
-        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_SEL_READ)), 0);
+        CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_READ)), 0);
         close(p[0]);
-        rc = mux_selector_modify(s, CODE(p[0], MUX_SEL_WRITE));
+        rc = mux_selector_modify(s, CODE(p[0], MUX_WRITE));
         if (all_backends[k] == MUX_BACKEND_EPOLL)
             CHECK(rc < 0);
         if (rc < 0)
@@ -125,14 +124,14 @@ static void selector_close_forgets_everything_and_release_makes_it_ebadf(void)
     REQUIRE(s != NULL);
     make_pipe(p);
     CHECK(mux_selector_fileno(s) >= 0);
-    CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_SEL_READ)), 0);
-    CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_SEL_WRITE)), 0);
+    CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_READ)), 0);
+    CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_WRITE)), 0);
     CHECK_EQ(mux_selector_close(s, 0), 0);
     CHECK_EQ(mux_selector_wait(s, 0), 0);
-    CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_SEL_READ)), 0);   /* again */
+    CHECK_EQ(mux_selector_register(s, CODE(p[0], MUX_READ)), 0);   /* again */
     CHECK_EQ(mux_selector_close(s, 1), 0);
     CHECK_EQ(mux_selector_fileno(s), -EBADF);
-    CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_SEL_WRITE)), -EBADF);
+    CHECK_EQ(mux_selector_register(s, CODE(p[1], MUX_WRITE)), -EBADF);
     CHECK_EQ(mux_selector_wait(s, 0), -EBADF);
     mux_selector_free(s);
     close(p[0]);

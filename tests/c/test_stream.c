@@ -13,16 +13,6 @@
 
 #include "check.h"
 
-static mux_loop_t *new_loop(int kind, int edge)
-{
-    int err = 0;
-    mux_loop_t *loop = mux_loop_new(kind, edge, &err);
-
-    if (loop == NULL)
-        fprintf(stderr, "    mux_loop_new(%s, %d) failed: %d\n", kind_name(kind), edge, err);
-    return loop;
-}
-
 /* What one stream received, gathered from the records of several
  * iterations. */
 typedef struct {
@@ -132,8 +122,7 @@ static void data_records_point_at_the_right_bytes_of_the_read_buffer(void)
             CHECK(memcmp(got[i], want[i], sizes[i]) == 0);
             CHECK_EQ(s[i].eofs + s[i].errors, 0);
         }
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_loop_free(loop);
         for (i = 0; i < 3; i++) {
             close(sv[i][1]);
@@ -150,8 +139,7 @@ static void set_reading_off_stops_data_records_and_on_resumes_them(void)
     sink_t s;
 
     REQUIRE(loop != NULL);
-    make_socketpair(sv);
-    sink_init(&s, mux_stream_open(loop, sv[0]), NULL, 0);
+    sink_init(&s, open_pair_stream(loop, sv), NULL, 0);
     CHECK_EQ(mux_stream_set_reading(loop, s.token, 0), 0);
     CHECK_EQ(send(sv[1], "abc", 3, 0), 3);
     CHECK_EQ(pump(loop, 20000, &s, 1, 0), 0);
@@ -176,8 +164,7 @@ static void write_sends_at_once_when_the_kernel_has_room(void)
         char buf[16];
 
         REQUIRE(loop != NULL);
-        make_socketpair(sv);
-        tok = mux_stream_open(loop, sv[0]);
+        tok = open_pair_stream(loop, sv);
         REQUIRE(tok >= 0);
         CHECK_EQ(mux_stream_write(loop, tok, "hello", 5), 0);
         CHECK_EQ(mux_stream_queued(loop, tok), 0);
@@ -196,8 +183,7 @@ static void write_refuses_null_data_and_absurd_sizes(void)
     int sv[2], tok;
 
     REQUIRE(loop != NULL);
-    make_socketpair(sv);
-    tok = mux_stream_open(loop, sv[0]);
+    tok = open_pair_stream(loop, sv);
     REQUIRE(tok >= 0);
     CHECK_EQ(mux_stream_write(loop, tok, NULL, 5), -EINVAL);
     CHECK_EQ(mux_stream_write(loop, tok, "x", (size_t)1 << 41), -EINVAL);
@@ -241,9 +227,7 @@ static void partial_write_is_queued_and_flushed_on_later_iterations(void)
         size_t got;
 
         REQUIRE(loop != NULL && out && in);
-        tcp_pair(&a, &b);
-        shrink_buffers(a);
-        shrink_buffers(b);
+        tcp_pair_small(&a, &b);
         fill_pattern(out, 0, TOTAL + EXTRA);
         tok = mux_stream_open(loop, a);
         REQUIRE(tok >= 0);
@@ -261,8 +245,7 @@ static void partial_write_is_queued_and_flushed_on_later_iterations(void)
         t0 = now_us();
         CHECK_EQ(run(loop, 20000, NULL, 0), 0);
         CHECK(now_us() - t0 >= 15000);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_loop_free(loop);
         close(b);
         free(out);
@@ -281,9 +264,7 @@ static void resume_writing_is_reported_once_after_crossing_high_water_and_draini
     sink_t s;
 
     REQUIRE(loop != NULL && out && in);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
+    tcp_pair_small(&a, &b);
     fill_pattern(out, 0, TOTAL);
     sink_init(&s, mux_stream_open(loop, a), NULL, 0);
     REQUIRE(s.token >= 0);
@@ -310,6 +291,19 @@ static void resume_writing_is_reported_once_after_crossing_high_water_and_draini
 
 /* --- EOF, errors, shutdown, close --------------------------------------------- */
 
+/* Registers s's stream, resets its peer and runs the loop until *until (a
+ * counter of s) is nonzero, 20 iterations at most; returns how many ran. */
+static int reset_peer_and_pump(mux_loop_t *loop, int peer, sink_t *s, const int *until)
+{
+    int it;
+
+    CHECK(pump(loop, 0, s, 1, 0) >= 0);
+    reset_peer(peer);
+    for (it = 0; it < 20 && *until == 0; it++)
+        pump(loop, 100000, s, 1, it);
+    return it;
+}
+
 static void eof_record_follows_the_data_when_the_peer_shuts_down(void)
 {
     int k;
@@ -322,8 +316,7 @@ static void eof_record_follows_the_data_when_the_peer_shuts_down(void)
         int64_t t0;
 
         REQUIRE(loop != NULL);
-        make_socketpair(sv);
-        sink_init(&s, mux_stream_open(loop, sv[0]), buf, sizeof(buf));
+        sink_init(&s, open_pair_stream(loop, sv), buf, sizeof(buf));
         CHECK_EQ(send(sv[1], "abc", 3, 0), 3);
         CHECK_EQ(shutdown(sv[1], SHUT_WR), 0);
         for (it = 0; it < 10 && s.eofs == 0; it++)
@@ -338,8 +331,7 @@ static void eof_record_follows_the_data_when_the_peer_shuts_down(void)
         /* Half-close: the stream can still write. */
         CHECK_EQ(mux_stream_write(loop, s.token, "xyz", 3), 0);
         CHECK_EQ(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 3);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_loop_free(loop);
         close(sv[1]);
     }
@@ -348,7 +340,6 @@ static void eof_record_follows_the_data_when_the_peer_shuts_down(void)
 static void reset_connection_gives_an_error_record_with_econnreset(void)
 {
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
-    struct linger lg = {1, 0};
     int a, b, it;
     sink_t s;
     int64_t t0;
@@ -356,11 +347,7 @@ static void reset_connection_gives_an_error_record_with_econnreset(void)
     REQUIRE(loop != NULL);
     tcp_pair(&a, &b);
     sink_init(&s, mux_stream_open(loop, a), NULL, 0);
-    CHECK(pump(loop, 0, &s, 1, 0) >= 0);
-    setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(b);
-    for (it = 0; it < 20 && s.errors == 0; it++)
-        pump(loop, 100000, &s, 1, it);
+    it = reset_peer_and_pump(loop, b, &s, &s.errors);
     CHECK_EQ(s.errors, 1);
     CHECK_EQ(s.err, ECONNRESET);
     t0 = now_us();
@@ -373,24 +360,14 @@ static void reset_connection_gives_an_error_record_with_econnreset(void)
 
 static void failed_flush_gives_an_error_record_and_drops_the_queue(void)
 {
-    static char big[1 << 20];
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
-    struct linger lg = {1, 0};
     int a, b, it;
     sink_t s;
 
     REQUIRE(loop != NULL);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
-    sink_init(&s, mux_stream_open(loop, a), NULL, 0);
+    sink_init(&s, open_flooded_stream(loop, &a, &b), NULL, 0);
     CHECK_EQ(mux_stream_set_reading(loop, s.token, 0), 0);   /* error via the flush */
-    CHECK(mux_stream_write(loop, s.token, big, sizeof(big)) > 0);
-    CHECK(pump(loop, 0, &s, 1, 0) >= 0);
-    setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(b);
-    for (it = 0; it < 20 && s.errors == 0; it++)
-        pump(loop, 100000, &s, 1, it);
+    it = reset_peer_and_pump(loop, b, &s, &s.errors);
     CHECK_EQ(s.errors, 1);
     CHECK(s.err == ECONNRESET || s.err == EPIPE);
     CHECK_EQ(mux_stream_queued(loop, s.token), 0);
@@ -400,24 +377,18 @@ static void failed_flush_gives_an_error_record_and_drops_the_queue(void)
 
 static void shutdown_waits_for_the_queue_to_drain_then_sends_eof(void)
 {
-    enum { TOTAL = 256 * 1024 };
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
-    char *out = malloc(TOTAL), *in = malloc(TOTAL + 1);
+    char *in = malloc(FLOOD_BYTES);
     int a, b, tok, eof = 0, it;
     size_t got;
 
-    REQUIRE(loop != NULL && out && in);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
-    fill_pattern(out, 0, TOTAL);
-    tok = mux_stream_open(loop, a);
-    CHECK(mux_stream_write(loop, tok, out, TOTAL) > 0);
+    REQUIRE(loop != NULL && in);
+    tok = open_flooded_stream(loop, &a, &b);
     CHECK_EQ(mux_stream_shutdown(loop, tok), 0);
     CHECK_EQ(mux_stream_shutdown(loop, tok), 0);   /* again: harmless */
     CHECK_EQ(mux_stream_write(loop, tok, "x", 1), -EPIPE);
-    got = flush_to_peer(loop, b, in, TOTAL, NULL, 0, 1 << 20, &eof);
-    CHECK_EQ(got, TOTAL);
+    got = flush_to_peer(loop, b, in, FLOOD_BYTES, NULL, 0, 1 << 20, &eof);
+    CHECK_EQ(got, FLOOD_BYTES);
     CHECK(check_pattern(in, 0, got));
     for (it = 0; it < 50 && !eof; it++) {
         run(loop, 10000, NULL, 0);
@@ -426,7 +397,6 @@ static void shutdown_waits_for_the_queue_to_drain_then_sends_eof(void)
     CHECK(eof);
     mux_loop_free(loop);
     close(b);
-    free(out);
     free(in);
 }
 
@@ -437,8 +407,7 @@ static void shutdown_with_an_empty_queue_sends_eof_at_once(void)
     char c;
 
     REQUIRE(loop != NULL);
-    make_socketpair(sv);
-    tok = mux_stream_open(loop, sv[0]);
+    tok = open_pair_stream(loop, sv);
     CHECK_EQ(mux_stream_shutdown(loop, tok), 0);
     CHECK_EQ(recv(sv[1], &c, 1, MSG_DONTWAIT), 0);
     mux_loop_free(loop);
@@ -447,20 +416,14 @@ static void shutdown_with_an_empty_queue_sends_eof_at_once(void)
 
 static void graceful_close_flushes_the_queue_then_reports_closed(void)
 {
-    enum { TOTAL = 256 * 1024 };
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
-    char *out = malloc(TOTAL), *in = malloc(TOTAL + 1);
+    char *in = malloc(FLOOD_BYTES);
     int a, b, eof = 0, it;
     size_t got;
     sink_t s;
 
-    REQUIRE(loop != NULL && out && in);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
-    fill_pattern(out, 0, TOTAL);
-    sink_init(&s, mux_stream_open(loop, a), NULL, 0);
-    CHECK(mux_stream_write(loop, s.token, out, TOTAL) > 0);
+    REQUIRE(loop != NULL && in);
+    sink_init(&s, open_flooded_stream(loop, &a, &b), NULL, 0);
     CHECK_EQ(mux_stream_close(loop, s.token, 0), 0);   /* deferred */
     /* Dead for the caller's writes at once; the queue is still visible. */
     CHECK_EQ(mux_stream_write(loop, s.token, "x", 1), -EBADF);
@@ -468,8 +431,8 @@ static void graceful_close_flushes_the_queue_then_reports_closed(void)
     CHECK_EQ(mux_stream_shutdown(loop, s.token), -EBADF);
     CHECK_EQ(mux_stream_close(loop, s.token, 0), -EBADF);
     CHECK(mux_stream_queued(loop, s.token) > 0);
-    got = flush_to_peer(loop, b, in, TOTAL, &s, 1, 1 << 20, &eof);
-    CHECK_EQ(got, TOTAL);
+    got = flush_to_peer(loop, b, in, FLOOD_BYTES, &s, 1, 1 << 20, &eof);
+    CHECK_EQ(got, FLOOD_BYTES);
     CHECK(check_pattern(in, 0, got));
     for (it = 0; it < 50 && (s.closes == 0 || !eof); it++) {
         pump(loop, 10000, &s, 1, it);
@@ -482,30 +445,19 @@ static void graceful_close_flushes_the_queue_then_reports_closed(void)
     CHECK(!fd_is_open(a));
     mux_loop_free(loop);
     close(b);
-    free(out);
     free(in);
 }
 
 static void close_pending_stream_whose_peer_resets_still_reports_closed(void)
 {
-    static char big[1 << 20];
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
-    struct linger lg = {1, 0};
-    int a, b, it;
+    int a, b;
     sink_t s;
 
     REQUIRE(loop != NULL);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
-    sink_init(&s, mux_stream_open(loop, a), NULL, 0);
-    CHECK(mux_stream_write(loop, s.token, big, sizeof(big)) > 0);
+    sink_init(&s, open_flooded_stream(loop, &a, &b), NULL, 0);
     CHECK_EQ(mux_stream_close(loop, s.token, 0), 0);
-    CHECK(pump(loop, 0, &s, 1, 0) >= 0);
-    setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(b);
-    for (it = 0; it < 20 && s.closes == 0; it++)
-        pump(loop, 100000, &s, 1, it);
+    reset_peer_and_pump(loop, b, &s, &s.closes);
     CHECK_EQ(s.closes, 1);
     CHECK_EQ(s.errors, 0);
     CHECK(!fd_is_open(a));
@@ -519,8 +471,7 @@ static void close_with_an_empty_queue_closes_at_once_without_a_record(void)
     char c;
 
     REQUIRE(loop != NULL);
-    make_socketpair(sv);
-    tok = mux_stream_open(loop, sv[0]);
+    tok = open_pair_stream(loop, sv);
     CHECK(run(loop, 0, NULL, 0) >= 0);
     CHECK_EQ(mux_stream_close(loop, tok, 0), 1);
     CHECK(!fd_is_open(sv[0]));
@@ -532,17 +483,12 @@ static void close_with_an_empty_queue_closes_at_once_without_a_record(void)
 
 static void abort_resets_the_peer_even_with_data_queued(void)
 {
-    static char big[1 << 20];
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
     int a, b, tok, it, err = 0, eof = 0;
     size_t got = 0;
 
     REQUIRE(loop != NULL);
-    tcp_pair(&a, &b);
-    shrink_buffers(a);
-    shrink_buffers(b);
-    tok = mux_stream_open(loop, a);
-    CHECK(mux_stream_write(loop, tok, big, sizeof(big)) > 0);
+    tok = open_flooded_stream(loop, &a, &b);
     CHECK_EQ(mux_stream_close(loop, tok, 1), 1);
     CHECK(!fd_is_open(a));
     CHECK_EQ(mux_stream_queued(loop, tok), -EBADF);
@@ -552,7 +498,7 @@ static void abort_resets_the_peer_even_with_data_queued(void)
             usleep(1000);
     }
     CHECK_EQ(err, ECONNRESET);
-    CHECK(got < sizeof(big));
+    CHECK(got < FLOOD_BYTES);
     CHECK_EQ(run(loop, 0, NULL, 0), 0);   /* no CLOSED record for an abort */
     mux_loop_free(loop);
     close(b);
@@ -637,8 +583,7 @@ static void stream_opened_on_a_closed_fd_reports_an_error_record_on_every_backen
         CHECK_EQ(run(loop, 20000, NULL, 0), 0);
         CHECK(now_us() - t0 >= 15000);
         CHECK_EQ(mux_stream_close(loop, tok, 0), 1);
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         close(p[1]);
         mux_loop_free(loop);
     }
@@ -697,8 +642,7 @@ static void listener_reports_each_accepted_connection_as_an_accept_record(void)
         CHECK_EQ(mux_listener_close(loop, lt), -EBADF);
         CHECK_EQ(mux_listener_resume(loop, lt), -EBADF);
         CHECK_EQ(mux_stream_write(loop, lt, "x", 1), -EBADF);   /* not a stream */
-        if (t_failures)
-            fprintf(stderr, "    (backend %s)\n", kind_name(all_backends[k]));
+        say_on_failure("backend %s", kind_name(all_backends[k]));
         mux_loop_free(loop);
         for (i = 0; i < 3; i++)
             close(c[i]);
@@ -726,8 +670,7 @@ static void accept_batch_bounds_the_accepts_of_one_iteration(void)
         CHECK(now_us() - t0 < 500000);   /* no new edge needed (edge mode) */
         n = run(loop, 0, NULL, 0);
         CHECK_EQ(n, 0);
-        if (t_failures)
-            fprintf(stderr, "    (edge %d)\n", edge);
+        say_on_failure("edge %d", edge);
         mux_loop_free(loop);
         for (i = 0; i < 5; i++)
             close(c[i]);
@@ -889,8 +832,7 @@ static void edge_triggered_stream_reports_eof_that_arrives_with_its_last_data(vo
     sink_t s;
 
     REQUIRE(loop != NULL);
-    make_socketpair(sv);
-    sink_init(&s, mux_stream_open(loop, sv[0]), NULL, 0);
+    sink_init(&s, open_pair_stream(loop, sv), NULL, 0);
     CHECK_EQ(run(loop, 0, NULL, 0), 0);
     /* Data and FIN both arrive before the loop looks: one edge only. */
     CHECK_EQ(send(sv[1], "hello", 5, 0), 5);
@@ -961,8 +903,7 @@ static void full_read_buffer_still_serves_every_stream_within_two_iterations(voi
         }
         for (i = 0; i < N; i++)
             CHECK_EQ(s[i].got, EACH);
-        if (t_failures)
-            fprintf(stderr, "    (edge %d)\n", edge);
+        say_on_failure("edge %d", edge);
         mux_loop_free(loop);
     }
 }
@@ -993,8 +934,7 @@ static void hundreds_of_busy_streams_do_not_overflow_the_still_ready_list(void)
             if (t_failures)
                 break;
         }
-        if (t_failures)
-            fprintf(stderr, "    (edge %d)\n", edge);
+        say_on_failure("edge %d", edge);
         mux_loop_free(loop);
         free(s);
     }

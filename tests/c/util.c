@@ -4,6 +4,7 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -118,12 +119,27 @@ void tcp_pair(int *a, int *b)
     close(lfd);
 }
 
-void shrink_buffers(int fd)
+static void shrink_buffers(int fd)
 {
     int small = 65536;
 
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+}
+
+void tcp_pair_small(int *a, int *b)
+{
+    tcp_pair(a, b);
+    shrink_buffers(*a);
+    shrink_buffers(*b);
+}
+
+void reset_peer(int fd)
+{
+    struct linger lg = {1, 0};   /* SO_LINGER 0: close sends RST */
+
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd);
 }
 
 int fd_is_open(int fd)
@@ -147,6 +163,19 @@ int under_valgrind(void)
     const char *p = getenv("LD_PRELOAD");
 
     return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+void say_on_failure(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!t_failures)
+        return;
+    va_start(ap, fmt);
+    fprintf(stderr, "    (");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, ")\n");
+    va_end(ap);
 }
 
 int dup_high(int fd)
@@ -215,6 +244,35 @@ int check_pattern(const char *buf, size_t off, size_t len)
         if (buf[i] != pattern_byte(off + i))
             return 0;
     return 1;
+}
+
+mux_loop_t *new_loop(int kind, int edge)
+{
+    int err = 0;
+    mux_loop_t *loop = mux_loop_new(kind, edge, &err);
+
+    if (loop == NULL)
+        fprintf(stderr, "    mux_loop_new(%s, %d) failed: %d\n", kind_name(kind), edge, err);
+    return loop;
+}
+
+int open_pair_stream(mux_loop_t *loop, int sv[2])
+{
+    make_socketpair(sv);
+    return mux_stream_open(loop, sv[0]);
+}
+
+int open_flooded_stream(mux_loop_t *loop, int *a, int *b)
+{
+    static char big[FLOOD_BYTES];
+    int token;
+
+    fill_pattern(big, 0, sizeof(big));
+    tcp_pair_small(a, b);
+    token = mux_stream_open(loop, *a);
+    if (token >= 0)
+        CHECK(mux_stream_write(loop, token, big, sizeof(big)) > 0);   /* queued */
+    return token;
 }
 
 int run(mux_loop_t *loop, int64_t timeout_us, rec_t *out, int max)

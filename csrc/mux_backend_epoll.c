@@ -1,4 +1,4 @@
-/* mux_epoll.c - Linux epoll(7) backend, level- and edge-triggered.
+/* mux_backend_epoll.c - Linux epoll(7) backend, level- and edge-triggered.
  *
  * Masks pass through unchanged, so EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE and
  * EPOLLRDHUP work as the kernel defines them. The kernel keeps the interest
@@ -16,16 +16,17 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
+#include "mux_grow.h"
 
 typedef struct {
     mux_backend_t base;
     int epfd;
     struct epoll_event *buf;    /* epoll_wait() output, grown on demand */
-    int cap;
+    size_t cap;
 } epoll_backend_t;
 
-mux_backend_t *mux__epoll_wrap(int epfd, int *err)
+static mux_backend_t *epoll_adopt(int epfd, int *err)
 {
     epoll_backend_t *e = calloc(1, sizeof(*e));
 
@@ -47,7 +48,7 @@ static mux_backend_t *epoll_create_backend(int *err)
         *err = -errno;
         return NULL;
     }
-    b = mux__epoll_wrap(epfd, err);
+    b = epoll_adopt(epfd, err);
     if (b == NULL)
         close(epfd);
     return b;
@@ -63,20 +64,6 @@ static int epoll_ctl_backend(mux_backend_t *b, int op, int fd, uint32_t events)
     ev.events = events;
     ev.data.fd = fd;
     return epoll_ctl(e->epfd, kop, fd, &ev) < 0 ? -errno : 0;
-}
-
-static int grow(epoll_backend_t *e, int want)
-{
-    struct epoll_event *buf;
-
-    if (want <= e->cap)
-        return 0;
-    buf = realloc(e->buf, (size_t)want * sizeof(*buf));
-    if (buf == NULL)
-        return -ENOMEM;
-    e->buf = buf;
-    e->cap = want;
-    return 0;
 }
 
 /* epoll_wait into buf, then the (fd, events) pairs out into the arrays. */
@@ -98,13 +85,15 @@ static int epoll_wait_backend(mux_backend_t *b, int *fds, uint32_t *events,
                               int maxevents, int64_t timeout_us)
 {
     epoll_backend_t *e = (epoll_backend_t *)b;
-    int rc = grow(e, maxevents);
 
-    return rc < 0 ? rc : wait_with(e, e->buf, fds, events, maxevents, timeout_us);
+    if ((size_t)maxevents > e->cap && MUX__GROW(e->buf, e->cap, (size_t)maxevents) < 0)
+        return -ENOMEM;
+    return wait_with(e, e->buf, fds, events, maxevents, timeout_us);
 }
 
-int mux__epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
-                            int maxevents, int64_t timeout_us)
+/* For a second thread: the backend's buffer belongs to the first. */
+static int epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
+                              int maxevents, int64_t timeout_us)
 {
     struct epoll_event *buf = malloc((size_t)maxevents * sizeof(*buf));
     int n;
@@ -138,6 +127,14 @@ static void epoll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__epoll_ops = {
-    "epoll", 0, epoll_create_backend, epoll_ctl_backend, epoll_wait_backend,
-    epoll_fileno, epoll_close, epoll_destroy,
+    .name = "epoll",
+    .max_fd = 0,
+    .create = epoll_create_backend,
+    .ctl = epoll_ctl_backend,
+    .wait = epoll_wait_backend,
+    .close = epoll_close,
+    .destroy = epoll_destroy,
+    .fileno = epoll_fileno,
+    .adopt = epoll_adopt,
+    .wait_into = epoll_wait_private,
 };

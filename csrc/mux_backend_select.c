@@ -1,13 +1,15 @@
-/* mux_select.c - select(2) backend and the one-shot select() behind
+/* mux_backend_select.c - select(2) backend and the one-shot select() behind
  * pymux.select.select().
  *
  * An fd_set is a FD_SETSIZE-bit bitmap: FD_SET() on a larger fd writes past
- * it. Every path to FD_SET goes through fdset_add_checked(), which refuses
- * fds outside [0, FD_SETSIZE) with -EINVAL.
+ * it. Every fd is checked by fd_selectable() before it reaches an fd_set:
+ * select_ctl() refuses fds outside [0, FD_SETSIZE) with -EINVAL, and so does
+ * fdset_add_checked() for mux_select_once().
  *
  * The backend's sets change under a lock and a wait copies them under it,
  * so registrations may change from another thread while select(2) runs.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
-#include "mux_backend_impl.h"
+#include "mux_backend_internal.h"
 
 static int fd_selectable(int fd)
 {
@@ -54,6 +56,16 @@ typedef struct {
     int maxfd;          /* highest registered fd, -1 when empty */
 } select_backend_t;
 
+/* Drops every registration (callers hold the lock, or own s alone). */
+static void forget_all(select_backend_t *s)
+{
+    FD_ZERO(&s->registered);
+    FD_ZERO(&s->rset);
+    FD_ZERO(&s->wset);
+    FD_ZERO(&s->xset);
+    s->maxfd = -1;
+}
+
 static mux_backend_t *select_create(int *err)
 {
     select_backend_t *s = calloc(1, sizeof(*s));
@@ -64,16 +76,13 @@ static mux_backend_t *select_create(int *err)
     }
     s->base.ops = &mux__select_ops;
     pthread_mutex_init(&s->lock, NULL);
-    FD_ZERO(&s->registered);
-    FD_ZERO(&s->rset);
-    FD_ZERO(&s->wset);
-    FD_ZERO(&s->xset);
-    s->maxfd = -1;
+    forget_all(s);
     return &s->base;
 }
 
 static void set_interest(select_backend_t *s, int fd, uint32_t events)
 {
+    assert(fd_selectable(fd));
     FD_CLR(fd, &s->rset);
     FD_CLR(fd, &s->wset);
     FD_CLR(fd, &s->xset);
@@ -87,7 +96,10 @@ static void set_interest(select_backend_t *s, int fd, uint32_t events)
 
 static int select_ctl_locked(select_backend_t *s, int op, int fd, uint32_t events)
 {
-    int present = FD_ISSET(fd, &s->registered);
+    int present;
+
+    assert(fd_selectable(fd));   /* checked by select_ctl */
+    present = FD_ISSET(fd, &s->registered);
 
     if (op == MUX_CTL_ADD) {
         if (present)
@@ -153,22 +165,12 @@ static int select_wait(mux_backend_t *b, int *fds, uint32_t *events,
     return out;
 }
 
-static int select_fileno(const mux_backend_t *b)
-{
-    (void)b;
-    return -ENOTSUP;
-}
-
 static void select_close(mux_backend_t *b)
 {
     select_backend_t *s = (select_backend_t *)b;
 
     pthread_mutex_lock(&s->lock);
-    FD_ZERO(&s->registered);
-    FD_ZERO(&s->rset);
-    FD_ZERO(&s->wset);
-    FD_ZERO(&s->xset);
-    s->maxfd = -1;
+    forget_all(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -179,8 +181,13 @@ static void select_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__select_ops = {
-    "select", FD_SETSIZE, select_create, select_ctl, select_wait, select_fileno,
-    select_close, select_destroy,
+    .name = "select",
+    .max_fd = FD_SETSIZE,
+    .create = select_create,
+    .ctl = select_ctl,
+    .wait = select_wait,
+    .close = select_close,
+    .destroy = select_destroy,
 };
 
 int mux_select_once(const int *fds, int nread, int nwrite, int nexcept,

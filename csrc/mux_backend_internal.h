@@ -1,11 +1,11 @@
-/* mux_backend_impl.h - what a backend implements (internal).
+/* mux_backend_internal.h - what a backend implements (internal).
  *
  * Each backend allocates a struct whose first member is mux_backend_t and
  * fills in an ops table; mux_backend.c dispatches through it, checks the
  * arguments every backend shares, and never makes a syscall itself.
  */
-#ifndef MUX_BACKEND_IMPL_H
-#define MUX_BACKEND_IMPL_H
+#ifndef MUX_BACKEND_INTERNAL_H
+#define MUX_BACKEND_INTERNAL_H
 
 #include <stdatomic.h>
 
@@ -18,9 +18,21 @@ typedef struct mux_backend_ops {
     int (*ctl)(mux_backend_t *b, int op, int fd, uint32_t events);
     int (*wait)(mux_backend_t *b, int *fds, uint32_t *events,
                 int maxevents, int64_t timeout_us);
-    int (*fileno)(const mux_backend_t *b);
     void (*close)(mux_backend_t *b);    /* release kernel objects only */
     void (*destroy)(mux_backend_t *b);  /* free memory (already closed) */
+
+    /* Optional ops: NULL where the backend cannot (poll and select can do
+     * none of them), and mux_backend.c returns the error named here. */
+
+    /* The kernel object's fd. NULL: -ENOTSUP. */
+    int (*fileno)(const mux_backend_t *b);
+    /* Wraps an existing kernel object's fd, owned from now on. NULL:
+     * -ENOTSUP. */
+    mux_backend_t *(*adopt)(int fd, int *err);
+    /* Waits into the caller's arrays, for a second thread while another
+     * wait owns the fired arrays. NULL: -EBUSY. */
+    int (*wait_into)(mux_backend_t *b, int *fds, uint32_t *events,
+                     int maxevents, int64_t timeout_us);
 } mux_backend_ops_t;
 
 struct mux_backend {
@@ -43,12 +55,10 @@ extern const mux_backend_ops_t mux__select_ops;
  * short positive timeout never becomes a busy 0 ms wait. */
 int mux__timeout_ms(int64_t timeout_us);
 
-/* Adopts an epoll fd (shared by mux_backend_adopt_epoll and create). */
-mux_backend_t *mux__epoll_wrap(int epfd, int *err);
-
-/* epoll_wait into the caller's arrays through a private kernel buffer, for
- * a thread that finds the backend's own arrays taken. */
-int mux__epoll_wait_private(mux_backend_t *b, int *fds, uint32_t *events,
-                            int maxevents, int64_t timeout_us);
+/* Wraps an existing kernel fd in a backend of the given kind, which owns
+ * it from now on: NULL with -EINVAL in *err for an unknown kind, -ENOTSUP
+ * for a kind without an adopt op, -EBADF for a negative fd.
+ * mux_backend_adopt_epoll is this for MUX_BACKEND_EPOLL. */
+mux_backend_t *mux__backend_adopt(int kind, int fd, int *err);
 
 #endif

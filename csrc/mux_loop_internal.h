@@ -1,33 +1,52 @@
-/* mux_loop_impl.h - the loop's internal state, shared by mux_loop.c
+/* mux_loop_internal.h - the loop's internal state, shared by mux_loop.c
  * (iteration, fd table, watchers, wake-up), mux_stream.c (streams and
  * listeners) and mux_timer.c (timer heap).
  */
-#ifndef MUX_LOOP_IMPL_H
-#define MUX_LOOP_IMPL_H
+#ifndef MUX_LOOP_INTERNAL_H
+#define MUX_LOOP_INTERNAL_H
 
+#include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mux_backend.h"
+#include "mux_grow.h"
 #include "mux_loop.h"
 
-enum fd_kind { FD_FREE = 0, FD_WATCH, FD_STREAM, FD_LISTENER, FD_WAKEUP };
-
-enum fd_flag {
-    F_IN_CHANGES = 1 << 0,   /* queued in loop->changes */
-    F_READING = 1 << 1,      /* stream: the caller wants data */
-    F_EOF = 1 << 2,          /* stream: peer shut down, or read error */
-    F_ABOVE_HIGH = 1 << 3,   /* stream: queue went above high water */
-    F_SHUT_PENDING = 1 << 4, /* stream: shutdown(SHUT_WR) once drained */
-    F_CLOSE_PENDING = 1 << 5,/* stream: close once drained */
-    F_STILL_READY = 1 << 6,  /* edge-triggered: not drained, in loop->still */
-    F_PAUSED = 1 << 7,       /* listener: accepting paused after an error */
-    F_SERVED = 1 << 8,       /* read from the still-ready list this pass */
-    F_PEER_DONE = 1 << 9,    /* edge-triggered: RDHUP/HUP/ERR seen, read to the end */
-    F_STARVED = 1 << 10      /* in loop->still because the read buffer was full */
+/* What the loop holds an fd as (mux_fd_t.kind). */
+enum mux__fd_kind {
+    MUX__FD_FREE = 0,
+    MUX__FD_WATCH,                  /* watcher: plain readiness records */
+    MUX__FD_STREAM,                 /* connected socket the loop owns */
+    MUX__FD_LISTENER,               /* listening socket the loop accepts on */
+    MUX__FD_WAKEUP                  /* the loop's eventfd */
 };
+
+/* mux_fd_t.flags */
+enum mux__fd_flag {
+    MUX__FLAG_IN_CHANGES = 1 << 0,    /* queued in loop->changes */
+    MUX__FLAG_READING = 1 << 1,       /* stream: the caller wants data */
+    MUX__FLAG_EOF = 1 << 2,           /* stream: peer shut down, or read error */
+    MUX__FLAG_ABOVE_HIGH = 1 << 3,    /* stream: queue went above high water */
+    MUX__FLAG_SHUT_PENDING = 1 << 4,  /* stream: shutdown(SHUT_WR) once drained */
+    MUX__FLAG_CLOSE_PENDING = 1 << 5, /* stream: close once drained */
+    MUX__FLAG_STILL_READY = 1 << 6,   /* edge-triggered: not drained, in loop->still */
+    MUX__FLAG_PAUSED = 1 << 7,        /* listener: accepting paused after an error */
+    MUX__FLAG_SERVED = 1 << 8,        /* read from the still-ready list this pass */
+    MUX__FLAG_PEER_DONE = 1 << 9,     /* edge-triggered: RDHUP/HUP/ERR seen,
+                                         read to the end */
+    MUX__FLAG_STARVED = 1 << 10       /* in loop->still because the read buffer was full */
+};
+
+/* The flags that say where an fd is listed (loop->changes, loop->still).
+ * Like the list entries, they outlive the fd's owner (mux__forget_fd) and
+ * pass to the next one, so no fd is listed more often than the lists have
+ * room for. */
+#define MUX__FLAGS_LISTED (MUX__FLAG_IN_CHANGES | MUX__FLAG_STILL_READY \
+                           | MUX__FLAG_STARVED | MUX__FLAG_SERVED)
 
 /* Bytes a stream could not send yet; exists only while a send is partial. */
 typedef struct {
@@ -37,10 +56,10 @@ typedef struct {
 
 /* One per fd number; 24 bytes, so 10,000 idle connections cost ~240 KB. */
 typedef struct {
-    uint8_t kind;            /* enum fd_kind */
+    uint8_t kind;            /* enum mux__fd_kind */
     uint8_t interest;        /* MUX_READ|MUX_WRITE applied to the backend */
     uint8_t pending;         /* wanted at the next apply_changes() */
-    uint16_t flags;          /* enum fd_flag */
+    uint16_t flags;          /* enum mux__fd_flag */
     uint16_t gen;            /* generation: high bits of the token */
     uint32_t high, low;      /* stream watermarks; listener: high = batch */
     mux_wqueue_t *wq;        /* stream write queue, NULL when empty */
@@ -59,11 +78,14 @@ struct mux_loop {
     mux_fd_t *fds;           /* indexed by fd */
     int nfds;
     int *changes;            /* fds whose pending interest differs */
-    int nchanges, changes_cap;
+    int nchanges;
+    size_t changes_cap;
     int *still;              /* edge-triggered fds with more to read/accept */
-    int nstill, still_cap;
+    int nstill;
+    size_t still_cap;
     int *fired;              /* MUX_RECORD_INTS ints per record */
-    int nfired, fired_cap;   /* counted in records */
+    int nfired;
+    size_t fired_cap;        /* counted in records */
     int record_error;        /* -ENOMEM if a record could not be stored */
     char *rbuf;              /* MUX_READ_BUFFER bytes, shared by all streams */
     size_t rused;
@@ -82,9 +104,16 @@ struct mux_loop {
     uint64_t timer_seq;
 };
 
-/* Token layout: fd in the low 20 bits, a nonzero generation above. */
+/* Token layout: fd in the low MUX__FD_BITS bits, a nonzero generation
+ * (at most MUX__GEN_MAX) above. */
 #define MUX__FD_BITS 20
 #define MUX__GEN_MAX 2047
+
+_Static_assert(MUX_MAX_FD == 1 << MUX__FD_BITS,
+               "a token's fd bits hold every fd below MUX_MAX_FD, and only those");
+_Static_assert(((long long)MUX__GEN_MAX << MUX__FD_BITS | (MUX_MAX_FD - 1)) <= INT_MAX,
+               "every token is a non-negative int");
+_Static_assert(MUX__GEN_MAX <= UINT16_MAX, "a generation fits mux_fd_t.gen");
 
 static inline int mux__token_fd(int token)
 {
@@ -93,7 +122,18 @@ static inline int mux__token_fd(int token)
 
 /* Every public entry point but mux_loop_wakeup holds the loop while it
  * runs (run_once across its wait, too): a thread that calls in meanwhile
- * gets -EBUSY instead of racing on the loop's state. */
+ * gets -EBUSY instead of racing on the loop's state. An entry point's body
+ * is MUX__HOLDING(loop, call): `call` runs with the loop held and its value
+ * is returned; a NULL loop gives -EINVAL, a loop held elsewhere -EBUSY. */
+#define MUX__HOLDING(loop, call) __extension__ ({                       \
+        __typeof__(call) mux__rc = mux__enter(loop);                    \
+        if (mux__rc == 0) {                                             \
+            mux__rc = (call);                                           \
+            mux__leave(loop);                                           \
+        }                                                               \
+        mux__rc;                                                        \
+    })
+
 static inline int mux__enter(mux_loop_t *loop)
 {
     if (loop == NULL)

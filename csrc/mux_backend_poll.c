@@ -1,4 +1,4 @@
-/* mux_poll.c - poll(2) backend.
+/* mux_backend_poll.c - poll(2) backend.
  *
  * A dense pollfd[] array (what poll(2) wants) plus an fd -> slot map so that
  * ctl is O(1); removal swaps the last entry into the hole. The map stores
@@ -9,6 +9,7 @@
  * can move the array. So the wait polls a snapshot, copied from the
  * registrations under a lock only when they changed since the last wait.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,22 +17,22 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "mux_backend_impl.h"
-
-/* No fd can be this large under the kernel's default fs.nr_open; refusing
- * bigger numbers keeps the fd -> slot map bounded (4 MiB at most). */
-#define POLL_MAX_FD (1 << 20)
+#include "mux_backend_internal.h"
+#include "mux_common.h"
+#include "mux_grow.h"
 
 typedef struct {
     mux_backend_t base;
     pthread_mutex_t lock;   /* registrations vs. taking the snapshot */
     struct pollfd *pfds;    /* registrations, dense: pfds[0 .. count) */
-    int count, cap;
+    int count;
+    size_t cap;
     int *slot_of;           /* slot_of[fd] = slot + 1, 0 when absent */
-    int slot_of_len;
+    size_t slot_of_len;
     int dirty;              /* registrations changed since the snapshot */
     struct pollfd *snap;    /* what poll(2) waits on; the waiter's alone */
-    int snap_count, snap_cap;
+    int snap_count;
+    size_t snap_cap;
     int cursor;             /* where the next wait starts reporting */
 } poll_backend_t;
 
@@ -48,37 +49,15 @@ static mux_backend_t *poll_create(int *err)
     return &p->base;
 }
 
-static int slot_map_reserve(poll_backend_t *p, int fd)
+/* Makes room for one more registration, fd's, in both arrays. */
+static int reserve(poll_backend_t *p, int fd)
 {
-    int len, *map;
+    size_t old = p->slot_of_len;
 
-    if (fd < p->slot_of_len)
-        return 0;
-    len = p->slot_of_len ? p->slot_of_len : 64;
-    while (len <= fd)
-        len *= 2;
-    map = realloc(p->slot_of, (size_t)len * sizeof(*map));
-    if (map == NULL)
+    if (MUX__GROW(p->slot_of, p->slot_of_len, (size_t)fd + 1) < 0
+        || MUX__GROW(p->pfds, p->cap, (size_t)p->count + 1) < 0)
         return -ENOMEM;
-    memset(map + p->slot_of_len, 0, (size_t)(len - p->slot_of_len) * sizeof(*map));
-    p->slot_of = map;
-    p->slot_of_len = len;
-    return 0;
-}
-
-static int pfds_reserve(poll_backend_t *p)
-{
-    struct pollfd *pfds;
-    int cap;
-
-    if (p->count < p->cap)
-        return 0;
-    cap = p->cap ? p->cap * 2 : 16;
-    pfds = realloc(p->pfds, (size_t)cap * sizeof(*pfds));
-    if (pfds == NULL)
-        return -ENOMEM;
-    p->pfds = pfds;
-    p->cap = cap;
+    memset(p->slot_of + old, 0, (p->slot_of_len - old) * sizeof(*p->slot_of));
     return 0;
 }
 
@@ -86,13 +65,15 @@ static int poll_ctl_locked(poll_backend_t *p, int op, int fd, uint32_t events)
 {
     int slot, rc;
 
-    slot = fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
+    slot = (size_t)fd < p->slot_of_len ? p->slot_of[fd] - 1 : -1;
+    assert(slot < 0 || (slot < p->count && p->pfds[slot].fd == fd));
 
     if (op == MUX_CTL_ADD) {
         if (slot >= 0)
             return -EEXIST;
-        if ((rc = slot_map_reserve(p, fd)) < 0 || (rc = pfds_reserve(p)) < 0)
+        if ((rc = reserve(p, fd)) < 0)
             return rc;
+        assert((size_t)p->count < p->cap);
         p->pfds[p->count].fd = fd;
         p->pfds[p->count].events = (short)events;
         p->pfds[p->count].revents = 0;
@@ -117,7 +98,7 @@ static int poll_ctl(mux_backend_t *b, int op, int fd, uint32_t events)
     poll_backend_t *p = (poll_backend_t *)b;
     int rc;
 
-    if (fd >= POLL_MAX_FD)
+    if (fd >= MUX_MAX_FD)
         return -EBADF;
     if (op != MUX_CTL_DEL && (events & (MUX__EPOLL_ONLY_FLAGS | 0xffff0000u)))
         return -EINVAL;
@@ -136,16 +117,10 @@ static int take_snapshot(poll_backend_t *p)
 
     pthread_mutex_lock(&p->lock);
     if (p->dirty) {
-        if (p->count > p->snap_cap) {
-            struct pollfd *snap = realloc(p->snap, (size_t)p->cap * sizeof(*snap));
-            if (snap == NULL)
-                rc = -ENOMEM;
-            else {
-                p->snap = snap;
-                p->snap_cap = p->cap;
-            }
-        }
+        if ((size_t)p->count > p->snap_cap)
+            rc = MUX__GROW(p->snap, p->snap_cap, (size_t)p->count);
         if (rc == 0) {
+            assert((size_t)p->count <= p->snap_cap);
             if (p->count > 0)
                 memcpy(p->snap, p->pfds, (size_t)p->count * sizeof(*p->snap));
             p->snap_count = p->count;
@@ -184,12 +159,6 @@ static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
     return out;
 }
 
-static int poll_fileno(const mux_backend_t *b)
-{
-    (void)b;
-    return -ENOTSUP;
-}
-
 static void poll_close(mux_backend_t *b)
 {
     poll_backend_t *p = (poll_backend_t *)b;
@@ -212,6 +181,11 @@ static void poll_destroy(mux_backend_t *b)
 }
 
 const mux_backend_ops_t mux__poll_ops = {
-    "poll", POLL_MAX_FD, poll_create, poll_ctl, poll_wait, poll_fileno, poll_close,
-    poll_destroy,
+    .name = "poll",
+    .max_fd = MUX_MAX_FD,
+    .create = poll_create,
+    .ctl = poll_ctl,
+    .wait = poll_wait,
+    .close = poll_close,
+    .destroy = poll_destroy,
 };

@@ -1,0 +1,59 @@
+"""The C functions Python calls, each bound once under its C name.
+
+Modules import what they call from here (``from ._clib import
+mux_backend_wait``): a name means the same C function everywhere, and a
+call costs one module-global load, as a local alias would. Constants stay
+``lib.NAME``: a constant cannot be confused with another, and the few read
+on a hot path are copied to module globals where they are used.
+"""
+from ._mux import lib
+
+# select(2) in one call (pymux.select.select)
+mux_select_once = lib.mux_select_once
+
+# Backends (pymux.select's poll and epoll objects)
+mux_backend_new = lib.mux_backend_new
+mux_backend_adopt_epoll = lib.mux_backend_adopt_epoll
+mux_backend_ctl = lib.mux_backend_ctl
+mux_backend_wait = lib.mux_backend_wait
+mux_backend_wait_into = lib.mux_backend_wait_into
+mux_backend_set_batch = lib.mux_backend_set_batch
+mux_backend_fired_fds = lib.mux_backend_fired_fds
+mux_backend_fired_events = lib.mux_backend_fired_events
+mux_backend_fileno = lib.mux_backend_fileno
+mux_backend_close = lib.mux_backend_close
+mux_backend_free = lib.mux_backend_free
+
+# Selector fd tables (pymux.selectors)
+mux_selector_new = lib.mux_selector_new
+mux_selector_codes = lib.mux_selector_codes
+mux_selector_register = lib.mux_selector_register
+mux_selector_modify = lib.mux_selector_modify
+mux_selector_unregister = lib.mux_selector_unregister
+mux_selector_wait = lib.mux_selector_wait
+mux_selector_poll = lib.mux_selector_poll
+mux_selector_fileno = lib.mux_selector_fileno
+mux_selector_close = lib.mux_selector_close
+mux_selector_free = lib.mux_selector_free
+
+# The loop core (pymux.reactor)
+mux_loop_new = lib.mux_loop_new
+mux_loop_fired = lib.mux_loop_fired
+mux_loop_read_buffer = lib.mux_loop_read_buffer
+mux_loop_run_once = lib.mux_loop_run_once
+mux_loop_wakeup = lib.mux_loop_wakeup
+mux_loop_free = lib.mux_loop_free
+mux_timer_add = lib.mux_timer_add
+mux_timer_cancel = lib.mux_timer_cancel
+mux_watch = lib.mux_watch
+mux_listener_open = lib.mux_listener_open
+mux_listener_resume = lib.mux_listener_resume
+mux_listener_close = lib.mux_listener_close
+mux_stream_open = lib.mux_stream_open
+mux_stream_write = lib.mux_stream_write
+mux_stream_queued = lib.mux_stream_queued
+mux_stream_set_limits = lib.mux_stream_set_limits
+mux_stream_set_reading = lib.mux_stream_set_reading
+mux_stream_shutdown = lib.mux_stream_shutdown
+mux_stream_close = lib.mux_stream_close
+mux_token_fd = lib.mux_token_fd
