@@ -285,7 +285,7 @@ def load_server(a, srv, result):
     """The load, the signals and the samples until time is up (or a wrong byte or
     the server's death); records what they saw in ``result``; (churn, rest points)."""
     t0 = time.monotonic()
-    churn = Churn((srv.host, srv.port), a.max_conns, random.Random(a.seed))
+    churn = Churn((srv.host.strip("[]"), srv.port), a.max_conns, random.Random(a.seed))
     sampler = Sampler(srv, churn.stats, a.sample_every, t0)
     signaller = Signaller(srv.pid, a.signal_every, a.pause_every)
     result["signal_dispositions"] = signaller.dispositions()
