@@ -12,8 +12,10 @@ Micro-benchmarks of the loop's own work, each in ns per operation:
 - task create/await: `await loop.create_task(coro())` of a coroutine that
   returns at once;
 - future round trip: a future resolved by call_soon and awaited;
-- sock echo: sock_sendall + sock_recv one way over a socketpair, then back
-  (64 bytes: the loop's work, not the kernel's copies).
+- sock echo: a client task sends 64 bytes with sock_sendall over a
+  socketpair and awaits the echo with sock_recv; a server task echoes
+  them with sock_recv + sock_sendall (each waits for the other in the
+  loop: the watchers' add/remove_reader path, not just the socket calls).
 
 Times are this thread's CPU time. Rounds interleave the loops and alternate
 their order; cells are medians, ratio = other loop's time / pymux's (> 1.0:
@@ -154,15 +156,25 @@ async def futures(loop, calls):
 
 
 def sock_echo(pair):
-    a, b = pair
+    """A server task echoes on one end; the client sends on the other and
+    waits for the echo, so each side waits in the loop for the other."""
+    client, server = pair
+
+    async def serve(loop):
+        recv, sendall = loop.sock_recv, loop.sock_sendall
+        while True:
+            await sendall(server, await recv(server, 4096))
 
     async def echo(loop, calls):
         sendall, recv = loop.sock_sendall, loop.sock_recv
-        for _ in range(calls):
-            await sendall(a, MESSAGE)
-            data = await recv(b, 4096)
-            await sendall(b, data)
-            await recv(a, 4096)
+        task = loop.create_task(serve(loop))
+        try:
+            for _ in range(calls):
+                await sendall(client, MESSAGE)
+                await recv(client, 4096)   # MESSAGE is one send: one recv
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
     return echo
 
 
