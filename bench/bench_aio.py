@@ -55,6 +55,12 @@ def _noop():
     pass
 
 
+def run_one_iteration(loop):
+    """Runs what is ready (and cleans up cancelled timers, as the loop does)."""
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
 def timed_call_soon(loop):
     def run(calls):
         call_soon = loop.call_soon
@@ -73,8 +79,7 @@ def timed_call_later_cancel(loop):
         start = _clock()
         for _ in range(calls):
             call_later(10.0, _noop).cancel()
-        loop.call_soon(loop.stop)
-        loop.run_forever()
+        run_one_iteration(loop)
         return (_clock() - start) / calls
     return run
 
@@ -88,8 +93,7 @@ def timed_call_at_cancel(loop):
         for _ in range(calls):
             call_at(when, _noop).cancel()
         elapsed = _clock() - start
-        loop.call_soon(loop.stop)
-        loop.run_forever()
+        run_one_iteration(loop)
         return elapsed / calls
     return run
 
@@ -104,8 +108,7 @@ def timed_call_at(loop):
         elapsed = _clock() - start
         for handle in handles:
             handle.cancel()
-        loop.call_soon(loop.stop)
-        loop.run_forever()
+        run_one_iteration(loop)
         return elapsed / calls
     return run
 

@@ -11,6 +11,8 @@ and reaches the C loop's watchers through WatcherTable. Replaced:
   iteration);
 - call_at and call_later: timers live on the C heap, and their
   TimerHandle's cancel() removes them there (see _timers.py);
+- call_soon (and so the callbacks futures schedule): the same Handle,
+  built in one call (see _handles.py);
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
@@ -23,15 +25,16 @@ import math
 import sys
 import threading
 from asyncio.base_events import _format_handle
+from asyncio.events import Handle
 from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
-from contextvars import copy_context as _copy_context
 from time import monotonic as _monotonic
 
 from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_run_once,
                      mux_loop_wakeup, mux_timer_add)
 from .._errors import check_loop, raise_errno
 from .._mux import ffi, lib
+from ._handles import new_handle
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
 from ._watchers import WatcherTable
 
@@ -43,7 +46,6 @@ _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
 _unpack = ffi.unpack
 _ceil = math.ceil
-_new = object.__new__
 
 
 class Loop(asyncio.SelectorEventLoop):
@@ -63,6 +65,19 @@ class Loop(asyncio.SelectorEventLoop):
         # Few attributes of our own: past 30, CPython stops sharing the
         # instance dict's keys and every attribute read gets slower.
         super().__init__(WatcherTable(self._cloop))
+
+    # --- callbacks --------------------------------------------------------
+
+    def call_soon(self, callback, *args, context=None):
+        if self._closed:
+            self._check_closed()
+        handle = new_handle(Handle, callback, args, self, context)
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+            handle._source_traceback = extract_stack(sys._getframe(1))
+        self._ready.append(handle)
+        return handle
 
     # --- timers -----------------------------------------------------------
 
@@ -93,22 +108,13 @@ class Loop(asyncio.SelectorEventLoop):
         timer_id = mux_timer_add(self._cloop, deadline)
         if timer_id < 0:
             check_loop(timer_id)
-        # Handle.__init__ and TimerHandle.__init__, without their calls:
-        timer = _new(TimerHandle)
-        timer._context = _copy_context() if context is None else context
-        timer._loop = self
-        timer._callback = callback
-        timer._args = args
-        timer._cancelled = False
-        timer._repr = None
+        timer = new_handle(TimerHandle, callback, args, self, context)
         timer._when = when
         timer._scheduled = True
         timer._timer_id = timer_id
         self._timers[timer_id] = timer
         if self._debug:   # where call_at or call_later was called
             timer._source_traceback = extract_stack(sys._getframe(2))
-        else:
-            timer._source_traceback = None
         return timer
 
     # --- wake-up ----------------------------------------------------------

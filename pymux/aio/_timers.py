@@ -3,8 +3,8 @@
 call_later + cancel is a hot path of asyncio code (every wait_for and
 timeout arms one and usually cancels it), so both halves cost few Python
 calls: the deadline is one multiplication and a ceil, and the handle is
-asyncio's TimerHandle filled in without its __init__ chain, with a
-cancel() that needs no super() chain.
+asyncio's TimerHandle filled in without its __init__ chain (_handles.py),
+with a cancel() that needs no super() chain.
 """
 import math
 from asyncio import events
@@ -61,7 +61,7 @@ class TimerHandle(events.TimerHandle):
     """asyncio's TimerHandle for a timer on the C heap (id `_timer_id`).
 
     Same attributes and behaviour as asyncio's. Loop._add_timer builds it
-    without calling __init__; _scheduled is True while the loop holds it
+    with new_handle, not __init__; _scheduled is True while the loop holds it
     in _timers under _timer_id, until it fires, is cancelled or the loop
     closes (so the loop's _cloop is there whenever _scheduled is True)."""
 
