@@ -9,8 +9,10 @@ and reaches the C loop's watchers through WatcherTable. Replaced:
   handles on _ready, then the callbacks ready at that point run, exactly as
   asyncio's own _run_once does (callbacks they schedule wait for the next
   iteration);
-- call_at (and so call_later): timers live on the C heap, and
-  TimerHandle.cancel() removes them there (_timer_handle_cancelled);
+- call_at and call_later: timers live on the C heap, and their
+  TimerHandle's cancel() removes them there (see _timers.py);
+- call_soon (and so the callbacks futures schedule): the same Handle,
+  built in one call (see _handles.py);
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
@@ -20,16 +22,20 @@ when collected. Nothing else keeps the pointer past close().
 """
 import asyncio
 import math
+import sys
 import threading
-
-from asyncio import events
 from asyncio.base_events import _format_handle
+from asyncio.events import Handle
+from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
+from time import monotonic as _monotonic
 
 from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_run_once,
-                     mux_loop_wakeup, mux_timer_add, mux_timer_cancel)
+                     mux_loop_wakeup, mux_timer_add)
 from .._errors import check_loop, raise_errno
 from .._mux import ffi, lib
+from ._handles import new_handle
+from ._timers import FAST_WHEN, TimerHandle, deadline_ns
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
@@ -38,37 +44,8 @@ _READ = lib.MUX_READ
 _WRITE = lib.MUX_WRITE
 _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
-_NS_MAX = 2**63 - 1
-_NS_MIN = -2**63
 _unpack = ffi.unpack
-
-
-class _TimerHandle(events.TimerHandle):
-    """asyncio's TimerHandle plus the id of its C timer."""
-
-    __slots__ = ("_timer_id",)
-
-
-def _deadline_ns(when):
-    """The C deadline (CLOCK_MONOTONIC ns, the clock of time.monotonic())
-    for loop time `when`: the first ns whose monotonic() reading is >= when,
-    so float rounding can never make a timer fire early."""
-    try:
-        ns = math.ceil(when * 1e9)
-    except OverflowError:   # +-inf
-        return _NS_MAX if when > 0 else _NS_MIN
-    except ValueError:      # nan: asyncio's heap runs it at once
-        return _NS_MIN
-    if ns >= _NS_MAX:
-        return _NS_MAX
-    if ns <= _NS_MIN:
-        return _NS_MIN
-    # monotonic() reports float(ns) / 1e9; when * 1e9 was rounded too.
-    while ns / 1e9 < when:
-        ns += 1
-    while (ns - 1) / 1e9 >= when:
-        ns -= 1
-    return ns
+_ceil = math.ceil
 
 
 class Loop(asyncio.SelectorEventLoop):
@@ -83,40 +60,62 @@ class Loop(asyncio.SelectorEventLoop):
         self._cloop = ffi.gc(cloop, mux_loop_free)
         self._fired = mux_loop_fired(cloop)
         self._most_fired = 0              # most records one iteration returned
-        self._timers = {}                 # C timer id -> _TimerHandle
+        self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
-        self._watchers = WatcherTable(self._cloop)
-        super().__init__(self._watchers)
+        # Few attributes of our own: past 30, CPython stops sharing the
+        # instance dict's keys and every attribute read gets slower.
+        super().__init__(WatcherTable(self._cloop))
+
+    # --- callbacks --------------------------------------------------------
+
+    def call_soon(self, callback, *args, context=None):
+        if self._closed:
+            self._check_closed()
+        handle = new_handle(Handle, callback, args, self, context)
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+            handle._source_traceback = extract_stack(sys._getframe(1))
+        self._ready.append(handle)
+        return handle
 
     # --- timers -----------------------------------------------------------
+
+    def call_later(self, delay, callback, *args, context=None):
+        if delay is None:
+            raise TypeError("delay must not be None")
+        # time() is monotonic(), the C heap's clock: a loop whose time()
+        # were another clock could not keep timers on that heap anyway.
+        return self._add_timer(_monotonic() + delay, callback, args, context)
 
     def call_at(self, when, callback, *args, context=None):
         if when is None:
             raise TypeError("when cannot be None")
-        deadline = _deadline_ns(when)
-        self._check_closed()
+        return self._add_timer(when, callback, args, context)
+
+    def _add_timer(self, when, callback, args, context):
+        """call_at's work; called only by call_at and call_later."""
+        # deadline_ns(when), its fast path inline:
+        if -FAST_WHEN < when < FAST_WHEN:
+            deadline = _ceil(when * 1e9) + 1
+        else:
+            deadline = deadline_ns(when)
+        if self._closed:
+            self._check_closed()
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
-        timer = _TimerHandle(when, callback, args, self, context)
-        if timer._source_traceback:
-            del timer._source_traceback[-1]
-        timer_id = check_loop(mux_timer_add(self._cloop, deadline))
-        timer._timer_id = timer_id
+        timer_id = mux_timer_add(self._cloop, deadline)
+        if timer_id < 0:
+            check_loop(timer_id)
+        timer = new_handle(TimerHandle, callback, args, self, context)
+        timer._when = when
         timer._scheduled = True
+        timer._timer_id = timer_id
         self._timers[timer_id] = timer
+        if self._debug:   # where call_at or call_later was called
+            timer._source_traceback = extract_stack(sys._getframe(2))
         return timer
-
-    def _timer_handle_cancelled(self, handle):
-        if not handle._scheduled:
-            return
-        timer_id = handle._timer_id
-        # If C refuses (-ENOENT: due in the batch being dispatched; -EBUSY:
-        # cancelled from another thread while the loop waits), the record
-        # still comes and is dropped then: the handle is cancelled.
-        if self._timers.get(timer_id) is handle and mux_timer_cancel(self._cloop, timer_id) == 0:
-            del self._timers[timer_id]
-            handle._scheduled = False
 
     # --- wake-up ----------------------------------------------------------
 
@@ -154,7 +153,7 @@ class Loop(asyncio.SelectorEventLoop):
         _process_events for IO records, then the due timers."""
         ready = self._ready
         timers = self._timers
-        keys = self._watchers._fd_to_key
+        keys = self._selector._fd_to_key
         it = iter(records)
         for kind, ident, mask, _ in zip(it, it, it, it):
             if kind == _TIMER:
@@ -200,7 +199,9 @@ class Loop(asyncio.SelectorEventLoop):
     # --- closing ----------------------------------------------------------
 
     def close(self):
-        super().close()   # refuses a running loop; unregisters the self-pipe
+        # Refuses a running loop; unregisters the self-pipe and closes the
+        # WatcherTable (which drops its pointer to the C loop).
+        super().close()
         if self.is_closed():
             self._release_cloop()
 
@@ -208,7 +209,8 @@ class Loop(asyncio.SelectorEventLoop):
         with self._wake_lock:
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
+            for handle in self._timers.values():
+                handle._scheduled = False   # nothing left to cancel in C
             self._timers.clear()
-            self._watchers._cloop = None
             self._fired = None
             ffi.release(cloop)

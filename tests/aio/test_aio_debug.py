@@ -83,11 +83,24 @@ def test_get_debug_follows_set_debug(aio_loop):
     assert aio_loop.get_debug() is False
 
 
-def test_debug_mode_records_where_a_handle_was_created(aio_loop):
+@pytest.mark.parametrize("schedule", [
+    lambda loop: loop.call_later(1, print),
+    lambda loop: loop.call_at(loop.time() + 1, print),
+    lambda loop: loop.call_soon(print),
+], ids=["call_later", "call_at", "call_soon"])
+def test_debug_mode_records_where_a_handle_was_created(aio_loop, schedule):
     aio_loop.set_debug(True)
-    handle = aio_loop.call_later(1, print)
+    handle = schedule(aio_loop)
     try:
         frames = handle._source_traceback
-        assert frames and frames[-1].name == "test_debug_mode_records_where_a_handle_was_created"
+        assert frames and frames[-1].name == "<lambda>"
     finally:
         handle.cancel()
+
+
+def test_a_timer_cancelled_in_debug_mode_keeps_its_callback_in_repr(aio_loop):
+    aio_loop.set_debug(True)
+    handle = aio_loop.call_later(1, print)
+    handle.cancel()
+    assert handle.cancelled()
+    assert "print" in repr(handle) and "cancelled" in repr(handle)
