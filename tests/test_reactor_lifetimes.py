@@ -32,14 +32,20 @@ def _peer_sees_the_end(client):
 # --- transports -------------------------------------------------------------------
 
 
+def _closed_before_its_reactor(reactor):
+    """A connection whose transport closed (connection_lost ran), then its
+    reactor closed: returns (the peer's socket, the transport)."""
+    server, (client,), (protocol,) = serve_clients(reactor, 1)
+    protocol.transport.close()
+    run_until(reactor, lambda: protocol.lost)
+    reactor.close()
+    return client, protocol.transport
+
+
 def test_write_on_a_transport_closed_before_its_reactor_is_ignored(reactor):
     # Issue 9 item 1: the transport kept the freed loop pointer, and this
     # write wrote into freed memory (ASan: heap-use-after-free in mux__enter).
-    server, (client,), (protocol,) = serve_clients(reactor, 1)
-    transport = protocol.transport
-    transport.close()
-    run_until(reactor, lambda: protocol.lost)
-    reactor.close()
+    client, transport = _closed_before_its_reactor(reactor)
     try:
         transport.write(b"late")
         transport.writelines([b"late", b"r"])
@@ -231,13 +237,9 @@ def test_queries_and_removals_after_close_are_harmless(reactor):
 
 
 def test_close_then_a_new_reactor_in_the_same_memory(reactor):
-    # The freed loop is often handed out again at once: the old reactor's
+    # malloc may hand the freed loop out again at once: the old reactor's
     # transport must not reach the new one.
-    server, (client,), (protocol,) = serve_clients(reactor, 1)
-    transport = protocol.transport
-    transport.close()
-    run_until(reactor, lambda: protocol.lost)
-    reactor.close()
+    client, transport = _closed_before_its_reactor(reactor)
     newer = Reactor(reactor.backend)
     try:
         calls = []
