@@ -282,7 +282,7 @@ class Reactor:
             if previous != ours:   # not ours any more: put the new owner's back
                 signal.set_wakeup_fd(previous)
         except BaseException:
-            _kept_signal_pairs.append(pair)
+            _kept_wakeup_fds.extend(s.detach() for s in pair)
             raise
         for s in pair:
             s.close()
@@ -583,8 +583,9 @@ def _check_signal(sig):
         raise ValueError(f"invalid signal number {sig}")
 
 
-# Signal wake-up socketpairs that could not be unset (see _close_signal_pair).
-_kept_signal_pairs: list[tuple[socket.socket, socket.socket]] = []
+# The fds of signal wake-up socketpairs that could not be unset, open until
+# the process ends (see _close_signal_pair).
+_kept_wakeup_fds: list[int] = []
 
 
 class _AllSteps:
