@@ -52,21 +52,23 @@ def serving(reactor):
     pending timer, all registered with the backend, as a child inherits it.
     Yields (reactor, Parent)."""
     server, clients, protocols = serve_clients(reactor, 1)
-    reactor.call_later(LONG, print)
+    timer = reactor.call_later(LONG, print)
     run_a_little(reactor)   # the new stream's registration is applied
-    yield reactor, Parent(server, clients, protocols)
+    yield reactor, Parent(server, clients, protocols, timer)
     for client in clients:
         client.close()
 
 
 class Parent:
     """What the parent's reactor serves: `server`, whose connections are
-    `clients` (the test's ends) and `protocols` (the reactor's)."""
+    `clients` (the test's ends) and `protocols` (the reactor's), and a
+    pending `timer`."""
 
-    def __init__(self, server, clients, protocols):
+    def __init__(self, server, clients, protocols, timer):
         self.server = server
         self.clients = clients
         self.protocols = protocols
+        self.timer = timer
 
     @property
     def transport(self):
@@ -147,6 +149,7 @@ def _every_call_but_close(reactor, parent):
         "transport.write_eof": parent.transport.write_eof,
         "transport.close": parent.transport.close,
         "server.close": parent.server.close,
+        "timer.cancel": parent.timer.cancel,
     }
 
 

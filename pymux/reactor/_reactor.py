@@ -15,7 +15,9 @@ and its table, Reactor._RECORD_HANDLERS):
 A record whose stream, listener, timer or watcher went away earlier in the
 same batch finds nothing in the reactor's dicts and is dropped, so closed
 fds never get events; so is a watcher record for an fd whose watchers
-changed earlier in the batch (the number may belong to a new fd).
+changed earlier in the batch (the number may belong to a new fd). A
+KeyboardInterrupt or SystemExit from a callback ends the run mid-batch; the
+next run dispatches the rest of that batch first.
 
 The order of one iteration (records as C reported them: fds, then due
 timers; then the call_soon callbacks queued so far) is written once, in
