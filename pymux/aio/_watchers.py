@@ -10,7 +10,7 @@ through select().
 import selectors
 
 from .._clib import mux_watch
-from .._errors import check_loop, not_busy
+from .._errors import check_loop, owned
 from .._mux import lib
 
 # asyncio passes selectors' masks; the C core takes the same values.
@@ -37,7 +37,7 @@ class WatcherTable(selectors._BaseSelectorImpl):
         key = super().unregister(fileobj)
         # Other errors mean the fd is gone already (closed): nothing to undo,
         # as the stdlib selectors swallow OSError here.
-        not_busy(mux_watch(self._cloop, key.fd, 0))
+        owned(mux_watch(self._cloop, key.fd, 0))
         return key
 
     def modify(self, fileobj, events, data=None):
