@@ -160,7 +160,7 @@ def alarm():
 
 # --- reactor tests (tests/test_reactor_*.py) ---------------------------------
 
-REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select")
+from reactor_helpers import REACTOR_BACKENDS  # noqa: E402 (one list, beside its helpers)
 
 # A test that hangs this long kills the run with every thread's traceback
 # (there is no pytest-timeout here); generous, so only a real hang trips it.
