@@ -236,12 +236,19 @@ def test_poll_unregister_of_an_fd_that_cannot_be_open_raises_key_error(selectmod
         selectmod.poll().unregister(fd)
 
 
+class IndexOne:
+    def __index__(self):
+        return 1
+
+
 @pytest.mark.parametrize("mask,exc", [
     pytest.param(-1, ValueError, id="minus-1"),
     pytest.param(2**16, OverflowError, id="2**16"),
     pytest.param(2**32, OverflowError, id="2**32"),
     pytest.param(1.0, TypeError, id="float"),
     pytest.param("1", TypeError, id="str"),
+    # CPython's unsigned short converter takes ints only (3.11: no __index__).
+    pytest.param(IndexOne(), TypeError, id="index-only"),
 ])
 def test_poll_register_bad_eventmask_raises(selectmod, socketpair, mask, exc):
     a, _ = socketpair()
@@ -370,6 +377,14 @@ def test_epoll_invalid_flags_raise_oserror_without_errno(selectmod, sizehint, fl
     with pytest.raises(OSError) as info:
         selectmod.epoll(sizehint, flags)
     assert (info.value.errno, str(info.value)) == (None, "invalid flags")
+
+
+def test_epoll_fromfd_minus_one_makes_a_new_epoll(selectmod):
+    ep = selectmod.epoll.fromfd(-1)
+    try:
+        assert os.readlink(f"/proc/self/fd/{ep.fileno()}") == "anon_inode:[eventpoll]"
+    finally:
+        ep.close()
 
 
 @pytest.mark.parametrize("args", [(2**31, 0), (-2**31 - 1, 0), (2**64, 0), (-1, 2**31),
