@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -226,6 +227,22 @@ static int apply_changes(mux_loop_t *loop)
     return rc;
 }
 
+/* --- fork ----------------------------------------------------------------- */
+
+atomic_uint mux__forks;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+static int fork_hook_rc;
+
+static void count_fork(void)
+{
+    atomic_fetch_add_explicit(&mux__forks, 1, memory_order_relaxed);
+}
+
+static void install_fork_hook(void)
+{
+    fork_hook_rc = -pthread_atfork(NULL, NULL, count_fork);
+}
+
 /* --- loop ----------------------------------------------------------------- */
 
 #define MUX__MAX_WAITS_SKIPPED 8
@@ -241,11 +258,19 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         *err = -EINVAL;
         return NULL;
     }
+    /* Without the hook a forked child could not tell that the loop is
+     * its parent's: no loop at all, then. */
+    pthread_once(&fork_hook_once, install_fork_hook);
+    if (fork_hook_rc < 0) {
+        *err = fork_hook_rc;
+        return NULL;
+    }
     loop = calloc(1, sizeof(*loop));
     if (loop == NULL) {
         *err = -ENOMEM;
         return NULL;
     }
+    loop->forks = atomic_load_explicit(&mux__forks, memory_order_relaxed);
     loop->wakefd = -1;
     loop->edge = edge_triggered ? 1 : 0;
     loop->backend = mux_backend_new(backend_kind, err);
@@ -284,6 +309,14 @@ void mux_loop_free(mux_loop_t *loop)
 
     if (loop == NULL)
         return;
+    /* In a forked child the registrations belong to the parent too (one
+     * epoll instance): forget them without EPOLL_CTL_DEL, which would
+     * unregister the parent's fds. Closing the child's copies of the fds
+     * leaves the parent's open file descriptions, and their registrations,
+     * alone. */
+    if (mux__forked(loop))
+        for (fd = 0; fd < loop->nfds; fd++)
+            loop->fds[fd].interest = 0;
     for (fd = 0; fd < loop->nfds; fd++)
         if (loop->fds[fd].kind == MUX__FD_STREAM || loop->fds[fd].kind == MUX__FD_LISTENER)
             mux__close_owned(loop, fd);
@@ -305,6 +338,8 @@ int mux_loop_wakeup(mux_loop_t *loop)
 
     if (loop == NULL)
         return -EINVAL;
+    if (mux__forked(loop))
+        return -ECHILD;   /* the eventfd is the parent's too: it would wake the parent */
     /* Coalesce: only the first wake-up since the last drain writes. */
     if (atomic_exchange(&loop->wake_pending, 1))
         return 0;

@@ -16,6 +16,12 @@
  * touching someone else's connection. Every function returns >= 0 or
  * -errno and checks every fd, token and size it is given.
  *
+ * fork: a loop belongs to the process that made it. In a child forked
+ * after mux_loop_new, every function but mux_loop_free returns -ECHILD
+ * (the epoll instance, the eventfd and the sockets are shared with the
+ * parent, so any change would be the parent's); mux_loop_free closes the
+ * child's copies of the fds without touching the backend's registrations.
+ *
  * This header is also the cffi declaration (see pymux/_build.py).
  */
 #ifndef MUX_LOOP_H

@@ -94,6 +94,7 @@ struct mux_loop {
     int wakefd;
     atomic_int wake_pending;
     atomic_int busy;         /* an entry point is running: see mux__enter */
+    unsigned forks;          /* mux__forks when made: differs in a forked child */
     /* timers */
     mux_timer_t *timers;     /* indexed by id */
     int ntimers;
@@ -120,11 +121,23 @@ static inline int mux__token_fd(int token)
     return token & ((1 << MUX__FD_BITS) - 1);
 }
 
+/* How many times this process's ancestry forked since the library was
+ * loaded: a pthread_atfork child handler (mux_loop.c) counts. A loop made
+ * before a fork belongs to the parent: its epoll instance, eventfd and
+ * sockets are shared with it. */
+extern atomic_uint mux__forks;
+
+static inline int mux__forked(const mux_loop_t *loop)
+{
+    return loop->forks != atomic_load_explicit(&mux__forks, memory_order_relaxed);
+}
+
 /* Every public entry point but mux_loop_wakeup holds the loop while it
  * runs (run_once across its wait, too): a thread that calls in meanwhile
  * gets -EBUSY instead of racing on the loop's state. An entry point's body
  * is MUX__HOLDING(loop, call): `call` runs with the loop held and its value
- * is returned; a NULL loop gives -EINVAL, a loop held elsewhere -EBUSY. */
+ * is returned; a NULL loop gives -EINVAL, a loop held elsewhere -EBUSY, a
+ * loop made before this process was forked -ECHILD. */
 #define MUX__HOLDING(loop, call) __extension__ ({                       \
         __typeof__(call) mux__rc = mux__enter(loop);                    \
         if (mux__rc == 0) {                                             \
@@ -138,6 +151,8 @@ static inline int mux__enter(mux_loop_t *loop)
 {
     if (loop == NULL)
         return -EINVAL;
+    if (mux__forked(loop))
+        return -ECHILD;
     return atomic_exchange(&loop->busy, 1) ? -EBUSY : 0;
 }
 

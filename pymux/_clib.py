@@ -43,6 +43,7 @@ mux_loop_read_buffer = lib.mux_loop_read_buffer
 mux_loop_run_once = lib.mux_loop_run_once
 mux_loop_wakeup = lib.mux_loop_wakeup
 mux_loop_free = lib.mux_loop_free
+mux_loop_now_ns = lib.mux_loop_now_ns
 mux_timer_add = lib.mux_timer_add
 mux_timer_cancel = lib.mux_timer_cancel
 mux_watch = lib.mux_watch

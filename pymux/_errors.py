@@ -2,7 +2,7 @@
 
 Callers map the few codes that mean something else in their context
 themselves (for instance -ENOENT from poll.unregister() is the stdlib's
-KeyError); the loop core's -EBUSY has its own helper here.
+KeyError); the loop core's -EBUSY and -ECHILD have their own helper here.
 """
 import errno
 import os
@@ -27,15 +27,23 @@ def check(rc):
     return rc
 
 
-def not_busy(rc):
-    """Return rc, unless it is the loop core's -EBUSY: a call from a thread
-    other than the one running the loop, a programming error."""
+def owned(rc):
+    """Return rc, unless it is the loop core refusing a caller that does not
+    own the loop: -EBUSY, a thread other than the one running it (use
+    call_soon_threadsafe), or -ECHILD, a process forked after the loop was
+    created (its kernel state is the parent's). Both are programming errors."""
     if rc == -errno.EBUSY:
         raise RuntimeError("the reactor was used from another thread while it runs; "
                            "use call_soon_threadsafe()")
+    if rc == -errno.ECHILD:
+        raise RuntimeError(FORKED)
     return rc
 
 
+FORKED = ("this reactor was created before fork(), in the parent process: a child "
+          "may only close() it, and must make its own")
+
+
 def check_loop(rc):
-    """check() for the loop core (see not_busy)."""
-    return check(not_busy(rc))
+    """check() for the loop core (see owned)."""
+    return check(owned(rc))

@@ -160,7 +160,7 @@ def alarm():
 
 # --- reactor tests (tests/test_reactor_*.py) ---------------------------------
 
-REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select")
+from reactor_helpers import REACTOR_BACKENDS  # noqa: E402 (one list, beside its helpers)
 
 
 @pytest.fixture(params=REACTOR_BACKENDS)

@@ -1,12 +1,19 @@
 """Reactor signal handlers: the callback runs inside the loop, in the main
-thread; remove_signal_handler() stops it and reports True/False."""
+thread; remove_signal_handler() stops it and reports True/False. Bad signal
+numbers get asyncio's exceptions and messages and leave nothing behind;
+close() restores the signal state even when one of its steps fails."""
+import asyncio
+import gc
 import os
 import signal
+import stat
 import threading
 
 import pytest
 
-from reactor_helpers import LONG, run_until
+from pymux.reactor import Reactor
+from reactor_helpers import LONG, fd_count, run_until, serve_clients
+from reactor_helpers import reactor_backend  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +108,137 @@ def test_add_signal_handler_outside_the_main_thread_raises_runtime_error(reactor
 def test_add_signal_handler_for_an_uncatchable_signal_raises_runtime_error(reactor):
     with pytest.raises(RuntimeError):
         reactor.add_signal_handler(signal.SIGKILL, print)
+
+
+# --- bad signals: asyncio's answers ------------------------------------------------
+
+BAD_SIGNALS = ["x", 1.0, None, b"2", 0, -1, 65, 2**31, 2**64, 2**100,
+               signal.SIGKILL, signal.SIGSTOP]
+
+
+def _outcome(call):
+    try:
+        call()
+    except Exception as exc:   # noqa: BLE001: compared, not hidden
+        return type(exc), str(exc)
+    return None
+
+
+def _asyncio_outcome(method, sig):
+    loop = asyncio.new_event_loop()
+    try:
+        return _outcome(lambda: getattr(loop, method)(sig, *([print] if method.startswith("add")
+                                                             else [])))
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("sig", BAD_SIGNALS, ids=repr)
+def test_add_signal_handler_refuses_a_bad_signal_as_asyncio_does(reactor, sig):
+    # Issue 9 item 7: "x" or a huge number raised from deep inside, and 0,
+    # 65 and SIGKILL all became RuntimeError.
+    expected = _asyncio_outcome("add_signal_handler", sig)
+    assert expected is not None
+    assert _outcome(lambda: reactor.add_signal_handler(sig, print)) == expected
+
+
+@pytest.mark.parametrize("sig", BAD_SIGNALS, ids=repr)
+def test_remove_signal_handler_refuses_a_bad_signal_as_asyncio_does(reactor, sig):
+    expected = _asyncio_outcome("remove_signal_handler", sig)
+    assert _outcome(lambda: reactor.remove_signal_handler(sig)) == expected
+
+
+def test_a_bad_signal_on_a_closed_reactor_gets_the_same_error_as_asyncio(reactor):
+    reactor.close()
+    loop = asyncio.new_event_loop()
+    loop.close()
+    for sig in ("x", 0):
+        assert _outcome(lambda: reactor.add_signal_handler(sig, print)) == \
+            _outcome(lambda: loop.add_signal_handler(sig, print))
+    with pytest.raises(RuntimeError, match="Reactor is closed"):
+        reactor.add_signal_handler(signal.SIGUSR1, print)
+
+
+def test_refused_signals_leave_nothing_for_close_to_trip_on(reactor):
+    gc.collect()
+    before = fd_count()
+    reactor.add_signal_handler(signal.SIGUSR1, print)
+    for sig in BAD_SIGNALS:
+        with pytest.raises((TypeError, ValueError, RuntimeError)):
+            reactor.add_signal_handler(sig, print)
+    reactor.close()
+    assert reactor.is_closed()
+    assert fd_count() < before   # the pair and the reactor's own fds are gone
+    assert signal.set_wakeup_fd(-1) == -1
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+# --- close() finishes every step ---------------------------------------------------
+
+
+def _reactor_fds_and_peers_released(reactor, clients, before):
+    assert reactor.is_closed()
+    for client in clients:
+        client.settimeout(LONG)
+        assert client.recv(1) == b""
+    assert fd_count() == before + len(clients)
+
+
+def test_close_finishes_every_step_when_one_fails_then_raises_the_first_error(
+        reactor_backend, monkeypatch):
+    gc.collect()
+    before = fd_count()
+    reactor = Reactor(reactor_backend)
+    server, clients, _ = serve_clients(reactor, 2)
+    reactor.add_signal_handler(signal.SIGUSR1, print)
+    reactor.add_signal_handler(signal.SIGUSR2, print)
+    real_signal = signal.signal
+    failures = [OSError("first"), OSError("second")]
+
+    def failing_signal(sig, handler):
+        if failures:
+            raise failures.pop(0)
+        return real_signal(sig, handler)
+
+    monkeypatch.setattr(signal, "signal", failing_signal)
+    try:
+        with pytest.raises(OSError, match="first"):
+            reactor.close()
+        monkeypatch.undo()
+        _reactor_fds_and_peers_released(reactor, clients, before)
+        assert signal.set_wakeup_fd(-1) == -1
+        reactor.close()   # done already
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_close_outside_the_main_thread_finishes_and_keeps_the_wakeup_fd_valid(
+        reactor_backend):
+    # The signal module refuses other threads, so the wake-up fd cannot be
+    # reset there: the socket it names stays open, so that no fd reusing
+    # its number receives the signal bytes.
+    gc.collect()
+    before = fd_count()
+    reactor = Reactor(reactor_backend)
+    server, clients, _ = serve_clients(reactor, 1)
+    reactor.add_signal_handler(signal.SIGUSR1, print)
+    errors = []
+
+    def close():
+        try:
+            reactor.close()
+        except ValueError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=close)
+    thread.start()
+    thread.join(LONG)
+    try:
+        assert len(errors) == 1
+        kept = signal.set_wakeup_fd(-1)
+        assert kept != -1 and stat.S_ISSOCK(os.fstat(kept).st_mode)
+        _reactor_fds_and_peers_released(reactor, clients, before + 2)   # the kept pair
+    finally:
+        for client in clients:
+            client.close()

@@ -1,5 +1,6 @@
-"""Reactor lifecycle: stop() returns from run_forever(); close() refuses a
-running loop, is idempotent, and every later call raises RuntimeError."""
+"""Reactor lifecycle: stop() returns from run_forever() (called before it,
+after one iteration, as asyncio's does); close() refuses a running loop, is
+idempotent, and every later call raises RuntimeError."""
 import os
 import signal
 import socket
@@ -7,6 +8,7 @@ import socket
 import pytest
 
 from reactor_helpers import LONG
+from reactor_helpers import any_loop  # noqa: F401 (a fixture)
 
 
 def test_stop_from_a_callback_returns_from_run_forever(reactor):
@@ -131,3 +133,39 @@ class _Keep:
 
     def connection_lost(self, exc):
         pass
+
+
+# --- stop() before run_forever(): the same tests against asyncio's loop -----------
+
+
+def test_stop_before_run_forever_runs_one_iteration_then_returns(any_loop):
+    # Issue 9 item 5: the early stop() was forgotten and run_forever blocked.
+    ran = []
+    guard = any_loop.call_later(LONG, lambda: (ran.append("guard"), any_loop.stop()))
+    any_loop.call_soon(lambda: (ran.append("queued"), any_loop.call_soon(ran.append, "later")))
+    any_loop.stop()
+    any_loop.run_forever()
+    assert ran == ["queued"]
+    # The stop is used up: the next run goes on until the next stop().
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    guard.cancel()
+    assert ran == ["queued", "later"]
+
+
+def test_stop_before_run_forever_polls_io_once_without_waiting(any_loop):
+    a, b = socket.socketpair()
+    try:
+        ready, guard_fired = [], []
+        b.send(b"x")
+        any_loop.add_reader(a, ready.append, "readable")
+        guard = any_loop.call_later(LONG, lambda: (guard_fired.append(1), any_loop.stop()))
+        any_loop.stop()
+        any_loop.run_forever()
+        guard.cancel()
+        any_loop.remove_reader(a)
+        assert ready == ["readable"]
+        assert guard_fired == []
+    finally:
+        a.close()
+        b.close()

@@ -8,6 +8,9 @@
   ``listening on HOST:PORT`` line, stop it by PID.
 - ``loadgen``: drive the C load generator (bench/loadgen.c); server CPU
   per request; RSS per idle connection.
+- ``churn``: the soak's load: connection churn of several kinds in Python,
+  every echoed byte checked.
+- ``signals``: the soak's signals, sent often to a running server.
 - ``strace``: syscalls per request under ``strace -c -f``.
 - ``session``: the run loop bench_echo.py and study.py share.
 - ``report``: medians, number formats, the failures section, machine facts.

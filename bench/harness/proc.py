@@ -1,10 +1,12 @@
 """Processes as the OS sees them: what /proc says about a server, where it runs.
 
-- ``process_tree``, ``cpu_seconds``, ``rss_kb``, ``fd_count``,
-  ``thread_count``: a process and its live descendants (the workers of a
-  multi-process server), read from /proc.
+- ``process_tree``, ``cpu_seconds``, ``rss_kb``, ``fd_count_tree``: a process
+  and its live descendants (the workers of a multi-process server), read
+  from /proc; ``fd_count``, ``thread_count``: the process alone.
 - ``placement`` / ``pin``: the CPUs the load generator and the server run on.
 - ``raise_nofile_limit``: RLIMIT_NOFILE up to the hard limit (children inherit it).
+- ``signal_disposition``: whether a process catches, ignores or blocks a signal.
+- ``is_stopped``: whether a process is stopped (SIGSTOP).
 """
 import os
 import resource
@@ -103,6 +105,29 @@ def rss_kb(pid):
     return sum(_status_number(p, "VmRSS:") or 0 for p in process_tree(pid))
 
 
+def signal_disposition(pid, sig):
+    """What pid does with signal ``sig``: 'default', or some of 'caught', 'ignored',
+    'blocked' joined by '+' (None if pid is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    masks = dict(line.split(":", 1) for line in status.splitlines() if line.startswith("Sig"))
+    bit = 1 << (int(sig) - 1)
+    what = [name for key, name in (("SigCgt", "caught"), ("SigIgn", "ignored"),
+                                   ("SigBlk", "blocked")) if int(masks[key], 16) & bit]
+    return "+".join(what) or "default"
+
+
+def is_stopped(pid):
+    """True if pid is stopped by a signal (state T in /proc/pid/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] == "T"
+
+
 def thread_count(pid):
     """Threads of pid itself (not its descendants), or None if it is gone."""
     return _status_number(pid, "Threads:")
@@ -113,3 +138,8 @@ def fd_count(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return -1
+
+
+def fd_count_tree(pid):
+    """Open fds of pid and its live descendants."""
+    return sum(max(fd_count(p), 0) for p in process_tree(pid))

@@ -18,6 +18,7 @@ from harness import REPO
 from harness.proc import cpu_seconds, fd_count, process_tree, rss_kb
 
 LISTEN_RE = re.compile(r"^listening on (\S+):(\d+)\s*$")
+STDERR_KEPT = 4000              # characters of stderr kept once the server is stopped
 
 
 def python_env():
@@ -79,7 +80,14 @@ class ServerProcess:
         for line in self.proc.stdout:
             self._tail = (self._tail + [line.decode(errors="replace")])[-20:]
 
+    def stdout_tail(self):
+        """The last stdout lines after the ``listening on`` line (up to 20)."""
+        return list(self._tail)
+
     def stderr_tail(self, n=800):
+        """The end of its stderr (kept after stop(): up to STDERR_KEPT characters)."""
+        if self._errf.closed:
+            return self._stderr_at_exit[-n:]
         self._errf.seek(0)
         return self._errf.read().decode(errors="replace")[-n:]
 
@@ -127,6 +135,7 @@ class ServerProcess:
             drainer.join(timeout=2)      # EOF once the server (and its children) exit
         if drainer is None or not drainer.is_alive():
             self.proc.stdout.close()
+        self._stderr_at_exit = self.stderr_tail(STDERR_KEPT)
         self._errf.close()
         return rc
 

@@ -15,7 +15,9 @@ and its table, Reactor._RECORD_HANDLERS):
 A record whose stream, listener, timer or watcher went away earlier in the
 same batch finds nothing in the reactor's dicts and is dropped, so closed
 fds never get events; so is a watcher record for an fd whose watchers
-changed earlier in the batch (the number may belong to a new fd).
+changed earlier in the batch (the number may belong to a new fd). A
+KeyboardInterrupt or SystemExit from a callback ends the run mid-batch; the
+next run dispatches the rest of that batch first.
 
 The order of one iteration (records as C reported them: fds, then due
 timers; then the call_soon callbacks queued so far) is written once, in
@@ -24,15 +26,18 @@ README.md, "One iteration".
 import collections
 import logging
 import math
+import os
 import signal
 import socket
 import threading
 import time
+import warnings
+import weakref
 
 from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_read_buffer,
                      mux_loop_run_once, mux_loop_wakeup, mux_stream_close, mux_timer_add,
                      mux_timer_cancel, mux_watch)
-from .._errors import check_loop, not_busy, oserror, raise_errno
+from .._errors import FORKED, check_loop, oserror, owned, raise_errno
 from .._mux import ffi, lib
 from ._handles import Handle, TimerHandle
 from . import _tcp
@@ -54,6 +59,9 @@ _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # like asyncio: wake at least daily
 _unpack = ffi.unpack
 
+# Every reactor not closed yet, so that a forked child can mark them unusable.
+_open_reactors: "weakref.WeakSet[Reactor]" = weakref.WeakSet()
+
 
 class Reactor:
     """Callbacks, timers, fd watchers, signals and TCP on one C loop.
@@ -61,6 +69,8 @@ class Reactor:
     backend: "epoll" (default), "epoll-et" (edge-triggered streams, drained
     under a per-iteration budget), "poll" or "select".
     """
+
+    _closed = True   # until __init__ has a C loop (__del__ may see a failed one)
 
     def __init__(self, backend="epoll"):
         try:
@@ -88,9 +98,13 @@ class Reactor:
         self._signal_handlers = {}  # signum -> Handle
         self._signal_pair = None
         self._exception_handler = None
+        self._connecting = set()    # sockets of connect_tcp calls still connecting
+        self._unfinished = None     # records an exception cut off (see _dispatch)
         self._stopping = False
         self._running = False
         self._closed = False
+        self._refusal = None        # why the reactor is unusable: closed, or forked
+        _open_reactors.add(self)
 
     # --- time and callbacks -------------------------------------------------
 
@@ -132,7 +146,7 @@ class Reactor:
         if self._timers.get(timer_id) is handle:
             del self._timers[timer_id]
             # ENOENT (it fired in this very batch) is fine.
-            not_busy(mux_timer_cancel(self._cloop, timer_id))
+            owned(mux_timer_cancel(self._cloop, timer_id))
 
     # --- exceptions ---------------------------------------------------------
 
@@ -200,6 +214,8 @@ class Reactor:
 
     def _remove_watcher(self, table, fd):
         fd = _fileno(fd)
+        if self._refusal == FORKED:
+            raise RuntimeError(FORKED)
         handle = table.pop(fd, None)
         if handle is None:
             return False
@@ -207,7 +223,7 @@ class Reactor:
         handle.cancel()
         if not self._closed:
             # Other errors mean the fd is gone already: nothing to undo.
-            not_busy(mux_watch(self._cloop, fd, self._mask(fd)))
+            owned(mux_watch(self._cloop, fd, self._mask(fd)))
         return True
 
     # --- signals ------------------------------------------------------------
@@ -216,30 +232,62 @@ class Reactor:
         """Run callback(*args) in the loop when signal `sig` arrives.
 
         Main thread only (a Python rule); like asyncio, the C-level handler
-        only writes the signal number to a socket the loop watches.
+        only writes the signal number to a socket the loop watches. The
+        errors are asyncio's: TypeError for a non-int, ValueError for an
+        invalid number, RuntimeError for SIGKILL and SIGSTOP.
         """
+        _check_signal(sig)
         self._check_open()
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("add_signal_handler() must be called from the main thread")
         if self._signal_pair is None:
-            self._signal_pair = socket.socketpair()
-            for s in self._signal_pair:
-                s.setblocking(False)
-            signal.set_wakeup_fd(self._signal_pair[1].fileno(), warn_on_full_buffer=False)
-            self.add_reader(self._signal_pair[0].fileno(), self._read_signals)
+            self._open_signal_pair()
         self._signal_handlers[sig] = Handle(callback, args, self)
         try:
             signal.signal(sig, _noop_signal_handler)
             signal.siginterrupt(sig, False)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:   # EINVAL: SIGKILL, SIGSTOP
             del self._signal_handlers[sig]
-            raise RuntimeError(f"cannot handle signal {sig}: {exc}") from exc
+            raise RuntimeError(f"sig {sig} cannot be caught") from exc
 
     def remove_signal_handler(self, sig):
+        _check_signal(sig)
         if self._signal_handlers.pop(sig, None) is None:
             return False
         signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
         return True
+
+    def _open_signal_pair(self):
+        pair = socket.socketpair()
+        try:
+            for s in pair:
+                s.setblocking(False)
+            self.add_reader(pair[0].fileno(), self._read_signals)
+        except BaseException:
+            for s in pair:
+                s.close()
+            raise
+        signal.set_wakeup_fd(pair[1].fileno(), warn_on_full_buffer=False)
+        self._signal_pair = pair
+
+    def _close_signal_pair(self):
+        """Stop Python writing signal numbers to our socket, then close it.
+        If the wake-up fd cannot be reset (not the main thread), the pair
+        stays open for good: closed, its fd number could be reused, and
+        every signal would write a byte into someone else's file."""
+        pair, self._signal_pair = self._signal_pair, None
+        if pair is None:
+            return
+        ours = pair[1].fileno()
+        try:
+            previous = signal.set_wakeup_fd(-1)
+            if previous != ours:   # not ours any more: put the new owner's back
+                signal.set_wakeup_fd(previous)
+        except BaseException:
+            _kept_wakeup_fds.extend(s.detach() for s in pair)
+            raise
+        for s in pair:
+            s.close()
 
     def _read_signals(self):
         try:
@@ -312,12 +360,14 @@ class Reactor:
         guard = None if timeout is None else self.call_later(timeout, _nothing)
         deadline = None if timeout is None else guard.when()
         self._running = True
-        self._stopping = False
+        # stop() called before: one iteration, waiting for nothing, as in asyncio.
+        stopped = False
         try:
             while not predicate():
-                if self._stopping or (deadline is not None and self.time() >= deadline):
+                if stopped or (deadline is not None and self.time() >= deadline):
                     return False
                 self._run_once()
+                stopped = self._stopping
             return True
         finally:
             self._running = False
@@ -326,7 +376,9 @@ class Reactor:
                 guard.cancel()
 
     def stop(self):
-        """Finish the current iteration, then return from run_forever()."""
+        """Finish the current iteration, then return from run_forever().
+        Called while not running, the next run does one iteration that
+        waits for nothing, then returns (as asyncio's does)."""
         self._stopping = True
         self._wakeup()
 
@@ -337,48 +389,76 @@ class Reactor:
         return self._closed
 
     def close(self):
-        """Release the loop: closes its streams, listeners and fds."""
+        """Release the loop: its streams, listeners, connecting sockets,
+        signal handlers and wake-up fd, then the C loop. Every step runs
+        even if one fails; the first error is raised at the end.
+
+        In a process forked after the reactor was made, close() is the one
+        call allowed: it closes this process's copies of the fds and leaves
+        the kernel state it shares with the parent (an epoll instance) alone.
+        """
         if self._running:
             raise RuntimeError("Cannot close a running reactor")
         if self._closed:
             return
         self._closed = True
+        self._refusal = "Reactor is closed"
+        _open_reactors.discard(self)
+        steps = _AllSteps()
         for sig in list(self._signal_handlers):
-            self.remove_signal_handler(sig)
-        if self._signal_pair is not None:
-            signal.set_wakeup_fd(-1)
-            for s in self._signal_pair:
-                s.close()
+            steps.run(self.remove_signal_handler, sig)
+        steps.run(self._close_signal_pair)
         for server in list(self._listeners.values()):
-            server._forget()
+            steps.run(server._forget)
         for transport in self._streams.values():
-            transport._detach()
-            transport._cloop = None   # C gets NULL: -EINVAL, never freed memory
+            steps.run(transport._reactor_closed)
+        for sock in self._connecting:
+            steps.run(sock.close)
+        self._connecting.clear()
+        self._unfinished = None
         self._ready.clear()
         self._timers.clear()
         self._readers.clear()
         self._writers.clear()
         self._streams.clear()
         self._on_data.clear()
+        self._rbuf = self._fired = None   # views of C memory freed next
         with self._wake_lock:
             mux_loop_free(self._cloop)
             self._cloop = None
+        steps.raise_first()
+
+    def __del__(self, _warn=warnings.warn):
+        # As asyncio's loops do: an unclosed reactor is a bug worth a
+        # warning, and its fds and C memory are released either way.
+        if not self._closed:
+            _warn(f"unclosed Reactor {self!r}", ResourceWarning, source=self)
+            if not self._running:
+                self.close()
 
     def _check_open(self):
-        if self._closed:
-            raise RuntimeError("Reactor is closed")
+        if self._refusal is not None:
+            raise RuntimeError(self._refusal)
 
     def _run_once(self):
         ready = self._ready
-        timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
-        n = mux_loop_run_once(self._cloop, timeout_us)
-        if n > 0:
-            if n > self._most_fired:   # the record array may have moved
-                self._most_fired = n
-                self._fired = mux_loop_fired(self._cloop)
-            self._dispatch(_unpack(self._fired, n * _RECORD_INTS))
-        elif n < 0:
-            check_loop(n)
+        if self._unfinished is None:
+            timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
+            n = mux_loop_run_once(self._cloop, timeout_us)
+            if n > 0:
+                if n > self._most_fired:   # the record array may have moved
+                    self._most_fired = n
+                    self._fired = mux_loop_fired(self._cloop)
+                self._rewatched.clear()
+                self._dispatch(_unpack(self._fired, n * _RECORD_INTS))
+            elif n < 0:
+                check_loop(n)
+        else:
+            # The last run ended in the middle of a batch: finish that
+            # iteration before waiting again. No run_once since, so the
+            # read buffer still holds the bytes its DATA records name.
+            records, self._unfinished = self._unfinished, None
+            self._dispatch(records)
         # Callbacks scheduled by these callbacks wait for the next iteration.
         for _ in range(len(ready)):
             handle = ready.popleft()
@@ -386,7 +466,6 @@ class Reactor:
                 handle._run()
 
     def _dispatch(self, records):
-        self._rewatched.clear()
         on_data = self._on_data
         rbuf = self._rbuf
         timers = self._timers
@@ -396,22 +475,30 @@ class Reactor:
         # DATA and TIMER, the hot paths, are handled inline: through the
         # table each would cost one more Python call per record (measured
         # +15% per timer). Every other kind goes through the table.
-        for kind, token, a, b in zip(it, it, it, it):
-            if kind == DATA:
-                data_received = on_data.get(token)
-                if data_received is not None:
-                    try:
-                        data_received(rbuf[a:a + b])
-                    except (SystemExit, KeyboardInterrupt):
-                        raise
-                    except BaseException as exc:
-                        self._protocol_failed(token, exc)
-            elif kind == TIMER:
-                handle = timers.pop(token, None)
-                if handle is not None and not handle._cancelled:
-                    handle._run()
-            else:
-                handlers[kind](self, token, a)
+        try:
+            for kind, token, a, b in zip(it, it, it, it):
+                if kind == DATA:
+                    data_received = on_data.get(token)
+                    if data_received is not None:
+                        try:
+                            data_received(rbuf[a:a + b])
+                        except (SystemExit, KeyboardInterrupt):
+                            raise
+                        except BaseException as exc:
+                            self._protocol_failed(token, exc)
+                elif kind == TIMER:
+                    handle = timers.pop(token, None)
+                    if handle is not None and not handle._cancelled:
+                        handle._run()
+                else:
+                    handlers[kind](self, token, a)
+        except BaseException:
+            # KeyboardInterrupt or SystemExit from a callback ends the run,
+            # as in asyncio; the records after it are kept for the next
+            # run, which dispatches them first (their bytes already left
+            # the kernel: dropping them would lose data).
+            self._unfinished = list(it)
+            raise
 
     # --- the other record kinds: handler(self, token, a) ---------------------
 
@@ -488,6 +575,47 @@ class Reactor:
 
 def _nothing():
     """A timer callback that only ends the wait it is scheduled for."""
+
+
+def _check_signal(sig):
+    """asyncio's checks (unix_events._check_signal), with its messages."""
+    if not isinstance(sig, int):
+        raise TypeError(f"sig must be an int, not {sig!r}")
+    if sig not in signal.valid_signals():
+        raise ValueError(f"invalid signal number {sig}")
+
+
+# The fds of signal wake-up socketpairs that could not be unset, open until
+# the process ends (see _close_signal_pair).
+_kept_wakeup_fds: list[int] = []
+
+
+class _AllSteps:
+    """Runs steps that must all run, keeping the first exception."""
+
+    def __init__(self):
+        self.error = None
+
+    def run(self, step, *args):
+        try:
+            step(*args)
+        except BaseException as exc:   # noqa: BLE001: raised by raise_first()
+            if self.error is None:
+                self.error = exc
+
+    def raise_first(self):
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+
+def _refuse_in_the_child():
+    """After fork(), in the child: the reactors are the parent's."""
+    for reactor in list(_open_reactors):
+        reactor._refusal = FORKED
+
+
+os.register_at_fork(after_in_child=_refuse_in_the_child)
 
 
 def _noop_signal_handler(signum, frame):

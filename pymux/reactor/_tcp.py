@@ -7,7 +7,7 @@ import socket
 
 from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
                      mux_stream_close, mux_stream_open)
-from .._errors import check, oserror
+from .._errors import check, oserror, owned
 from .._mux import lib
 from ._transport import Transport
 
@@ -43,7 +43,7 @@ class Server:
         """Stop accepting (open connections are not touched)."""
         if self._token is None:
             return
-        mux_listener_close(self._reactor._cloop, self._token)
+        owned(mux_listener_close(self._reactor._cloop, self._token))
         self._forget()
 
     def _forget(self):
@@ -109,10 +109,12 @@ def connect(reactor, protocol_factory, host, port, on_error):
     family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return _start_connect(reactor, sock, addr, protocol_factory, on_error)
+        protocol = _start_connect(reactor, sock, addr, protocol_factory, on_error)
     except BaseException:
         sock.close()
         raise
+    reactor._connecting.add(sock)   # Reactor.close() closes it if still connecting
+    return protocol
 
 
 def _start_connect(reactor, sock, addr, protocol_factory, on_error):
@@ -122,6 +124,7 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
     protocol = protocol_factory()
 
     def fail(exc):
+        reactor._connecting.discard(sock)
         sock.close()
         if on_error is not None:
             reactor._call_protocol(on_error, exc)
@@ -139,6 +142,7 @@ def _start_connect(reactor, sock, addr, protocol_factory, on_error):
         if token < 0:
             fail(oserror(token))
             return
+        reactor._connecting.discard(sock)
         sock.detach()
         reactor._new_stream(token, protocol)
 

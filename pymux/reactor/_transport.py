@@ -4,6 +4,10 @@ The bytes never pass through a Python socket: the loop's C core reads into
 its shared buffer and writes with send(2), queueing only what the kernel did
 not take. A Transport holds the stream's token; a write is one cffi
 crossing, and a stale token is refused by C (EBADF), never misdirected.
+
+A Transport holds the C loop pointer only while its stream is attached:
+once the stream is gone (closed, lost, or taken down by Reactor.close())
+it holds NULL, which C refuses (EINVAL), so nothing reaches freed memory.
 """
 import os
 import socket
@@ -11,11 +15,12 @@ import socket
 from .._clib import (mux_stream_close, mux_stream_queued, mux_stream_set_limits,
                      mux_stream_set_reading, mux_stream_shutdown, mux_stream_write,
                      mux_token_fd)
-from .._errors import not_busy, oserror
+from .._errors import oserror, owned
 from .._mux import ffi
 
 DEFAULT_HIGH_WATER = 64 * 1024
 DEAD_TOKEN = -1   # never issued by the C core (tokens are >= 0)
+NO_LOOP = ffi.NULL   # a detached transport's loop: C refuses it with -EINVAL
 
 
 class Transport:
@@ -23,7 +28,7 @@ class Transport:
 
     __slots__ = ("_reactor", "_cloop", "_token", "_protocol", "_closing",
                  "_eof_written", "_reading", "_writing_paused", "_high", "_low",
-                 "_extra")
+                 "_extra", "_orphaned")
 
     def __init__(self, reactor, token, protocol, extra=None):
         self._reactor = reactor
@@ -37,13 +42,15 @@ class Transport:
         self._high = DEFAULT_HIGH_WATER
         self._low = DEFAULT_HIGH_WATER // 4
         self._extra = extra     # get_extra_info() cache, made on first use
+        self._orphaned = False  # the reactor closed while this transport was open
 
     # --- writing ------------------------------------------------------------
 
     def write(self, data):
         """Send data now if the kernel takes it; queue the rest in C."""
         # The hot path is the cffi call alone: C refuses a closed or
-        # shut-down stream, and anything but bytes raises TypeError there.
+        # shut-down stream and a detached transport's NULL loop, and
+        # anything but bytes raises TypeError there.
         try:
             queued = mux_stream_write(self._cloop, self._token, data, len(data))
         except TypeError:
@@ -60,9 +67,11 @@ class Transport:
 
     def _after_write(self, queued):
         if queued < 0:
-            not_busy(queued)   # another thread's call: RuntimeError
+            owned(queued)   # another thread's call, or a forked child's: RuntimeError
             if self._eof_written:
                 raise RuntimeError("Cannot call write() after write_eof()")
+            if self._orphaned:   # asyncio: a transport that needs its closed loop raises
+                raise RuntimeError("Reactor is closed")
             if not self._closing:   # writes after close() are ignored, as in asyncio
                 self._fatal_error(oserror(queued))
         elif queued > self._high and not self._writing_paused:
@@ -77,7 +86,7 @@ class Transport:
         if self._closing or self._eof_written:
             return
         self._eof_written = True
-        rc = mux_stream_shutdown(self._cloop, self._token)
+        rc = owned(mux_stream_shutdown(self._cloop, self._token))
         if rc < 0:
             self._fatal_error(oserror(rc))
 
@@ -87,7 +96,11 @@ class Transport:
     def get_write_buffer_size(self):
         if self._closing:
             return 0
-        return max(0, mux_stream_queued(self._cloop, self._token))
+        queued = mux_stream_queued(self._cloop, self._token)
+        if queued < 0:
+            owned(queued)   # else C dropped the stream: nothing queued
+            return 0
+        return queued
 
     def get_write_buffer_limits(self):
         return (self._low, self._high)
@@ -102,7 +115,9 @@ class Transport:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._high, self._low = high, low
         if not self._closing:
-            mux_stream_set_limits(self._cloop, self._token, high, low)
+            rc = mux_stream_set_limits(self._cloop, self._token, high, low)
+            if rc < 0:
+                owned(rc)
             queued = mux_stream_queued(self._cloop, self._token)
             if queued > high and not self._writing_paused:
                 self._after_write(queued)
@@ -111,13 +126,17 @@ class Transport:
 
     def pause_reading(self):
         if self._reading and not self._closing:
+            rc = mux_stream_set_reading(self._cloop, self._token, 0)
+            if rc < 0:
+                owned(rc)
             self._reading = False
-            mux_stream_set_reading(self._cloop, self._token, 0)
 
     def resume_reading(self):
         if not self._reading and not self._closing:
+            rc = mux_stream_set_reading(self._cloop, self._token, 1)
+            if rc < 0:
+                owned(rc)
             self._reading = True
-            mux_stream_set_reading(self._cloop, self._token, 1)
 
     def is_reading(self):
         return self._reading and not self._closing
@@ -142,11 +161,12 @@ class Transport:
         # A close waiting for its queue to drain can still be aborted.
         if self._closing and not (abort and self._token != DEAD_TOKEN):
             return
+        token = self._token
+        # First, so that a refusal (another thread, a forked child) changes nothing.
+        closed_now = owned(mux_stream_close(self._cloop, token, 1 if abort else 0))
         self._closing = True
         reactor = self._reactor
-        token = self._token
         reactor._on_data.pop(token, None)
-        closed_now = not_busy(mux_stream_close(self._cloop, token, 1 if abort else 0))
         if closed_now:   # 1, or < 0 if C already dropped it
             reactor._stream_closed(token, exc)
         # else: a MUX_REC_CLOSED record follows once the queue is flushed
@@ -164,19 +184,34 @@ class Transport:
             self._reactor._call_protocol(self._protocol.resume_writing)
 
     def _detach(self):
-        """The C stream is gone: every later call meets a token C refuses,
-        even once the token's fd and generation come round again."""
+        """The C stream is gone: drop the loop pointer (the loop may be
+        freed next) and the token (its fd and generation may come round
+        again), so every later call meets a refusal from C."""
+        self._cloop = NO_LOOP
         self._token = DEAD_TOKEN
         self._closing = True
+
+    def _reactor_closed(self):
+        """Reactor.close() took the stream down with the loop: no
+        connection_lost follows (as with asyncio's loop.close()); a write
+        now raises RuntimeError, unless close() or abort() came first."""
+        self._orphaned = not self._closing
+        self._detach()
+        self._close_socket()
 
     def get_protocol(self):
         return self._protocol
 
     def _connection_lost(self, exc):
+        self._close_socket()
+        self._protocol.connection_lost(exc)
+
+    def _close_socket(self):
+        """Close the dup get_extra_info("socket") made: it would keep the
+        connection up."""
         sock = self._extra.pop("socket", None) if self._extra else None
         if sock is not None:
             sock.close()
-        self._protocol.connection_lost(exc)
 
     # --- extra info ---------------------------------------------------------
 

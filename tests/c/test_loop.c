@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -590,6 +591,83 @@ static void loop_free_releases_streams_queues_listeners_timers_and_watchers(void
     }
 }
 
+/* --- fork ------------------------------------------------------------------- */
+
+/* In a child forked after mux_loop_new: every entry point but free is
+ * refused, and free closes the child's copies of the fds. Returns a
+ * nonzero exit status naming the first thing that did not hold. */
+static int child_finds_the_loop_refused(mux_loop_t *loop, int tok, int lt, int lfd, int sfd,
+                                        int spare)
+{
+    char c = 'x';
+
+    if (mux_loop_run_once(loop, 0) != -ECHILD) return 10;
+    if (mux_watch(loop, spare, MUX_READ) != -ECHILD) return 11;
+    if (mux_timer_add(loop, 0) != -ECHILD) return 12;
+    if (mux_timer_cancel(loop, 0) != -ECHILD) return 13;
+    if (mux_listener_open(loop, spare, 4) != -ECHILD) return 14;
+    if (mux_listener_resume(loop, lt) != -ECHILD) return 15;
+    if (mux_listener_close(loop, lt) != -ECHILD) return 16;
+    if (mux_stream_open(loop, spare) != -ECHILD) return 17;
+    if (mux_stream_write(loop, tok, &c, 1) != -ECHILD) return 18;
+    if (mux_stream_queued(loop, tok) != -ECHILD) return 19;
+    if (mux_stream_set_reading(loop, tok, 0) != -ECHILD) return 20;
+    if (mux_stream_set_limits(loop, tok, 10, 1) != -ECHILD) return 21;
+    if (mux_stream_shutdown(loop, tok) != -ECHILD) return 22;
+    if (mux_stream_close(loop, tok, 1) != -ECHILD) return 23;
+    if (mux_token_fd(loop, tok) != -ECHILD) return 24;
+    if (mux_loop_wakeup(loop) != -ECHILD) return 25;
+    mux_loop_free(loop);
+    if (fd_is_open(lfd) || fd_is_open(sfd)) return 26;
+    return 0;
+}
+
+static void forked_child_is_refused_and_its_free_leaves_the_parent_served(void)
+{
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        mux_loop_t *loop = new_loop(all_backends[k], 0);
+        int a, b, p[2], port, lfd = tcp_listener(&port), tok, lt, status, i, client;
+        int data = 0, accepted = 0;
+        pid_t pid;
+        rec_t r[16];
+
+        say_on_failure("backend %s", kind_name(all_backends[k]));
+        REQUIRE(loop != NULL);
+        tcp_pair(&a, &b);
+        make_pipe(p);
+        tok = mux_stream_open(loop, a);
+        lt = mux_listener_open(loop, lfd, 8);
+        REQUIRE(tok >= 0 && lt >= 0);
+        CHECK(run(loop, 0, NULL, 0) >= 0);   /* registers both with the backend */
+        pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0)
+            _exit(child_finds_the_loop_refused(loop, tok, lt, lfd, a, p[0]));
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        /* The parent's loop still hears from its stream and its listener. */
+        CHECK_EQ(send(b, "hi", 2, 0), 2);
+        client = tcp_connect(port);
+        for (i = 0; i < 50 && !(data && accepted); i++) {
+            int n = run(loop, 100000, r, 16);
+
+            CHECK(n >= 0);
+            data += count_recs(r, n, MUX_REC_DATA, tok);
+            accepted += count_recs(r, n, MUX_REC_ACCEPT, lt);
+        }
+        CHECK(data > 0);
+        CHECK(accepted > 0);
+        close(client);
+        close(b);
+        close(p[0]);
+        close(p[1]);
+        mux_loop_free(loop);
+    }
+}
+
 const test_t loop_tests[] = {
     TEST(loop_new_refuses_unknown_backends_and_edge_trigger_without_epoll),
     TEST(null_loop_is_refused_by_every_function),
@@ -610,5 +688,6 @@ const test_t loop_tests[] = {
     TEST(many_wakeups_from_many_threads_neither_deadlock_nor_get_lost),
     TEST(every_entry_point_but_wakeup_is_ebusy_while_another_thread_runs_the_loop),
     TEST(loop_free_releases_streams_queues_listeners_timers_and_watchers),
+    TEST(forked_child_is_refused_and_its_free_leaves_the_parent_served),
     {NULL, NULL},
 };

@@ -1,0 +1,25 @@
+"""asyncio's Handle objects, built without their __init__ chain.
+
+Handle(callback, args, loop, context) runs Handle.__init__ (and, for
+timers, TimerHandle.__init__ over it) and asks loop.get_debug(): three
+Python calls per callback scheduled. call_soon and call_at are on every
+request's path, so the loop fills the same attributes in one call instead;
+in debug mode the caller adds the source traceback.
+"""
+from contextvars import copy_context
+
+_new = object.__new__
+
+
+def new_handle(cls, callback, args, loop, context):
+    """An instance of cls (asyncio.Handle or a subclass) with Handle's
+    attributes set as Handle.__init__ sets them outside debug mode."""
+    handle = _new(cls)
+    handle._context = copy_context() if context is None else context
+    handle._loop = loop
+    handle._callback = callback
+    handle._args = args
+    handle._cancelled = False
+    handle._repr = None
+    handle._source_traceback = None
+    return handle

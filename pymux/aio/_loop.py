@@ -1,0 +1,216 @@
+"""Loop: asyncio's selector event loop with the C core's iteration.
+
+What asyncio implements over readiness (transports, SSL, UDP, pipes,
+subprocesses, sock_* methods, add_reader/add_writer) is inherited unchanged
+and reaches the C loop's watchers through WatcherTable. Replaced:
+
+- _run_once: one mux_loop_run_once crossing waits and expires timers; its
+  records (IO first, then due timers, in (deadline, FIFO) order) queue their
+  handles on _ready, then the callbacks ready at that point run, exactly as
+  asyncio's own _run_once does (callbacks they schedule wait for the next
+  iteration);
+- call_at and call_later: timers live on the C heap, and their
+  TimerHandle's cancel() removes them there (see _timers.py);
+- call_soon (and so the callbacks futures schedule): the same Handle,
+  built in one call (see _handles.py);
+- _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
+  The self-pipe stays, for signals.
+
+The C loop belongs to the Loop: close() frees it, and an unclosed Loop is
+closed by asyncio's __del__ (with its "unclosed event loop" ResourceWarning)
+when collected. Nothing else keeps the pointer past close().
+"""
+import asyncio
+import math
+import sys
+import threading
+from asyncio.base_events import _format_handle
+from asyncio.events import Handle
+from asyncio.format_helpers import extract_stack
+from asyncio.log import logger
+from time import monotonic as _monotonic
+
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_run_once,
+                     mux_loop_wakeup, mux_timer_add)
+from .._errors import check_loop, raise_errno
+from .._mux import ffi, lib
+from ._handles import new_handle
+from ._timers import FAST_WHEN, TimerHandle, deadline_ns
+from ._watchers import WatcherTable
+
+_IO = lib.MUX_REC_IO
+_TIMER = lib.MUX_REC_TIMER
+_READ = lib.MUX_READ
+_WRITE = lib.MUX_WRITE
+_RECORD_INTS = lib.MUX_RECORD_INTS
+_MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
+_unpack = ffi.unpack
+_ceil = math.ceil
+
+
+class Loop(asyncio.SelectorEventLoop):
+    """An asyncio event loop on pymux's C core (epoll)."""
+
+    def __init__(self):
+        err = ffi.new("int *")
+        cloop = mux_loop_new(lib.MUX_BACKEND_EPOLL, 0, err)
+        if cloop == ffi.NULL:
+            raise_errno(err[0])
+        # The safety net if __init__ fails below; close() frees it at once.
+        self._cloop = ffi.gc(cloop, mux_loop_free)
+        self._fired = mux_loop_fired(cloop)
+        self._most_fired = 0              # most records one iteration returned
+        self._timers = {}                 # C timer id -> TimerHandle
+        self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
+        # Few attributes of our own: past 30, CPython stops sharing the
+        # instance dict's keys and every attribute read gets slower.
+        super().__init__(WatcherTable(self._cloop))
+
+    # --- callbacks --------------------------------------------------------
+
+    def call_soon(self, callback, *args, context=None):
+        if self._closed:
+            self._check_closed()
+        handle = new_handle(Handle, callback, args, self, context)
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+            handle._source_traceback = extract_stack(sys._getframe(1))
+        self._ready.append(handle)
+        return handle
+
+    # --- timers -----------------------------------------------------------
+
+    def call_later(self, delay, callback, *args, context=None):
+        if delay is None:
+            raise TypeError("delay must not be None")
+        # time() is monotonic(), the C heap's clock: a loop whose time()
+        # were another clock could not keep timers on that heap anyway.
+        return self._add_timer(_monotonic() + delay, callback, args, context)
+
+    def call_at(self, when, callback, *args, context=None):
+        if when is None:
+            raise TypeError("when cannot be None")
+        return self._add_timer(when, callback, args, context)
+
+    def _add_timer(self, when, callback, args, context):
+        """call_at's work; called only by call_at and call_later."""
+        # deadline_ns(when), its fast path inline:
+        if -FAST_WHEN < when < FAST_WHEN:
+            deadline = _ceil(when * 1e9) + 1
+        else:
+            deadline = deadline_ns(when)
+        if self._closed:
+            self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer_id = mux_timer_add(self._cloop, deadline)
+        if timer_id < 0:
+            check_loop(timer_id)
+        timer = new_handle(TimerHandle, callback, args, self, context)
+        timer._when = when
+        timer._scheduled = True
+        timer._timer_id = timer_id
+        self._timers[timer_id] = timer
+        if self._debug:   # where call_at or call_later was called
+            timer._source_traceback = extract_stack(sys._getframe(2))
+        return timer
+
+    # --- wake-up ----------------------------------------------------------
+
+    def _write_to_self(self):
+        # Any thread, any time, even during or after close().
+        with self._wake_lock:
+            if self._cloop is not None:
+                mux_loop_wakeup(self._cloop)
+
+    # --- one iteration ----------------------------------------------------
+
+    def _run_once(self):
+        ready = self._ready
+        timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
+        n = mux_loop_run_once(self._cloop, timeout_us)
+        if n > 0:
+            if n > self._most_fired:   # the record array may have moved
+                self._most_fired = n
+                self._fired = mux_loop_fired(self._cloop)
+            self._queue_fired(_unpack(self._fired, n * _RECORD_INTS))
+        elif n < 0:
+            check_loop(n)
+        # Only the callbacks ready now: those they schedule wait for the
+        # next iteration (after another wait for I/O), as in asyncio.
+        if self._debug:
+            self._run_ready_timed(len(ready))
+            return
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+
+    def _queue_fired(self, records):
+        """Queue the handles of one batch on _ready: asyncio's
+        _process_events for IO records, then the due timers."""
+        ready = self._ready
+        timers = self._timers
+        keys = self._selector._fd_to_key
+        it = iter(records)
+        for kind, ident, mask, _ in zip(it, it, it, it):
+            if kind == _TIMER:
+                handle = timers.pop(ident, None)
+                if handle is not None:
+                    handle._scheduled = False
+                    if not handle._cancelled:
+                        ready.append(handle)
+            elif kind == _IO:
+                key = keys.get(ident)
+                if key is None:
+                    continue
+                reader, writer = key.data
+                if mask & _READ and reader is not None:
+                    if reader._cancelled:
+                        self._remove_reader(key.fileobj)
+                    else:
+                        ready.append(reader)
+                if mask & _WRITE and writer is not None:
+                    if writer._cancelled:
+                        self._remove_writer(key.fileobj)
+                    else:
+                        ready.append(writer)
+
+    def _run_ready_timed(self, ntodo):
+        """The ready callbacks in debug mode: slow ones are logged as
+        asyncio logs them."""
+        ready = self._ready
+        for _ in range(ntodo):
+            handle = ready.popleft()
+            if handle._cancelled:
+                continue
+            try:
+                self._current_handle = handle
+                t0 = self.time()
+                handle._run()
+                dt = self.time() - t0
+                if dt >= self.slow_callback_duration:
+                    logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
+            finally:
+                self._current_handle = None
+
+    # --- closing ----------------------------------------------------------
+
+    def close(self):
+        # Refuses a running loop; unregisters the self-pipe and closes the
+        # WatcherTable (which drops its pointer to the C loop).
+        super().close()
+        if self.is_closed():
+            self._release_cloop()
+
+    def _release_cloop(self):
+        with self._wake_lock:
+            cloop, self._cloop = self._cloop, None
+        if cloop is not None:
+            for handle in self._timers.values():
+                handle._scheduled = False   # nothing left to cancel in C
+            self._timers.clear()
+            self._fired = None
+            ffi.release(cloop)
