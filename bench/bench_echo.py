@@ -9,8 +9,9 @@ names, the study's models too); the default is pymux, selectors, asyncio,
 uvloop and c-floor. With --python PATH (for example a PyPy venv's python
 with pymux installed) the Python servers also run under that interpreter,
 side by side, named NAME@TAG (pymux@pypy3.9). A server under a JIT (PyPy)
-is warmed up in 2 s windows until two in a row agree within 5% on its CPU
-per request (at most --jit-warmup seconds); the report lists the windows.
+is warmed up in 2 s windows (at least three) until two in a row agree within
+5% on its CPU per request (at most --jit-warmup seconds); the report lists
+the windows.
 
 One interleaved run: for each rep, for each server (order rotated per rep),
 start the server, run every (size, connections) cell with the C load
