@@ -2,11 +2,16 @@
 
     python bench/bench_echo.py [--quick] [--reps 5] [--duration 2] [--sizes 64,1024,16384]
                                [--conns 1,10,100] [--servers pymux,selectors,...]
-                               [--upper] [--idle-conns 10000] [--json out.json]
+                               [--python PATH] [--upper] [--idle-conns 10000] [--json out.json]
 
 The servers are chosen by name from bench/servers/registry.py (any of its
 names, the study's models too); the default is pymux, selectors, asyncio,
-uvloop and c-floor.
+uvloop and c-floor. With --python PATH (for example a PyPy venv's python
+with pymux installed) the Python servers also run under that interpreter,
+side by side, named NAME@TAG (pymux@pypy3.9). A server under a JIT (PyPy)
+is warmed up in 2 s windows (at least three) until two in a row agree within
+5% on its CPU per request (at most --jit-warmup seconds); the report lists
+the windows.
 
 One interleaved run: for each rep, for each server (order rotated per rep),
 start the server, run every (size, connections) cell with the C load
@@ -19,7 +24,9 @@ start is reported as such and the run goes on with the others.
 import argparse
 import json
 
-from harness.loadgen import idle_rss_per_conn, loadgen_path
+from harness.interpreter import THIS, Interpreter
+from harness.loadgen import (JIT_WINDOW, STEADY, idle_rss_per_conn, loadgen_path, steady,
+                             warm_up_until_steady)
 from harness.proc import raise_nofile_limit
 from harness.progress import Progress
 from harness.report import failures_md, fmt, machine_meta, median
@@ -41,6 +48,10 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=float, default=0.3, help="seconds before each cell")
     p.add_argument("--server-warmup", type=float, default=1.0,
                    help="seconds of load (10 x 1 KiB) after each server start")
+    p.add_argument("--python", metavar="PATH",
+                   help="also run the Python servers under this interpreter (pymux installed)")
+    p.add_argument("--jit-warmup", type=float, default=30.0,
+                   help="at most this many seconds of warm-up for a server under a JIT")
     p.add_argument("--upper", action="store_true", help="servers upper-case, loadgen checks it")
     p.add_argument("--idle-conns", type=int, default=10000, help="0 skips the idle test")
     p.add_argument("--strace-requests", type=int, default=5000, help="0 skips strace")
@@ -53,6 +64,7 @@ def parse_args(argv=None):
     a = p.parse_args(argv)
     if a.quick:
         a.reps, a.duration, a.warmup, a.server_warmup = 1, 1.0, 0.2, 0.5
+        a.jit_warmup = min(a.jit_warmup, 16.0)
         a.sizes, a.conns = [64, 16384], [1, 100]
         a.idle_conns = min(a.idle_conns, 2000)
         a.strace_requests = min(a.strace_requests, 2000)
@@ -68,15 +80,27 @@ class Bench(Session):
     def __init__(self, args):
         super().__init__(args)
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
+        self.interpreters = {}          # entry -> the Interpreter its server runs under (C: None)
         self.servers, self.skipped = [], {}
+        others = [Interpreter(args.python)] if args.python else []
+        for other in others:
+            if not other.can_import("pymux._mux", env=self.env):
+                raise SystemExit(f"bench_echo.py: error: --python {args.python}: pymux does "
+                                 f"not import there; install it there first "
+                                 f"({args.python} -m pip install -e .)")
         for name in args.servers.split(","):
-            why = BY_NAME[name].missing()
-            if why:
-                self.skipped[name] = why
-            else:
-                self.servers.append(name)
+            server = BY_NAME[name]
+            for interp in [THIS] + (others if server.is_python else []):
+                entry = name if interp is THIS else f"{name}@{interp.tag}"
+                why = server.missing(interp)
+                if why:
+                    self.skipped[entry] = why
+                else:
+                    self.servers.append(entry)
+                    self.interpreters[entry] = interp if server.is_python else None
         self.entries = self.servers
         self.idle = {}
+        self.warmups = {}               # entry -> [the CPU us/request of each warm-up window]
         n = len(self.servers)
         self.progress = Progress(args.reps * n * len(self.cells)
                                    + (n if args.strace_requests else 0)
@@ -86,7 +110,15 @@ class Bench(Session):
         return name
 
     def argv_of(self, name):
-        return BY_NAME[name].argv(HOST, self.a.upper)
+        return BY_NAME[name.split("@")[0]].argv(HOST, self.a.upper,
+                                                  self.interpreters[name] or THIS)
+
+    def warm_up(self, srv, name):
+        interp = self.interpreters[name]
+        if interp is None or not interp.jit:
+            return super().warm_up(srv, name)
+        windows = warm_up_until_steady(srv, self.a.jit_warmup, upper=self.a.upper)
+        self.warmups.setdefault(name, []).append([w["cpu_us_per_req"] for w in windows])
 
     def load_run(self, srv, name, size, conns):
         return dict(super().load_run(srv, name, size, conns), server=name)
@@ -130,6 +162,14 @@ def summarize(bench):
     return out
 
 
+def by_interpreter(bench):
+    """[(interpreter, [entries])] in the order the entries run."""
+    groups = {}
+    for name in bench.servers:
+        groups.setdefault(bench.interpreters[name], []).append(name)
+    return list(groups.items())
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -137,6 +177,10 @@ def ratio(a, b):
 def report(bench, summary):
     lines = [f"## Echo benchmark: medians of {bench.a.reps} reps, {bench.a.duration:g} s per cell"
              f", CPU placement --pin {bench.a.pin}{', --upper' if bench.a.upper else ''}", "",
+             "Servers run on: " + "; ".join(
+                 f"{', '.join(names)}: {interp or 'native code'}"
+                 for interp, names in by_interpreter(bench)) + ".",
+             "",
              "CPU = server CPU time (utime+stime) per request; x pymux / x C floor = "
              "this server's CPU per request divided by pymux's / the C floor's. "
              "check: every echoed byte verified; 'unfair' when the least served connection "
@@ -177,6 +221,14 @@ def report(bench, summary):
             else:
                 top = top_syscalls(s)
                 lines.append(f"| {name} | {s['per_request']:.2f} | {top} |")
+    if bench.warmups:
+        lines += ["", f"### JIT warm-up: server CPU us/request of each {JIT_WINDOW:g} s window "
+                      f"(10 x 1 KiB), per server start", "",
+                  f"| server | windows | steady (last two within {STEADY:.0%}) |", "|---|---|---|"]
+        for name, starts in bench.warmups.items():
+            for cpus in starts:
+                lines.append(f"| {name} | {', '.join(fmt(c, '.2f') for c in cpus)} "
+                             f"| {'yes' if steady(cpus) else 'NO: raise --jit-warmup'} |")
     if bench.idle:
         lines += ["", "### Idle memory: server RSS growth per idle connection", "",
                   "| server | connections | RSS before MiB | RSS after MiB | KB/conn |",
@@ -207,6 +259,8 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"meta": m, "summary": summary, "runs": bench.raw,
                        "syscalls": bench.syscalls, "idle": bench.idle,
+                       "warmups": bench.warmups,
+                       "interpreters": {n: str(i) for n, i in bench.interpreters.items()},
                        "failures": bench.failures, "skipped": bench.skipped}, f, indent=1,
                       default=str)
 

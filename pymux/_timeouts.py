@@ -8,6 +8,7 @@ a short positive timeout never becomes a busy zero wait.
 import errno
 import math
 import operator
+import signal
 import time
 
 from ._errors import check
@@ -15,6 +16,7 @@ from ._errors import check
 INT_MAX = 2**31 - 1
 _NS_LIMIT = 2**63          # _PyTime_t is a signed 64-bit count of ns
 _EINTR = -errno.EINTR
+_NO_SIGNALS = ()
 
 
 def to_ns(value, unit_ns, type_message):
@@ -50,13 +52,17 @@ def ns_to_wait_us(ns, away_from_zero=False):
 def retry_on_eintr(rc, wait, timeout_us, deadline_ns):
     """Finish a wait that returned rc < 0 (PEP 475).
 
-    `wait(timeout_us)` repeats the C call. Python signal handlers have run by
-    the time this function starts (the interpreter checks for signals on
-    every call); one that raised has already propagated. Otherwise the wait
+    `wait(timeout_us)` repeats the C call. First the Python signal handlers
+    run (one that raises propagates), as CPython's PyErr_CheckSignals() runs
+    them in its own retry loop: pthread_sigmask() changes no mask here but
+    runs them on CPython and PyPy alike. PyPy needs it: its JIT checks for
+    signals only at loop back-edges, so a handler may not have run yet, and
+    the retried wait would block until its timeout instead. Then the wait
     is retried with the time remaining before `deadline_ns` (monotonic),
     and 0 events are reported once it has passed.
     """
     while rc == _EINTR:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _NO_SIGNALS)
         if timeout_us > 0:
             remaining_ns = deadline_ns - time.monotonic_ns()
             if remaining_ns <= 0:

@@ -162,22 +162,15 @@ def alarm():
 
 from reactor_helpers import REACTOR_BACKENDS  # noqa: E402 (one list, beside its helpers)
 
-# A test that hangs this long kills the run with every thread's traceback
-# (there is no pytest-timeout here); generous, so only a real hang trips it.
-REACTOR_HANG_GUARD = 120.0
-
 
 @pytest.fixture(params=REACTOR_BACKENDS)
 def reactor(request):
-    """A pymux Reactor on each backend; closed at teardown, hang-guarded."""
-    import faulthandler
-
+    """A pymux Reactor on each backend; closed at teardown (pytest-timeout
+    guards every test against hangs: pyproject.toml)."""
     from pymux.reactor import Reactor
 
-    faulthandler.dump_traceback_later(REACTOR_HANG_GUARD, exit=True)
     r = Reactor(request.param)
     try:
         yield r
     finally:
-        faulthandler.cancel_dump_traceback_later()
         r.close()

@@ -7,8 +7,9 @@ Every server is started as the harness starts it (``--port 0``, first line
 (exit status 0) on SIGINT and on SIGTERM, SIGINT even when it was started
 with SIGINT ignored (as a shell starts ``cmd &``). Then: the thread pool
 really starves connections beyond its threads, select() turns away fds >=
-FD_SETSIZE, the selectors model fails clearly without pymux.selectors, and
-the driver reports such failures and limits in its table instead of crashing.
+FD_SETSIZE, the selectors model fails clearly without pymux.selectors, the
+driver reports such failures and limits in its table instead of crashing, and
+bench_echo.py --python runs the Python servers under another interpreter too.
 """
 import os
 import resource
@@ -235,3 +236,21 @@ def test_driver_reports_limits_and_failures_instead_of_crashing(
     assert "| 30 |" in md                                  # the idle-scaling table
     assert (out / "study.json").exists()
     capsys.readouterr()
+
+
+def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadgen, capsys):
+    import bench_echo
+    from harness.interpreter import Interpreter
+    other = Interpreter(sys.executable)      # another path to this one: what --python does
+    bench_echo.main(["--servers", "pymux,c-floor", "--python", sys.executable, "--reps", "1",
+                     "--duration", "0.3", "--warmup", "0", "--server-warmup", "0.2",
+                     "--jit-warmup", "4", "--sizes", "64", "--conns", "1", "--pin", "none",
+                     "--idle-conns", "0", "--strace-requests", "0"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[3].strip(): line for line in out.splitlines()
+            if line.startswith("| 64 | 1 |")}
+    assert set(rows) == {"pymux", f"pymux@{other.tag}", "c-floor"}, out
+    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out
+    assert f"pymux@{other.tag}: {other}" in out                    # which interpreter ran it
+    if other.jit:                 # PyPy: warmed up in windows, which the report lists
+        assert f"| pymux@{other.tag} | " in out.split("### JIT warm-up")[1], out

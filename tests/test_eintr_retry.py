@@ -6,11 +6,19 @@ The ``alarm`` fixture (conftest) always cancels the itimer and restores the
 old handler.
 """
 
+import contextlib
 import signal
 import threading
 import time
 
 import pytest
+
+try:
+    import pypyjit
+except ImportError:            # CPython
+    pypyjit = None
+
+from pypy_deviations import EPOLL_NONE_TIMEOUT, pypy_stdlib_deviates
 
 APIS = ["select", "poll", "epoll"]
 
@@ -50,7 +58,7 @@ def waiter(request, selectmod, socketpair):
         def wait(timeout):
             return ep.poll(timeout)
         idle = []
-    wait.idle = idle
+    wait.api, wait.idle = api, idle
     wait.poke = lambda: b.send(b"x")
     return wait
 
@@ -87,7 +95,9 @@ def test_wait_propagates_exception_from_signal_handler(waiter, alarm):
 
 
 @pytest.mark.parametrize("waiter", APIS, indirect=True)
-def test_infinite_wait_propagates_exception_from_signal_handler(waiter, alarm):
+def test_infinite_wait_propagates_exception_from_signal_handler(waiter, selectmod, alarm):
+    if waiter.api == "epoll":
+        pypy_stdlib_deviates(selectmod, EPOLL_NONE_TIMEOUT)
     def handler(signum, frame):
         raise Interrupted
 
@@ -104,3 +114,64 @@ def test_infinite_wait_propagates_exception_from_signal_handler(waiter, alarm):
     finally:
         rescue.cancel()
         rescue.join()
+
+
+@contextlib.contextmanager
+def eager_jit():
+    """On PyPy, compile loops and their side exits after a few dozen rounds, not thousands."""
+    if pypyjit is None:
+        yield
+        return
+    pypyjit.set_param("threshold=20,function_threshold=20,trace_eagerness=5")
+    try:
+        yield
+    finally:
+        pypyjit.set_param("default")
+
+
+def _kill_when_blocked_in_epoll_wait(target, sig, go, stop):
+    """Each time ``go`` is set, wait until thread ``target`` sleeps in
+    epoll_wait() (per /proc), then send it ``sig``: every wait ends in EINTR."""
+    wchan = f"/proc/self/task/{target.native_id}/wchan"
+    while True:
+        go.wait()
+        go.clear()
+        if stop.is_set():
+            return
+        while True:
+            with open(wchan) as f:
+                if f.read() == "do_epoll_wait":
+                    break
+        signal.pthread_kill(target.ident, sig)
+
+
+def test_raising_handler_interrupts_the_retry_of_a_hot_wait_loop(selectmod, make_epoll, socketpair):
+    # PyPy's JIT checks for signals only at loop back-edges: once the loop
+    # and its EINTR path are compiled (round 40 or so with eager_jit), a
+    # retry that does not run the handlers itself waits out its timeout.
+    a, _ = socketpair()
+    ep = make_epoll()
+    ep.register(a, selectmod.EPOLLIN)
+    go, stop = threading.Event(), threading.Event()
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    old = signal.signal(signal.SIGUSR1, handler)
+    killer = threading.Thread(target=_kill_when_blocked_in_epoll_wait,
+                              args=(threading.current_thread(), signal.SIGUSR1, go, stop))
+    killer.start()
+    try:
+        with eager_jit():
+            for round_ in range(200):
+                start = time.monotonic()
+                go.set()
+                with pytest.raises(Interrupted):
+                    while True:
+                        ep.poll(5.0)
+                assert time.monotonic() - start < 2.5, f"round {round_}: the handler ran late"
+    finally:
+        stop.set()
+        go.set()
+        killer.join()
+        signal.signal(signal.SIGUSR1, old)

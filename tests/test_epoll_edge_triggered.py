@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+from pypy_deviations import pypy_stdlib_lacks
+
 
 def _drain(sock):
     total = 0
@@ -104,6 +106,8 @@ def test_epolloneshot_disarmed_fd_is_still_registered(selectmod, watched):
 @pytest.mark.parametrize("rdhup", [True, False], ids=["requested", "not-requested"])
 def test_epollrdhup_reported_after_peer_shuts_down_writing_only_if_requested(selectmod, watched,
                                                                              rdhup):
+    if rdhup:
+        pypy_stdlib_lacks(selectmod, "EPOLLRDHUP")
     extra = selectmod.EPOLLRDHUP if rdhup else 0
     ep, a, b = watched(selectmod.EPOLLIN | extra)
     b.shutdown(socket.SHUT_WR)
@@ -111,6 +115,7 @@ def test_epollrdhup_reported_after_peer_shuts_down_writing_only_if_requested(sel
 
 
 def test_epollrdhup_reported_on_tcp_peer_shutdown(selectmod, make_epoll, socketpair):
+    pypy_stdlib_lacks(selectmod, "EPOLLRDHUP")
     a, b = socketpair("tcp")
     ep = make_epoll()
     ep.register(a, selectmod.EPOLLRDHUP | selectmod.EPOLLET)
@@ -121,6 +126,7 @@ def test_epollrdhup_reported_on_tcp_peer_shutdown(selectmod, make_epoll, socketp
 
 
 def test_epollexclusive_registration_cannot_be_modified(selectmod, watched):
+    pypy_stdlib_lacks(selectmod, "EPOLLEXCLUSIVE")
     ep, a, _ = watched(selectmod.EPOLLIN | selectmod.EPOLLEXCLUSIVE)
     with pytest.raises(OSError) as info:
         ep.modify(a, selectmod.EPOLLIN)

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from pypy_deviations import SELECT_FD_WORDING, pypy_stdlib_deviates
+
 WANTED_FDS = 10_000
 HEADROOM = 64  # fds left for pytest, the epoll fd, dup()s...
 MIN_FDS = 2_100  # enough to go well past FD_SETSIZE (1024)
@@ -94,12 +96,14 @@ def test_epoll_default_maxevents_reaches_every_ready_fd(selectmod, make_epoll, m
 
 
 def test_select_rejects_the_many_fds_with_value_error(selectmod, many_pairs):
+    pypy_stdlib_deviates(selectmod, SELECT_FD_WORDING)
     everything = [s for pair in many_pairs for s in pair]
     with pytest.raises(ValueError, match=r"filedescriptor out of range in select\(\)"):
         selectmod.select(everything, [], [], 0)
 
 
 def test_select_rejects_high_fd_in_wlist_even_if_low_ones_are_ready(selectmod, many_pairs):
+    pypy_stdlib_deviates(selectmod, SELECT_FD_WORDING)
     low = [s for s in (p[0] for p in many_pairs) if s.fileno() < 1024][:10]
     high = next(s for pair in many_pairs for s in pair if s.fileno() >= 1024)
     with pytest.raises(ValueError, match=r"filedescriptor out of range in select\(\)"):
@@ -144,6 +148,7 @@ def test_epoll_handles_fd_19000(selectmod, make_epoll, high_fd_pair):
 
 
 def test_select_rejects_fd_19000(selectmod, high_fd_pair):
+    pypy_stdlib_deviates(selectmod, SELECT_FD_WORDING)
     fd, _ = high_fd_pair
     with pytest.raises(ValueError, match=r"filedescriptor out of range in select\(\)"):
         selectmod.select([fd], [], [], 0)

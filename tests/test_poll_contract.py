@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from pypy_deviations import POLL_TRUNCATES_TIMEOUT, pypy_stdlib_deviates, pypy_stdlib_lacks
+
 
 def test_poll_default_mask_reports_pollout_for_writable_socket(selectmod, socketpair):
     a, _ = socketpair()
@@ -139,6 +141,7 @@ def test_poll_reports_pollhup_after_peer_closes(selectmod, socketpair):
 
 
 def test_poll_reports_pollrdhup_after_peer_shuts_down_writing(selectmod, socketpair):
+    pypy_stdlib_lacks(selectmod, "POLLRDHUP")
     a, b = socketpair()
     p = selectmod.poll()
     p.register(a, selectmod.POLLIN | selectmod.POLLRDHUP)
@@ -161,6 +164,8 @@ def test_poll_none_absent_or_negative_timeout_blocks_until_ready(selectmod, sock
 
 @pytest.mark.parametrize("timeout_ms", [50, 1, 0.5], ids=["50ms", "1ms", "fractional-ms"])
 def test_poll_timeout_is_in_milliseconds_and_never_rounded_down(selectmod, socketpair, timeout_ms):
+    if timeout_ms != int(timeout_ms):
+        pypy_stdlib_deviates(selectmod, POLL_TRUNCATES_TIMEOUT)
     a, _ = socketpair()
     p = selectmod.poll()
     p.register(a, selectmod.POLLIN)

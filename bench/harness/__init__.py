@@ -3,6 +3,7 @@
 - ``c_build``: compile a C source of bench/ with gcc into bench/.build/.
 - ``proc``: processes as the OS sees them: CPU time, RSS, fds and threads
   of a process tree (from /proc), CPU placement, the fd limit.
+- ``interpreter``: the Python a server runs under (this one or --python's).
 - ``server_process``: start a server from an argv list, read its
   ``listening on HOST:PORT`` line, stop it by PID.
 - ``loadgen``: drive the C load generator (bench/loadgen.c); server CPU

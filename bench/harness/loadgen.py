@@ -3,6 +3,8 @@
 - ``run_loadgen``: one closed-loop pass; its JSON result as a dict.
 - ``measure``: one pass with the server's CPU time per request added.
 - ``warm_up``: load a fresh server for a while before measuring it.
+- ``warm_up_until_steady``: the same for a JIT-compiled server, in windows,
+  until two in a row agree on its CPU per request.
 - ``idle_rss_per_conn``: server RSS growth per idle connection.
 """
 import json
@@ -54,6 +56,43 @@ def warm_up(server, seconds=1.0, connections=10, size=1024, upper=False):
     """Load a fresh server for a while: first requests are slow (allocator, caches)."""
     return run_loadgen(server.host, server.port, connections=connections, size=size,
                        duration=seconds, upper=upper)
+
+
+JIT_WINDOW = 2.0            # seconds of load per warm-up window of a JIT-compiled server
+STEADY = 0.05               # two windows agree when their CPU per request is this close
+# PyPy's JIT compiles in stages: two early windows can agree on a plateau
+# that a later stage leaves (seen: 8.2 and 7.8 us, then 6 us).
+MIN_JIT_WINDOWS = 3
+
+
+def warm_up_until_steady(server, max_seconds, window=JIT_WINDOW, tolerance=STEADY, upper=False):
+    """Load a server in ``window``-second runs (10 x 1 KiB) until two in a row
+    agree within ``tolerance`` on its CPU per request (after at least
+    MIN_JIT_WINDOWS), or ``max_seconds`` pass.
+
+    For a server under a JIT (PyPy), whose speed changes while hot loops are
+    compiled. Returns each window's ``measure`` result dict; raises
+    RuntimeError if one had errors.
+    """
+    windows = []
+    while len(windows) * window < max_seconds:
+        r = measure(server, connections=10, size=1024, duration=window, upper=upper)
+        if r["errors"] or r["mismatched_bytes"] or not r["requests"]:
+            raise RuntimeError(f"{r['errors']} errors, {r['mismatched_bytes']} bad bytes, "
+                               f"{r['requests']} requests")
+        windows.append(r)
+        if len(windows) >= MIN_JIT_WINDOWS and steady([w["cpu_us_per_req"] for w in windows],
+                                                      tolerance):
+            break
+    return windows
+
+
+def steady(cpus, tolerance=STEADY):
+    """True if the last two of ``cpus`` (CPU us per request) agree within ``tolerance``."""
+    if len(cpus) < 2 or None in cpus[-2:]:
+        return False
+    a, b = cpus[-2:]
+    return abs(b - a) <= tolerance * a
 
 
 def measure(server, warmup=0.0, **kw):

@@ -13,6 +13,7 @@ import resource
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CAN_PIN = hasattr(os, "sched_setaffinity")      # PyPy has neither it nor sched_getaffinity
 
 
 def raise_nofile_limit():
@@ -26,12 +27,17 @@ def raise_nofile_limit():
 def placement(mode):
     """CPU sets (loadgen, server) for mode 'none', 'split' (a CPU each) or 'same'.
 
+    (None, None) means no pinning: mode 'none', one CPU, or an interpreter
+    that cannot pin (``CAN_PIN`` false; the caller says so).
+
     On VMs a request that wakes a process on an idle *other* CPU costs the
     woken server ~15 us more CPU than one on the same CPU, and the scheduler
     picks either way per run; pinning makes the choice explicit and repeatable.
     """
+    if mode == "none" or not CAN_PIN:
+        return None, None
     cpus = sorted(os.sched_getaffinity(0))
-    if mode == "none" or len(cpus) < 2:
+    if len(cpus) < 2:
         return None, None
     if mode == "split":
         return {cpus[0]}, {cpus[1]}

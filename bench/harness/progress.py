@@ -6,10 +6,12 @@ import time
 class Progress:
     """``[ 7/45  15%  eta 2m10s] label`` on stderr; redraws in place on a tty."""
 
-    def __init__(self, total, stream=sys.stderr):
-        self.total, self.done, self.stream = max(total, 1), 0, stream
+    def __init__(self, total, stream=None):
+        # sys.stderr when the run starts, not when this module was imported
+        self.stream = stream or sys.stderr
+        self.total, self.done = max(total, 1), 0
         self.t0 = time.monotonic()
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def show(self, label):
         el = time.monotonic() - self.t0

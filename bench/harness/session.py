@@ -2,9 +2,10 @@
 log, starting and warming up a server, every (size, connections) cell per rep
 with the server order rotated, strace."""
 import os
+import sys
 
 from harness.loadgen import measure, warm_up
-from harness.proc import pin, placement
+from harness.proc import CAN_PIN, pin, placement
 from harness.server_process import ServerProcess, ServerStartError, python_env
 from harness.strace import strace_available, syscalls_per_request
 
@@ -28,6 +29,11 @@ class Session:
     def __init__(self, args):
         self.a = args
         self.env = python_env()
+        if args.pin != "none" and not CAN_PIN:
+            print(f"--pin {args.pin}: this interpreter cannot set CPU affinity (no "
+                  f"os.sched_setaffinity, as on PyPy); the scheduler places the processes, "
+                  f"reported as --pin none", file=sys.stderr)
+            args.pin = "none"
         loadgen_cpus, self.server_cpus = placement(args.pin)
         if loadgen_cpus:
             os.sched_setaffinity(0, loadgen_cpus)      # loadgen runs inherit it
@@ -53,17 +59,21 @@ class Session:
             return None
         if self.server_cpus:
             pin(srv.pid, self.server_cpus)
-        if self.a.server_warmup:
-            try:
-                w = warm_up(srv, self.a.server_warmup, upper=self.a.upper)
-                if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
-                    raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad "
-                                       f"bytes, {w['requests']} requests")
-            except Exception as e:                     # noqa: BLE001: record, go on
-                self.fail(name, f"warm-up failed: {e}")
-                srv.stop()
-                return None
+        try:
+            self.warm_up(srv, entry)
+        except Exception as e:                         # noqa: BLE001: record, go on
+            self.fail(name, f"warm-up failed: {e}")
+            srv.stop()
+            return None
         return srv
+
+    def warm_up(self, srv, entry):
+        """Load a freshly started server before it is measured; raise if that fails."""
+        if self.a.server_warmup:
+            w = warm_up(srv, self.a.server_warmup, upper=self.a.upper)
+            if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
+                raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad "
+                                   f"bytes, {w['requests']} requests")
 
     def load_run(self, srv, entry, size, conns):
         """One measured cell: ``measure``'s result dict (raises on failure)."""

@@ -17,6 +17,12 @@ import sys
 
 RECV_SIZE = 65536       # bytes asked for per recv()
 HIGH_WATER = 1 << 20    # readiness models stop reading a peer while this much is unsent
+# The longest a readiness model's wait lasts. Python runs a signal handler
+# between bytecodes, so a stop signal that lands just before a wait begins is
+# acted on only when the wait returns (seen on PyPy, about once in a few
+# hundred starts): the waits time out this often, as socketserver's
+# serve_forever() polls every 0.5 s.
+STOP_CHECK = 0.5        # seconds
 
 
 def parse_args(doc, extra=None, argv=None):

@@ -68,8 +68,14 @@ def add_options(p):
 
 def main(argv=None):
     args = _common.parse_args(__doc__, add_options, argv)
-    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-        runner.run(serve(args))
+    # What asyncio.run() does, with a loop of our choice (asyncio.Runner and
+    # asyncio.run(loop_factory=) need Python 3.11 and 3.12).
+    loop = loop_factory(args.loop)()
+    try:
+        loop.run_until_complete(serve(args))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":

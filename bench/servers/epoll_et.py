@@ -29,7 +29,7 @@ def serve(args, listener):
     conns = {}                                      # fd -> Conn
     try:
         while True:
-            for fd, events in ep.poll():            # seconds; None blocks
+            for fd, events in ep.poll(_common.STOP_CHECK):   # seconds
                 if fd == lfd:
                     # Accept until EAGAIN: it is an edge too. After EMFILE & co no
                     # new edge comes for the waiting ones; the next connection retries.

@@ -29,7 +29,7 @@ def serve(args, listener):
     # epoll reports what poll() reports; only the kernel's cost per wait differs.
     ep = select.epoll()
     try:
-        serve_with(ep, EPOLLIN, EPOLLOUT, args, listener)
+        serve_with(ep, EPOLLIN, EPOLLOUT, args, listener, _common.STOP_CHECK)
     finally:
         ep.close()
 

@@ -21,14 +21,15 @@ POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
 
 
 def serve(args, listener):
-    serve_with(select.poll(), POLLIN, POLLOUT, args, listener)
+    serve_with(select.poll(), POLLIN, POLLOUT, args, listener, _common.STOP_CHECK * 1000)
 
 
-def serve_with(poller, readable, writable, args, listener):
+def serve_with(poller, readable, writable, args, listener, timeout):
     """The loop over a poll-like object (register/modify/unregister/poll).
 
     ``readable`` and ``writable`` are its event bits: POLLIN and POLLOUT here,
-    EPOLLIN and EPOLLOUT when epoll_lt.py runs this same loop over epoll.
+    EPOLLIN and EPOLLOUT when epoll_lt.py runs this same loop over epoll;
+    ``timeout`` is _common.STOP_CHECK in its poll()'s unit (poll: ms, epoll: s).
     """
     reply = _common.reply_function(args)
     listener.setblocking(False)
@@ -37,7 +38,7 @@ def serve_with(poller, readable, writable, args, listener):
     conns = {}                                      # fd -> Conn
     try:
         while True:
-            for fd, events in poller.poll():        # no timeout: blocks until one is ready
+            for fd, events in poller.poll(timeout):  # blocks until one is ready (or timeout)
                 if fd == lfd:
                     for sock in _common.accept_ready(listener):
                         conns[sock.fileno()] = Conn(sock, readable)

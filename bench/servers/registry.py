@@ -5,14 +5,13 @@ A server is a program in this folder (bench/servers/) plus its options. It
 runs as ``PROGRAM --host HOST --port 0 [options] [--upper]``, prints
 ``listening on HOST:PORT`` first, and SIGINT or SIGTERM stop it (SIGINT even
 when it was started with SIGINT ignored, as a shell starts ``cmd &``).
-Python programs run under the benchmark's own interpreter; a C program is
-built on first use (bench/.build/).
+Python programs run under the benchmark's own interpreter (or the one
+bench_echo.py --python names); a C program is built on first use (bench/.build/).
 """
-import importlib.util
-import sys
 from pathlib import Path
 
 from harness.c_build import build
+from harness.interpreter import THIS
 
 SERVERS_DIR = Path(__file__).resolve().parent
 FD_SETSIZE = 1024                       # glibc's fd_set: select() cannot watch fds >= this
@@ -23,16 +22,22 @@ BUSY_SLEEP = 0.001
 class EchoServer:
     """One server: its name, its program and options, what it is, what it cannot do."""
 
-    def __init__(self, name, program, args=(), what="", max_conns=None, why=None, needs=None):
+    def __init__(self, name, program, args=(), what="", max_conns=None, why=None, needs=None,
+                 cpython_only=False):
         self.name, self.program, self.args, self.what = name, program, list(args), what
         self.max_conns, self.why = max_conns, why
         self.needs = needs              # a module it cannot run without, if any
+        self.cpython_only = cpython_only
 
-    def argv(self, host, upper=False):
-        if self.program.endswith(".c"):
-            run = [build(SERVERS_DIR / self.program)]
+    @property
+    def is_python(self):
+        return self.program.endswith(".py")
+
+    def argv(self, host, upper=False, interpreter=THIS):
+        if self.is_python:
+            run = [interpreter.executable, SERVERS_DIR / self.program]
         else:
-            run = [sys.executable, SERVERS_DIR / self.program]
+            run = [build(SERVERS_DIR / self.program)]
         return [*run, "--host", host, "--port", "0", *self.args, *(["--upper"] if upper else [])]
 
     def cannot(self, conns):
@@ -41,9 +46,12 @@ class EchoServer:
             return self.why
         return None
 
-    def missing(self):
-        """Why this server cannot run on this machine (a module not installed), or None."""
-        if self.needs and importlib.util.find_spec(self.needs) is None:
+    def missing(self, interpreter=THIS):
+        """Why this server cannot run under ``interpreter`` here, or None."""
+        if self.cpython_only and interpreter.implementation != "CPython":
+            return (f"a CPython-only comparison server: {self.needs} does not run on "
+                    f"{interpreter.implementation}")
+        if self.needs and not interpreter.can_import(self.needs):
             return f"{self.needs} not installed"
         return None
 
@@ -74,7 +82,7 @@ SERVERS = [
     EchoServer("asyncio", "asyncio_echo.py", ["--loop", "asyncio"],
                what="asyncio Protocol, stdlib event loop"),
     EchoServer("uvloop", "asyncio_echo.py", ["--loop", "uvloop"],
-               what="asyncio Protocol on uvloop", needs="uvloop"),
+               what="asyncio Protocol on uvloop", needs="uvloop", cpython_only=True),
     EchoServer("c-floor", "c_epoll_echo.c", what="hand-written C epoll server: the floor"),
 ]
 BY_NAME = {s.name: s for s in SERVERS}

@@ -39,7 +39,7 @@ def serve(args, listener):
             # The interest set is rebuilt and handed over on every call.
             readers = [listener] + [s for s, c in conns.items() if c.may_read()]
             writers = [s for s, c in conns.items() if c.out]
-            readable, writable, _ = select.select(readers, writers, [])
+            readable, writable, _ = select.select(readers, writers, [], _common.STOP_CHECK)
             for sock in writable:
                 conns[sock].write_once()
             for sock in readable:

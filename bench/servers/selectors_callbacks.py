@@ -146,7 +146,7 @@ def serve(args, listener):
     sel.register(listener, selectors.EVENT_READ, accept)
     try:
         while True:
-            for key, mask in sel.select():
+            for key, mask in sel.select(_common.STOP_CHECK):
                 key.data(key.fileobj, mask)     # the callback registered with the socket
     finally:
         for key in list(sel.get_map().values()):

@@ -2,17 +2,19 @@
 
     python bench/servers/sigio.py --port 0 [--upper]
 
-What blocks: only sigwaitinfo(). Every socket is non-blocking with O_ASYNC set
+What blocks: only sigwait(). Every socket is non-blocking with O_ASYNC set
 and this process as owner (F_SETOWN), so the kernel sends SIGIO when data, a
 connection, a FIN or send-buffer space arrives. SIGIO, SIGINT and SIGTERM are
-blocked and taken synchronously by sigwaitinfo(): no code runs in a handler.
+blocked and taken synchronously by sigwait() (rt_sigtimedwait(2), as with
+sigwaitinfo(), which PyPy lacks): no code runs in a handler.
 After a SIGIO the loop tries every socket (accept, recv, send) until a whole
 pass finds nothing, then waits again; a SIGIO raised meanwhile stays pending,
 so no wake-up is lost.
 Weakness: SIGIO says "something happened", not where. Standard signals do not
-queue (many events, one SIGIO) and Python's siginfo has no si_fd, so every
-wake-up scans every connection. (In C, F_SETSIG with a real-time signal queues
-one signal per event with si_fd, until that queue overflows.) UNP chapter 25
+queue (many events, one SIGIO) and Python gets no si_fd (even sigwaitinfo()'s
+siginfo lacks it), so every wake-up scans every connection. (In C, F_SETSIG
+with a real-time signal queues one signal per event with si_fd, until that
+queue overflows.) UNP chapter 25
 calls it nearly useless for TCP: it fires for too many conditions to tell apart.
 """
 import fcntl
@@ -36,7 +38,7 @@ def signal_driven(sock):
 def serve(args, listener):
     reply = _common.reply_function(args)
     # Block the signals before any socket can raise SIGIO (its default action
-    # kills the process); blocked, they wait for sigwaitinfo() below.
+    # kills the process); blocked, they wait for sigwait() below.
     signal.pthread_sigmask(signal.SIG_BLOCK, WAKE)
     signal_driven(listener)
     conns = []
@@ -57,9 +59,8 @@ def serve(args, listener):
                     else:
                         still_open.append(conn)
                 conns = still_open
-            info = signal.sigwaitinfo(WAKE)             # sleep until the kernel signals
-            if info.si_signo != signal.SIGIO:           # SIGINT or SIGTERM: stop
-                return
+            if signal.sigwait(WAKE) != signal.SIGIO:    # sleep until the kernel signals;
+                return                                  # SIGINT or SIGTERM: stop
     finally:
         for conn in conns:
             conn.sock.close()

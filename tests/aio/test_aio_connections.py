@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from pypy_deviations import ON_PYPY
+
 CONNECTIONS = 1000
 
 
@@ -33,13 +35,15 @@ def refusing_address():
 @pytest.fixture
 def stalled_address():
     """An address on 127.0.0.1 where a connect hangs (no answer to its SYN):
-    a listener with backlog 0 whose one queued connection fills it."""
+    a listener with backlog 0 whose queue is full."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(0)
-    filler = socket.create_connection(sock.getsockname())
+    # The kernel queues backlog + 1 connections; PyPy's listen(0) asks for 1.
+    fillers = [socket.create_connection(sock.getsockname()) for _ in range(2 if ON_PYPY else 1)]
     yield sock.getsockname()
-    filler.close()
+    for filler in fillers:
+        filler.close()
     sock.close()
 
 
