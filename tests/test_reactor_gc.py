@@ -48,9 +48,11 @@ def test_a_thousand_unclosed_reactors_with_listeners_release_every_fd(reactor_ba
     assert fd_count() == before
     reactor_warnings = [w for w in caught if "unclosed Reactor" in str(w.message)]
     assert len(reactor_warnings) == UNCLOSED
-    for port in ports:
-        with socket.socket() as s:
+    for port in ports:   # rebound as a server would: SO_REUSEADDR passes TIME_WAIT
+        with socket.socket() as s:   # left by earlier tests, never a live listener
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
+            s.listen()
 
 
 def test_unclosed_reactor_with_streams_and_signal_handlers_releases_them(reactor_backend):
