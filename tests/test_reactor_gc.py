@@ -50,6 +50,9 @@ def test_a_thousand_unclosed_reactors_with_listeners_release_every_fd(reactor_ba
     assert len(reactor_warnings) == UNCLOSED
     for port in ports:
         with socket.socket() as s:
+            # As the listeners did: else a connection that used the port and
+            # is in TIME_WAIT refuses the bind; a listener still open does anyway.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
 
 
