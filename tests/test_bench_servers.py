@@ -244,7 +244,7 @@ def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadge
     other = Interpreter(sys.executable)      # another path to this one: what --python does
     bench_echo.main(["--servers", "pymux,c-floor", "--python", sys.executable, "--reps", "1",
                      "--duration", "0.3", "--warmup", "0", "--server-warmup", "0.2",
-                     "--jit-warmup", "4", "--sizes", "64", "--conns", "1", "--pin", "none",
+                     "--jit-warmup", "2", "--sizes", "64", "--conns", "1", "--pin", "none",
                      "--idle-conns", "0", "--strace-requests", "0"])
     out = capsys.readouterr().out
     rows = {line.split("|")[3].strip(): line for line in out.splitlines()

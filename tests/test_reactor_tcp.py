@@ -4,7 +4,9 @@ Transport API, flow control both ways, and a raising data_received.
 The peer is either a reactor client (connect_tcp) or a plain non-blocking
 socket watched with add_reader, so the loop wakes whenever it has news.
 """
+import fcntl
 import hashlib
+import os
 import random
 import socket
 
@@ -479,6 +481,15 @@ def test_get_extra_info_socket_is_a_socket_of_the_connection(reactor, accepted):
     assert isinstance(sock, socket.socket)
     assert sock.getpeername() == peer.sock.getsockname()
     assert sock.type == socket.SOCK_STREAM
+
+
+@pytest.mark.parametrize("name", ["socket", "peername"])
+def test_get_extra_info_leaves_the_connection_non_blocking(reactor, accepted, name):
+    # Blocking, a send to a peer that does not read would stall the loop.
+    proto, peer = accepted()
+    proto.transport.get_extra_info(name)
+    fd = proto.transport.get_extra_info("socket").fileno()   # a dup: same file flags
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
 def test_get_extra_info_of_an_unknown_name_returns_the_default(reactor, accepted):

@@ -234,7 +234,11 @@ class Transport:
         if "socket" not in extra and not self._closing:
             fd = mux_token_fd(self._cloop, self._token)
             if fd >= 0:
-                extra["socket"] = socket.socket(fileno=os.dup(fd))
+                sock = extra["socket"] = socket.socket(fileno=os.dup(fd))
+                # PyPy's socket(fileno=) makes the fd blocking (CPython leaves
+                # it alone), and a dup shares that flag with the fd C sends on:
+                # blocking, one peer that does not read would stall the loop.
+                sock.setblocking(False)
         return extra.get("socket")
 
     def __repr__(self):
