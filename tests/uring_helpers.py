@@ -8,13 +8,18 @@ from pymux import uring
 LONG = 10.0   # seconds: a hang guard only
 
 
-@pytest.fixture
-def ring():
-    """A Ring of 8 entries, closed at teardown. Where the kernel refuses
-    io_uring the test is skipped with the kernel's reason, never silently."""
+def require_uring():
+    """Skip the test where the kernel refuses io_uring, saying why; never
+    silently, and never on a kernel that lets this process make a ring."""
     reason = uring.unavailable_reason()
     if reason is not None:
         pytest.skip(f"io_uring is refused here: {reason}")
+
+
+@pytest.fixture
+def ring():
+    """A Ring of 8 entries, closed at teardown (see require_uring)."""
+    require_uring()
     r = uring.Ring(8)
     yield r
     r.close()
