@@ -8,14 +8,15 @@
 #include "mux_common.h"
 #include "mux_uring_internal.h"
 
-static int check_fd(int fd)
-{
-    return fd < 0 || fd >= MUX_MAX_FD ? -EBADF : 0;
-}
-
 static int check_user_data(int64_t user_data)
 {
     return user_data < 0 ? -EINVAL : 0;
+}
+
+/* An operation on fd: both in range. */
+static int check_fd_op(int fd, int64_t user_data)
+{
+    return fd < 0 || fd >= MUX_MAX_FD ? -EBADF : check_user_data(user_data);
 }
 
 static int check_buffer(const void *buf, int64_t len)
@@ -69,10 +70,8 @@ static int prep_accept(mux_uring_t *r, int fd, int flags, int multishot, int64_t
 int mux_uring_prep_accept(mux_uring_t *r, int fd, int flags, int multishot,
                           int64_t user_data)
 {
-    int rc = check_fd(fd);
+    int rc = check_fd_op(fd, user_data);
 
-    if (rc == 0)
-        rc = check_user_data(user_data);
     if (rc == 0 && (flags & ~SOCK_NONBLOCK) != 0)
         rc = -EINVAL;
     return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_accept(r, fd, flags, multishot, user_data));
@@ -94,11 +93,9 @@ static int prep_io(mux_uring_t *r, int opcode, int fd, const void *buf, int64_t 
 
 static int check_io(int fd, const void *buf, int64_t len, int64_t user_data)
 {
-    int rc = check_fd(fd);
+    int rc = check_fd_op(fd, user_data);
 
-    if (rc == 0)
-        rc = check_buffer(buf, len);
-    return rc < 0 ? rc : check_user_data(user_data);
+    return rc < 0 ? rc : check_buffer(buf, len);
 }
 
 int mux_uring_prep_recv(mux_uring_t *r, int fd, void *buf, int64_t len, int flags,
@@ -139,10 +136,8 @@ static int prep_poll(mux_uring_t *r, int fd, int events, int multishot, int64_t 
 int mux_uring_prep_poll(mux_uring_t *r, int fd, int events, int multishot,
                         int64_t user_data)
 {
-    int rc = check_fd(fd);
+    int rc = check_fd_op(fd, user_data);
 
-    if (rc == 0)
-        rc = check_user_data(user_data);
     if (rc == 0 && events & ~0xffff)   /* poll(2)'s events are a short */
         rc = -EINVAL;
     return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_poll(r, fd, events, multishot, user_data));
