@@ -22,7 +22,10 @@ Memory. The kernel writes a recv's data and reads a send's data whenever
 the operation runs, after prep_*() returned. So the ring keeps a reference
 to each buffer (a cffi view that also pins a bytearray's size) until the
 operation's final completion (the one without ``CQE_F_MORE``), whatever
-the caller drops; close() cancels every operation in flight and collects
+the caller drops. (On PyPy, where a view does not stop a bytearray from
+being resized and moved, the kernel uses ring-owned copies instead: a
+send's data is copied at prep_send(), a recv's into the caller's buffer
+when wait() returns its completion.) close() cancels every operation in flight and collects
 its completion before it lets the buffers go (in the rare case the kernel
 does not answer within a second, they are kept for the life of the
 process). A user_data may be in flight only once at a time (ValueError
@@ -45,6 +48,7 @@ feature).
 """
 import errno
 import operator
+import platform
 import socket
 import time
 import warnings
@@ -75,6 +79,11 @@ CQE_F_MORE = lib.MUX_URING_CQE_F_MORE
 MAX_ENTRIES = lib.MUX_URING_MAX_ENTRIES
 
 _INTS = lib.MUX_URING_CQE_INTS
+# CPython pins a buffer's memory while a view of it exists (a bytearray
+# with one cannot be resized: BufferError), so the kernel may use the
+# caller's memory itself. PyPy moves a resized bytearray regardless, so
+# there the kernel reads and writes ring-owned copies instead.
+_PINNING = platform.python_implementation() == "CPython"
 _USER_DATA_LIMIT = 2**63
 _unpack = ffi.unpack
 
@@ -160,6 +169,15 @@ def _user_data(value):
     if not 0 <= value < _USER_DATA_LIMIT:
         raise OverflowError(f"user_data must be in range(0, 2**63), not {value}")
     return value
+
+
+def _copy_received(keep, nbytes):
+    """Where buffers are not pinned: a recv's data, from the ring's copy
+    into the caller's buffer (as much as it still holds)."""
+    copy, buffer = keep
+    target = memoryview(buffer).cast("B")
+    nbytes = min(nbytes, len(target))
+    target[:nbytes] = ffi.buffer(copy, nbytes)
 
 
 def _flag(value):
@@ -288,8 +306,13 @@ class Ring:
         if nbytes > len(view):
             raise ValueError("buffer too small for requested bytes")
         ud = self._claim(user_data)
-        rc = mux_uring_prep_recv(r, fd, view, nbytes or len(view), operator.index(flags), ud)
-        self._prepared(rc, ud, view)
+        if _PINNING:
+            target = keep = view
+        else:   # the kernel writes into a copy of ours, copied over at completion
+            target = ffi.new("char[]", len(view))
+            keep = (target, buffer)
+        rc = mux_uring_prep_recv(r, fd, target, nbytes or len(view), operator.index(flags), ud)
+        self._prepared(rc, ud, keep)
 
     def prep_send(self, sock, data, user_data, flags=0):
         """send() of a bytes-like object (MSG_NOSIGNAL always); res is the
@@ -297,8 +320,13 @@ class Ring:
         r = self._ring()
         fd = _fileno(sock)
         view = ffi.from_buffer(data)
+        nbytes = len(view)
         ud = self._claim(user_data)
-        rc = mux_uring_prep_send(r, fd, view, len(view), operator.index(flags), ud)
+        if not _PINNING:   # the kernel reads a copy of ours
+            copy = ffi.new("char[]", nbytes)
+            ffi.memmove(copy, view, nbytes)
+            view = copy
+        rc = mux_uring_prep_send(r, fd, view, nbytes, operator.index(flags), ud)
         self._prepared(rc, ud, view)
 
     def prep_poll(self, sock, events, user_data, *, multishot=False):
@@ -369,9 +397,11 @@ class Ring:
         it = iter(_unpack(out, _INTS * n))
         done = list(zip(it, it, it))
         inflight = self._inflight
-        for user_data, _res, flags in done:
+        for user_data, res, flags in done:
             if not flags & CQE_F_MORE:
-                inflight.pop(user_data, None)
+                keep = inflight.pop(user_data, None)
+                if type(keep) is tuple and res > 0:
+                    _copy_received(keep, res)
         return done
 
     def __repr__(self):

@@ -40,17 +40,57 @@ def test_a_recv_buffer_dropped_by_the_caller_lives_until_its_completion(ring, tc
     client.sendall(b"late data")
     assert wait_for(ring, 1)[0][:2] == (1, 9)
     assert all(not any(j) for j in junk)           # the kernel wrote nowhere else
+    gc.collect()                                    # PyPy frees only in a collection
     assert ref() is None                            # let go with the final completion
 
 
-def test_a_send_buffer_is_kept_until_its_completion_and_pinned_against_resizing(ring, tcp_pair):
+@pytest.fixture(params=["pinned", "copied"])
+def buffers(request, monkeypatch):
+    """Both ways the ring keeps buffers safe: pinning the caller's memory
+    (CPython) and copies of its own (PyPy), whichever this runtime uses."""
+    if request.param == "pinned" and not uring._PINNING:
+        pytest.skip("this Python cannot pin a bytearray's memory (PyPy): the ring copies")
+    monkeypatch.setattr(uring, "_PINNING", request.param == "pinned")
+    return request.param
+
+
+def test_a_send_buffer_cannot_change_under_the_kernel(ring, tcp_pair, buffers):
     client, server = tcp_pair
     buf = Buffer(b"x" * 1000)
     ring.prep_send(server, buf, 1)
-    with pytest.raises(BufferError):
-        buf.extend(b"more")                         # the memory the kernel reads cannot move
+    if buffers == "pinned":
+        with pytest.raises(BufferError):
+            buf.extend(b"more")                     # the memory the kernel reads cannot move
+    else:
+        buf[:] = b"y" * 100000                      # resized and moved: the ring sends its copy
     assert wait_for(ring, 1)[0][:2] == (1, 1000)
+    client.settimeout(LONG)
+    assert recv_all(client, 1000) == b"x" * 1000
     buf.extend(b"more")                             # released with the completion
+
+
+def test_a_recv_buffer_cannot_move_under_the_kernel(ring, tcp_pair, buffers):
+    client, server = tcp_pair
+    buf = Buffer(8)
+    ring.prep_recv(server, buf, 1)
+    ring.submit()
+    if buffers == "pinned":
+        with pytest.raises(BufferError):
+            buf.extend(b"more")
+    else:
+        buf.extend(b"\0" * 100000)                 # moved: the kernel writes the ring's copy
+    client.sendall(b"12345678")
+    assert wait_for(ring, 1)[0][:2] == (1, 8)
+    assert buf[:8] == b"12345678"                   # in the caller's buffer by now, either way
+
+
+def recv_all(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "EOF"
+        data += chunk
+    return data
 
 
 def test_a_multishot_operation_keeps_nothing_pinned_beyond_its_last_completion(ring, listener):

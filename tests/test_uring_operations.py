@@ -34,9 +34,9 @@ def test_accept_recv_and_send_echo_over_loopback(ring, listener):
     with socket.create_connection(listener.getsockname(), timeout=LONG) as client:
         (_, fd, flags), _ = wait_for(ring, 1)
         assert fd >= 0 and not flags & uring.CQE_F_MORE
+        assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK   # before PyPy's socket() clears it
+        assert not os.get_inheritable(fd)
         with socket.socket(fileno=fd) as conn:
-            assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
-            assert not os.get_inheritable(fd)
             buf = bytearray(64)
             ring.prep_recv(conn, buf, 2)
             assert ring.wait(0, 0) == []                 # nothing sent yet
