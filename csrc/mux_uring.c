@@ -40,12 +40,12 @@ static const int required_ops[] = {
     MUX_URING_OP_ASYNC_CANCEL, MUX_URING_OP_SEND, MUX_URING_OP_RECV,
 };
 
-static int64_t now_ms(void)
+static int64_t now_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* --- setup ---------------------------------------------------------------- */
@@ -298,6 +298,7 @@ int mux_uring_submit(mux_uring_t *r)
 static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
 {
     unsigned to_submit = publish(r);
+    int64_t deadline = timeout_us >= 0 && to_submit ? now_us() + timeout_us : 0;
     int rc = 0, n;
 
     if ((unsigned)min_complete > cq_ready(r)
@@ -306,9 +307,14 @@ static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
     else if (to_submit)
         rc = mux__io_uring_enter(r->fd, to_submit, 0, 0, NULL, 0);
     n = reap(r, r->out, (int)r->cq_entries);
-    if (n > 0 || rc >= 0 || rc == -ETIME)
+    if (n > 0 || rc == -ETIME || min_complete == 0)
         return n;
-    return rc;   /* -EINTR included: nothing was harvested */
+    if (rc > 0) {
+        /* Note c: the SQE count hid how the wait ended. Not the timeout:
+         * then a signal, which the caller must see (PEP 475). */
+        return timeout_us >= 0 && now_us() >= deadline ? 0 : -EINTR;
+    }
+    return rc;   /* 0 (nothing was waited for), -EINTR, or another error */
 }
 
 int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
@@ -325,7 +331,7 @@ int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
  * patience ran out (note d). Returns how many are still missing. */
 static int64_t cancel_and_collect(mux_uring_t *r)
 {
-    int64_t deadline = now_ms() + MUX__CLOSE_PATIENCE_MS;
+    int64_t deadline = now_us() + MUX__CLOSE_PATIENCE_MS * 1000;
     struct mux__sqe *sqe;
 
     r->inflight -= r->sq_tail - r->sq_published;
@@ -343,13 +349,13 @@ static int64_t cancel_and_collect(mux_uring_t *r)
         sqe->user_data = MUX__UD_INTERNAL;
     }
     while (r->inflight > 0) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - now_us();
         int rc;
 
         if (left <= 0)
             break;
         rc = enter_and_wait(r, publish(r), 1,
-                            (left < MUX__CLOSE_SLICE_MS ? left : MUX__CLOSE_SLICE_MS) * 1000);
+                            left < MUX__CLOSE_SLICE_MS * 1000 ? left : MUX__CLOSE_SLICE_MS * 1000);
         reap(r, NULL, 0);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
             break;

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from uring_helpers import ring  # noqa: F401 (fixture)
+from uring_helpers import listener, ring, tcp_pair  # noqa: F401 (fixtures)
 
 
 class Interrupted(Exception):
@@ -36,3 +36,16 @@ def test_wait_propagates_the_exception_a_handler_raises(ring, alarm, timeout):
     with pytest.raises(Interrupted):
         ring.wait(1, timeout)
     assert time.monotonic() - start < 1.5
+
+
+def test_a_signal_during_a_wait_that_also_submits_does_not_end_it_early(ring, alarm, tcp_pair):
+    # io_uring_enter reports how many SQEs it took, hiding that its wait
+    # was interrupted: the ring must still wait out the remaining time.
+    _, server = tcp_pair
+    calls = []
+    ring.prep_recv(server, bytearray(8), 1)        # submitted by the wait; never completes
+    alarm(lambda signum, frame: calls.append(signum), 0.05)
+    start = time.monotonic()
+    assert ring.wait(1, 0.5) == []
+    assert calls
+    assert 0.5 - 0.005 <= time.monotonic() - start < 5.0
