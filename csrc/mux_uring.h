@@ -133,9 +133,10 @@ int mux_uring_submit(mux_uring_t *r);
 /* Submits what was prepared, waits up to timeout_us microseconds (< 0:
  * forever) until at least min_complete (0 .. cq entries) completions are
  * ready, and harvests all that are ready into the output array. Returns
- * their count: fewer than min_complete when the timeout expired, -EINTR
- * when a signal interrupted a wait that found none (the caller runs its
- * handlers and retries with the remaining time). */
+ * their count: fewer than min_complete when the timeout expired or a
+ * signal came after some had arrived; -EINTR when a signal interrupted a
+ * wait that found none (the caller runs its handlers and retries with the
+ * remaining time). */
 int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us);
 
 #endif
