@@ -1,7 +1,7 @@
 /* mux_uring.c - the io_uring ring of mux_uring.h: setup and mapping, the
  * operation probe, submission, waiting, harvesting, and the close that
  * cancels and collects whatever is still in flight. The SQE preparation
- * lives in mux_uring_prep.c.
+ * lives in mux_uring_prep.c, the provided buffers in mux_uring_buffers.c.
  *
  * Notes about io_uring:
  * a) The rings are shared memory; see mux__load_acquire for the ordering.
@@ -225,6 +225,8 @@ static int reap(mux_uring_t *r, int64_t *out, int max)
         const struct mux__cqe *cqe = &r->cqes[head & r->cq_mask];
 
         head++;
+        if (cqe->flags & MUX__CQE_F_BUFFER)
+            mux__uring_lent(r, cqe->flags >> MUX__CQE_BUFFER_SHIFT);
         if (!(cqe->flags & MUX_URING_CQE_F_MORE)) {
             r->inflight--;
             assert(r->inflight >= 0);
@@ -297,9 +299,13 @@ int mux_uring_submit(mux_uring_t *r)
 
 static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
 {
-    unsigned to_submit = publish(r);
-    int64_t deadline = timeout_us >= 0 && to_submit ? now_us() + timeout_us : 0;
+    unsigned to_submit;
+    int64_t deadline;
     int rc = 0, n;
+
+    mux__uring_give_back(r);   /* the last wait's buffers: read by now */
+    to_submit = publish(r);
+    deadline = timeout_us >= 0 && to_submit ? now_us() + timeout_us : 0;
 
     if ((unsigned)min_complete > cq_ready(r)
             || (mux__load_acquire(r->sq_kflags) & MUX__SQ_CQ_OVERFLOW))
@@ -371,6 +377,7 @@ static int release(mux_uring_t *r, int collect)
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
+    r->uncollected += missing;
     return missing > 0x7fffffff ? 0x7fffffff : (int)missing;
 }
 
@@ -394,6 +401,7 @@ void mux_uring_free(mux_uring_t *r)
     if (r == NULL)
         return;
     release(r, r->forks == mux__fork_generation());
+    mux__uring_free_buffers(r, r->uncollected > 0);
     free(r->timespecs);
     free(r->out);
     free(r);

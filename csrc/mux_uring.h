@@ -56,6 +56,9 @@ enum mux_uring_need {
 };
 
 enum {
+    MUX_URING_CQE_F_BUFFER = 1,    /* IORING_CQE_F_BUFFER: a provided buffer holds the data */
+    MUX_URING_CQE_BUFFER_SHIFT = 16, /* its id is flags >> this */
+    MUX_URING_MAX_BUFFERS = 32768, /* most provided buffers */
     MUX_URING_CQE_F_MORE = 2,      /* IORING_CQE_F_MORE: more completions follow */
     MUX_URING_CQE_INTS = 3,        /* int64s per harvested completion */
     MUX_URING_MAX_ENTRIES = 4096,  /* most SQ entries (the CQ has twice as many) */
@@ -126,6 +129,27 @@ int mux_uring_prep_timeout(mux_uring_t *r, int64_t timeout_ns, int count,
  * (it then completes with -ECANCELED), -ENOENT if not, -EALREADY if it is
  * already running. */
 int mux_uring_prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data);
+
+/* Provided buffers (Linux 5.19): `count` (a power of two, 1 ..
+ * MUX_URING_MAX_BUFFERS) buffers of `size` bytes (count * size <=
+ * MUX_URING_MAX_IO) in one pool the ring owns, handed to the kernel as
+ * buffer group 0 so that a recv takes one only when data arrives: memory
+ * for data in flight, not for every idle connection. Once per ring
+ * (-EEXIST after). */
+int mux_uring_setup_buffers(mux_uring_t *r, int count, int size);
+
+/* The pool: buffer i is at i * size. NULL before setup; never moves; freed
+ * with the ring. */
+char *mux_uring_buffer_pool(mux_uring_t *r);
+
+/* Multishot recv into provided buffers (Linux 6.0; -EINVAL before
+ * mux_uring_setup_buffers): a completion each time data arrives, res bytes
+ * in the buffer whose id is flags >> MUX_URING_CQE_BUFFER_SHIFT (with
+ * MUX_URING_CQE_F_BUFFER). The data stays there until the next
+ * mux_uring_wait, which gives the buffer back to the kernel. It ends
+ * (no MUX_URING_CQE_F_MORE) at end of stream (res 0), on error, and with
+ * -ENOBUFS when every buffer is taken: prepare it again then. */
+int mux_uring_prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data);
 
 /* Submits what was prepared; returns how many operations the kernel took. */
 int mux_uring_submit(mux_uring_t *r);

@@ -75,6 +75,21 @@ struct mux__kernel_timespec {
     long long tv_nsec;
 };
 
+/* A provided-buffer ring's entry; the ring's tail overlays the first
+ * entry's resv field (IORING_REGISTER_PBUF_RING, 5.19). */
+struct mux__buf {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t bid, resv;
+};
+
+struct mux__buf_reg {
+    uint64_t ring_addr;
+    uint32_t ring_entries;
+    uint16_t bgid, flags;
+    uint64_t resv[3];
+};
+
 /* io_uring_enter's argument with IORING_ENTER_EXT_ARG. */
 struct mux__getevents_arg {
     uint64_t sigmask;
@@ -94,7 +109,12 @@ enum {
     MUX__OP_SUPPORTED = 1u << 0,
     MUX__POLL_ADD_MULTI = 1u << 0,       /* in sqe.len */
     MUX__ACCEPT_MULTISHOT = 1u << 0,     /* in sqe.ioprio */
-    MUX__ASYNC_CANCEL_ANY = 1u << 2      /* cancel_flags: every request (5.19) */
+    MUX__ASYNC_CANCEL_ANY = 1u << 2,     /* cancel_flags: every request (5.19) */
+    MUX__REGISTER_PBUF_RING = 22,
+    MUX__SQE_BUFFER_SELECT = 1u << 5,    /* sqe.flags: take a provided buffer */
+    MUX__RECV_MULTISHOT = 1u << 1,       /* in sqe.ioprio (6.0) */
+    MUX__CQE_F_BUFFER = 1u << 0,         /* the buffer id is in flags >> 16 */
+    MUX__CQE_BUFFER_SHIFT = 16
 };
 
 /* mmap offsets of the rings and the SQE array. */
@@ -117,6 +137,7 @@ _Static_assert(offsetof(struct mux__sqe, user_data)
 _Static_assert(offsetof(struct mux__sqe, op_flags)
                == offsetof(struct io_uring_sqe, msg_flags), "sqe.op_flags");
 _Static_assert(sizeof(struct mux__cqe) == sizeof(struct io_uring_cqe), "cqe");
+_Static_assert(sizeof(struct mux__buf) == 16 && sizeof(struct mux__buf_reg) == 40, "pbuf");
 _Static_assert(MUX__FEAT_EXT_ARG == IORING_FEAT_EXT_ARG, "IORING_FEAT_EXT_ARG");
 _Static_assert(MUX__OFF_SQES == IORING_OFF_SQES, "IORING_OFF_SQES");
 #endif

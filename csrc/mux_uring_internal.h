@@ -38,6 +38,7 @@ struct mux_uring {
     unsigned forks;              /* mux__fork_generation() when made */
     unsigned features;           /* IORING_FEAT_* */
     int64_t inflight;            /* prepared operations without their final completion */
+    int64_t uncollected;         /* of those, what close could not collect */
 
     unsigned *sq_khead, *sq_ktail, *sq_kflags, *sq_array;
     unsigned sq_mask, sq_entries;
@@ -57,6 +58,14 @@ struct mux_uring {
     struct mux__kernel_timespec *timespecs;
     int64_t *out;                /* MUX_URING_CQE_INTS * cq_entries */
     uint8_t ops[32];             /* bitmap of the operations the kernel has */
+
+    /* Provided buffers (mux_uring_buffers.c), once set up: */
+    char *pool;                  /* buf_count buffers of buf_size bytes */
+    struct mux__buf *buf_ring;   /* shared with the kernel (page-aligned mmap) */
+    unsigned buf_count, buf_size;
+    uint16_t buf_tail;           /* the tail the kernel was last given */
+    uint16_t *lent;              /* ids reported by the last wait: back to the kernel next */
+    unsigned nlent;
 };
 
 /* Every public entry point holds the ring while it runs. A NULL ring gives
@@ -93,5 +102,13 @@ static inline void mux__uring_release(mux_uring_t *r)
 
 /* A zeroed SQE in the next free slot, or NULL when every slot is taken. */
 struct mux__sqe *mux__uring_next_sqe(mux_uring_t *r);
+
+/* mux_uring_buffers.c: a completion took provided buffer `bid`, which goes
+ * back to the kernel at the next mux__uring_give_back (the next wait). */
+void mux__uring_lent(mux_uring_t *r, unsigned bid);
+void mux__uring_give_back(mux_uring_t *r);
+/* Frees the pool, unless `kernel_may_write` (close could not collect every
+ * operation): then it is left allocated for the life of the process. */
+void mux__uring_free_buffers(mux_uring_t *r, int kernel_may_write);
 
 #endif

@@ -188,3 +188,25 @@ int mux_uring_prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data)
         rc = check_user_data(target);
     return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_cancel(r, target, user_data));
 }
+
+static int prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data)
+{
+    struct mux__sqe *sqe;
+    int rc;
+
+    if (r->pool == NULL)
+        return -EINVAL;   /* no provided buffers to take */
+    if ((rc = take(r, MUX_URING_OP_RECV, fd, user_data, &sqe)) == 0) {
+        sqe->flags = MUX__SQE_BUFFER_SELECT;
+        sqe->buf_index = 0;   /* as buf_group: group 0 */
+        sqe->ioprio = MUX__RECV_MULTISHOT;
+    }
+    return rc;
+}
+
+int mux_uring_prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data)
+{
+    int rc = check_fd_op(fd, user_data);
+
+    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_recv_multishot(r, fd, user_data));
+}

@@ -511,6 +511,101 @@ static void uring_made_before_fork_refuses_use_in_the_child(void)
     mux_uring_free(r);
 }
 
+static void uring_setup_buffers_refuses_bad_sizes_and_a_second_setup(void)
+{
+    mux_uring_t *r = new_ring(4);
+
+    if (r == NULL)
+        return;
+    CHECK(mux_uring_buffer_pool(r) == NULL);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, 0, 1), -EINVAL);   /* no buffers yet */
+    CHECK_EQ(mux_uring_setup_buffers(r, 0, 64), -EINVAL);
+    CHECK_EQ(mux_uring_setup_buffers(r, 3, 64), -EINVAL);        /* not a power of two */
+    CHECK_EQ(mux_uring_setup_buffers(r, MUX_URING_MAX_BUFFERS * 2, 64), -EINVAL);
+    CHECK_EQ(mux_uring_setup_buffers(r, 4, 0), -EINVAL);
+    CHECK_EQ(mux_uring_setup_buffers(r, 4096, MUX_URING_MAX_IO / 2048), -EINVAL);
+    CHECK_EQ(mux_uring_setup_buffers(NULL, 4, 64), -EINVAL);
+    CHECK_EQ(mux_uring_setup_buffers(r, 4, 64), 0);
+    CHECK(mux_uring_buffer_pool(r) != NULL);
+    CHECK_EQ(mux_uring_setup_buffers(r, 4, 64), -EEXIST);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, -1, 1), -EBADF);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, 0, -1), -EINVAL);
+    CHECK_EQ(mux_uring_close(r), 0);
+    CHECK_EQ(mux_uring_setup_buffers(r, 4, 64), -EBADF);
+    mux_uring_free(r);
+}
+
+/* The data of a provided-buffer completion: where its flags say. */
+static const char *provided(mux_uring_t *r, cqe_t c, int size)
+{
+    return mux_uring_buffer_pool(r) + (c.flags >> MUX_URING_CQE_BUFFER_SHIFT) * size;
+}
+
+static void uring_multishot_recv_fills_provided_buffers_and_gets_them_back(void)
+{
+    mux_uring_t *r = new_ring(8);
+    int a, b, i;
+    char msg[16];
+    cqe_t c;
+
+    if (r == NULL)
+        return;
+    tcp_pair(&a, &b);
+    CHECK_EQ(mux_uring_setup_buffers(r, 2, 64), 0);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, a, 5), 0);
+    CHECK_EQ(mux_uring_submit(r), 1);
+    for (i = 0; i < 6; i++) {   /* 6 messages through 2 buffers: each wait gives one back */
+        int n = snprintf(msg, sizeof(msg), "message %d", i);
+
+        CHECK_EQ(send(b, msg, (size_t)n, 0), n);
+        c = wait_for(r, 5);
+        CHECK_EQ(c.res, n);
+        CHECK(c.flags & MUX_URING_CQE_F_BUFFER);
+        CHECK(c.flags & MUX_URING_CQE_F_MORE);
+        CHECK((c.flags >> MUX_URING_CQE_BUFFER_SHIFT) < 2);
+        CHECK(c.res == n && memcmp(provided(r, c, 64), msg, (size_t)n) == 0);
+    }
+    shutdown(b, SHUT_WR);
+    c = wait_for(r, 5);
+    CHECK_EQ(c.res, 0);                                   /* end of stream ends it */
+    CHECK_EQ(c.flags & MUX_URING_CQE_F_MORE, 0);
+    CHECK_EQ(mux_uring_close(r), 0);
+    mux_uring_free(r);
+    close(a);
+    close(b);
+}
+
+static void uring_multishot_recv_ends_with_enobufs_when_every_buffer_is_taken(void)
+{
+    mux_uring_t *r = new_ring(8);
+    int a, b;
+    cqe_t c;
+
+    if (r == NULL)
+        return;
+    tcp_pair(&a, &b);
+    CHECK_EQ(mux_uring_setup_buffers(r, 1, 64), 0);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, a, 5), 0);
+    CHECK_EQ(mux_uring_submit(r), 1);
+    CHECK_EQ(send(b, "one", 3, 0), 3);
+    c = wait_for(r, 5);                                   /* the only buffer, lent to us */
+    CHECK_EQ(c.res, 3);
+    CHECK(c.flags & MUX_URING_CQE_F_MORE);
+    CHECK_EQ(send(b, "two", 3, 0), 3);
+    usleep(50000);                                        /* the kernel finds no buffer */
+    c = wait_for(r, 5);
+    CHECK_EQ(c.res, -ENOBUFS);
+    CHECK_EQ(c.flags & MUX_URING_CQE_F_MORE, 0);
+    CHECK_EQ(mux_uring_prep_recv_multishot(r, a, 5), 0);  /* the buffer is back: again */
+    c = wait_for(r, 5);
+    CHECK_EQ(c.res, 3);
+    CHECK(c.res == 3 && memcmp(provided(r, c, 64), "two", 3) == 0);
+    CHECK_EQ(mux_uring_close(r), 0);
+    mux_uring_free(r);
+    close(a);
+    close(b);
+}
+
 const test_t uring_tests[] = {
     TEST(uring_new_refuses_entries_out_of_range),
     TEST(uring_nop_round_trip_reports_user_data_and_probe_knows_the_ops),
@@ -526,5 +621,8 @@ const test_t uring_tests[] = {
     TEST(uring_closed_ring_refuses_everything),
     TEST(uring_close_collects_every_operation_in_flight),
     TEST(uring_made_before_fork_refuses_use_in_the_child),
+    TEST(uring_setup_buffers_refuses_bad_sizes_and_a_second_setup),
+    TEST(uring_multishot_recv_fills_provided_buffers_and_gets_them_back),
+    TEST(uring_multishot_recv_ends_with_enobufs_when_every_buffer_is_taken),
     {NULL, NULL},
 };
