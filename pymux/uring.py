@@ -25,7 +25,10 @@ operation's final completion (the one without ``CQE_F_MORE``), whatever
 the caller drops. (On PyPy, where a view does not stop a bytearray from
 being resized and moved, the kernel uses ring-owned copies instead: a
 send's data is copied at prep_send(), a recv's into the caller's buffer
-when wait() returns its completion.) close() cancels every operation in flight and collects
+when wait() returns its completion.) Provided buffers (setup_buffers(),
+prep_recv_multishot(), received()) are the ring's own memory: the kernel
+picks one when data arrives, and wait() gives it back at its next call.
+close() cancels every operation in flight and collects
 its completion before it lets the buffers go (in the rare case the kernel
 does not answer within a second, they are kept for the life of the
 process). A user_data may be in flight only once at a time (ValueError
@@ -53,18 +56,20 @@ import socket
 import time
 import warnings
 
-from ._clib import (mux_uring_close, mux_uring_completions, mux_uring_cq_entries,
-                    mux_uring_features, mux_uring_fileno, mux_uring_free, mux_uring_new,
-                    mux_uring_prep_accept, mux_uring_prep_cancel, mux_uring_prep_nop,
-                    mux_uring_prep_poll, mux_uring_prep_recv, mux_uring_prep_send,
-                    mux_uring_prep_timeout, mux_uring_sq_entries, mux_uring_submit,
+from ._clib import (mux_uring_buffer_pool, mux_uring_close, mux_uring_completions,
+                    mux_uring_cq_entries, mux_uring_features, mux_uring_fileno, mux_uring_free,
+                    mux_uring_new, mux_uring_prep_accept, mux_uring_prep_cancel,
+                    mux_uring_prep_nop, mux_uring_prep_poll, mux_uring_prep_recv,
+                    mux_uring_prep_recv_multishot, mux_uring_prep_send, mux_uring_prep_timeout,
+                    mux_uring_setup_buffers, mux_uring_sq_entries, mux_uring_submit,
                     mux_uring_supports, mux_uring_wait)
 from ._errors import oserror
 from ._mux import ffi, lib
 from ._timeouts import retry_on_eintr, to_ns
 from .select import _fileno
 
-__all__ = ["Ring", "available", "unavailable_reason", "CQE_F_MORE", "MAX_ENTRIES",
+__all__ = ["Ring", "available", "unavailable_reason", "CQE_F_MORE", "CQE_F_BUFFER",
+           "MAX_ENTRIES", "MAX_BUFFERS",
            "OP_NOP", "OP_POLL_ADD", "OP_TIMEOUT", "OP_ACCEPT", "OP_ASYNC_CANCEL",
            "OP_SEND", "OP_RECV"]
 
@@ -76,9 +81,13 @@ OP_ASYNC_CANCEL = lib.MUX_URING_OP_ASYNC_CANCEL
 OP_SEND = lib.MUX_URING_OP_SEND
 OP_RECV = lib.MUX_URING_OP_RECV
 CQE_F_MORE = lib.MUX_URING_CQE_F_MORE
+CQE_F_BUFFER = lib.MUX_URING_CQE_F_BUFFER
 MAX_ENTRIES = lib.MUX_URING_MAX_ENTRIES
+MAX_BUFFERS = lib.MUX_URING_MAX_BUFFERS
 
 _INTS = lib.MUX_URING_CQE_INTS
+_BUFFER_SHIFT = lib.MUX_URING_CQE_BUFFER_SHIFT
+_MAX_IO = lib.MUX_URING_MAX_IO
 # CPython pins a buffer's memory while a view of it exists (a bytearray
 # with one cannot be resized: BufferError), so the kernel may use the
 # caller's memory itself. PyPy moves a resized bytearray regardless, so
@@ -188,7 +197,7 @@ class Ring:
     """An io_uring instance: `entries` submission slots (1 .. MAX_ENTRIES,
     rounded up to a power of two) and twice as many completion slots."""
 
-    __slots__ = ("_live", "_inflight", "sq_entries", "cq_entries", "features",
+    __slots__ = ("_live", "_inflight", "_pool", "sq_entries", "cq_entries", "features",
                  "__weakref__")
 
     def __init__(self, entries=256):
@@ -201,6 +210,7 @@ class Ring:
         # keeps it, and so its completion array, alive to its end.
         self._live = (r, mux_uring_completions(r))
         self._inflight = {}   # user_data -> what the kernel may use, till its final completion
+        self._pool = None     # (ring, view of the provided buffers, buffer size) once set up
         self.sq_entries = mux_uring_sq_entries(r)
         self.cq_entries = mux_uring_cq_entries(r)
         self.features = mux_uring_features(r)   # IORING_FEAT_* bits
@@ -227,7 +237,7 @@ class Ring:
         rc = mux_uring_close(live[0])
         if rc < 0:
             raise _failure(rc)
-        self._live = None
+        self._live = self._pool = None
         if rc > 0:
             _UNCOLLECTED.append(self._inflight)
         self._inflight = {}
@@ -357,6 +367,54 @@ class Ring:
         target = _user_data(target)
         ud = self._claim(user_data)
         self._prepared(mux_uring_prep_cancel(r, target, ud), ud)
+
+    # --- provided buffers -------------------------------------------------
+
+    def setup_buffers(self, count, size):
+        """Give the kernel `count` (a power of two, up to MAX_BUFFERS)
+        buffers of `size` bytes, owned by the ring, for prep_recv_multishot:
+        memory is taken when data arrives, not per waiting connection
+        (Linux 5.19). Once per ring."""
+        r = self._ring()
+        count, size = operator.index(count), operator.index(size)
+        if not 1 <= count <= MAX_BUFFERS or count & (count - 1):
+            raise ValueError(f"count must be a power of two in 1 .. {MAX_BUFFERS}")
+        if not 1 <= size or count * size > _MAX_IO:
+            raise ValueError(f"size must be >= 1, with count * size <= {_MAX_IO}")
+        if self._pool is not None:
+            raise ValueError("this ring's buffers are already set up")
+        rc = mux_uring_setup_buffers(r, count, size)
+        if rc < 0:
+            raise _failure(rc)
+        # The ring in the tuple keeps the pool's memory alive with the view.
+        self._pool = (r, ffi.buffer(mux_uring_buffer_pool(r), count * size), size)
+
+    def prep_recv_multishot(self, sock, user_data):
+        """recv() each time data arrives, into a buffer of setup_buffers():
+        a completion per arrival with CQE_F_BUFFER (read it with
+        received()) and CQE_F_MORE while more will come. It ends at end of
+        stream (res 0), on an error, and with -ENOBUFS when every buffer is
+        taken: prepare it again then (Linux 6.0)."""
+        r = self._ring()
+        fd = _fileno(sock)
+        if self._pool is None:
+            raise ValueError("setup_buffers() first: a multishot recv takes provided buffers")
+        ud = self._claim(user_data)
+        self._prepared(mux_uring_prep_recv_multishot(r, fd, ud), ud)
+
+    def received(self, res, flags):
+        """The bytes a completion of prep_recv_multishot brought, from its
+        provided buffer. Call it before the next wait(), which gives the
+        buffer back to the kernel."""
+        self._ring()
+        pool = self._pool
+        if pool is None or not flags & CQE_F_BUFFER:
+            raise ValueError("this completion has no provided buffer")
+        _, view, size = pool
+        start = (flags >> _BUFFER_SHIFT) * size
+        if not 0 <= res <= size or start >= len(view):
+            raise ValueError(f"no such buffer or length: res={res}, flags={flags:#x}")
+        return view[start:start + res]
 
     # --- submission and completion ----------------------------------------
 
