@@ -16,19 +16,16 @@
  * (exit 0). Build: gcc -O2 -Wall -Wextra (the harness does it).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../csrc/mux_uring_abi.h"
+#include "c_server.h"
 
 #define BUF_SIZE 65536
 #define SQ_ENTRIES 1024
@@ -171,14 +168,6 @@ rearm:
     else arm_accept();
 }
 
-/* ASCII a-z to A-Z, like bytes.upper() (branch-free, as c_epoll_echo.c). */
-__attribute__((optimize("tree-vectorize")))
-static void upcase(unsigned char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)(b[i] - (((unsigned char)(b[i] - 'a') < 26) << 5));
-}
-
 static void on_recv(int fd, int res)
 {
     conn_t *c = conns[fd];
@@ -218,44 +207,20 @@ static void reap(void)
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1";
-    int port = -1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--upper")) upper = 1;
-        else if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--host") && i + 1 < argc) host = argv[++i];
-        else { fprintf(stderr, "usage: c_uring_echo --port P [--host H] [--upper]\n"); return 2; }
-    }
-    if (port < 0 || port > 65535) { fprintf(stderr, "c_uring_echo: --port required\n"); return 2; }
-
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
-    struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART: EINTR wakes us */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        fprintf(stderr, "c_uring_echo: bad IPv4 host %s\n", host);
-        return 2;
-    }
-    int one = 1;
-    socklen_t alen = sizeof addr;
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-        || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, SOMAXCONN) < 0
-        || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
-        perror("c_uring_echo: listen");
-        return 1;
-    }
+    server_args_t args;
+    int rc = parse_args(argc, argv, "c_uring_echo", &args);
+    if (rc) return rc;
+    upper = args.upper;
+    prepare_process(on_signal);
+    lfd = listen_on(&args, 0, "c_uring_echo");
+    if (lfd < 0) return lfd == -2 ? 2 : 1;
     if (ring_setup() < 0) { perror("c_uring_echo: io_uring_setup"); return 1; }
     arm_accept();
-    printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
+    printf("listening on %s:%d\n", args.host, args.port);
     fflush(stdout);
 
     while (!stop) {
-        int rc = submit_and_wait(1);
+        rc = submit_and_wait(1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
             fprintf(stderr, "c_uring_echo: io_uring_enter: %s\n", strerror(-rc));
             return 1;
