@@ -28,10 +28,9 @@ send's data is copied at prep_send(), a recv's into the caller's buffer
 when wait() returns its completion.) Provided buffers (setup_buffers(),
 prep_recv_multishot(), received()) are the ring's own memory: the kernel
 picks one when data arrives, and wait() gives it back at its next call.
-close() cancels every operation in flight and collects
-its completion before it lets the buffers go (in the rare case the kernel
-does not answer within a second, they are kept for the life of the
-process). A user_data may be in flight only once at a time (ValueError
+close() cancels every operation in flight and collects its completion
+before it lets the buffers go (in the rare case the kernel does not answer
+within a second, they are kept for the life of the process). A user_data may be in flight only once at a time (ValueError
 otherwise), so a completion and a cancellation always name one operation.
 
 Errors: a closed ring raises ValueError, like a closed epoll object; bad
