@@ -5,7 +5,6 @@
  * on every call; a different value means this process is a child forked
  * after the object was made, whose kernel objects (epoll instance, io_uring
  * ring, sockets) are shared with the parent and must not be changed.
- * (mux_loop.c keeps an older copy of this counter of its own.)
  */
 #ifndef MUX_FORK_H
 #define MUX_FORK_H
