@@ -62,6 +62,33 @@ def test_a_timer_never_fires_before_its_deadline(aio_loop):
     assert min(late) >= 0
 
 
+def test_a_timer_under_a_millisecond_away_never_fires_early(aio_loop):
+    # Each timer is armed by the one before, so the loop waits for it alone:
+    # the wait for a 0.2-0.5 ms timer must not end before it is due (pymux
+    # waits to the microsecond, asyncio rounds its wait up to 1 ms).
+    delays = [0.0002, 0.00025, 0.0003, 0.00037, 0.0004, 0.0005] * 5
+    late = []
+
+    def fired(when, i):
+        late.append(aio_loop.time() - when)
+        if i + 1 < len(delays):
+            arm(i + 1)
+        else:
+            aio_loop.stop()
+
+    def arm(i):
+        if i % 2:
+            handle = aio_loop.call_later(delays[i], lambda: fired(handle.when(), i))
+        else:
+            when = aio_loop.time() + delays[i]
+            aio_loop.call_at(when, fired, when, i)
+
+    arm(0)
+    aio_loop.run_forever()
+    assert len(late) == len(delays)
+    assert min(late) >= 0
+
+
 def test_cancelled_timer_does_not_fire(aio_loop):
     out = []
     handle = aio_loop.call_later(0.01, out.append, "cancelled")
