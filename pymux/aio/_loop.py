@@ -30,9 +30,10 @@ from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
 from time import monotonic as _monotonic
 
-from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_run_once,
-                     mux_loop_wakeup, mux_timer_add)
-from .._errors import check_loop, raise_errno
+from .._backends import new_c_loop
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_run_once, mux_loop_wakeup,
+                     mux_timer_add)
+from .._errors import check_loop
 from .._mux import ffi, lib
 from ._handles import new_handle
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
@@ -49,16 +50,18 @@ _ceil = math.ceil
 
 
 class Loop(asyncio.SelectorEventLoop):
-    """An asyncio event loop on pymux's C core (epoll)."""
+    """An asyncio event loop on pymux's C core.
 
-    def __init__(self):
-        err = ffi.new("int *")
-        cloop = mux_loop_new(lib.MUX_BACKEND_EPOLL, 0, err)
-        if cloop == ffi.NULL:
-            raise_errno(err[0])
+    backend: "epoll" (default), "epoll-et", "poll" or "select", as for
+    pymux.reactor.Reactor (pymux.reactor.BACKENDS); add_reader/add_writer
+    watchers are level-triggered on each."""
+
+    _closed = True   # until asyncio's __init__ runs (its __del__ reads it)
+
+    def __init__(self, backend="epoll"):
         # The safety net if __init__ fails below; close() frees it at once.
-        self._cloop = ffi.gc(cloop, mux_loop_free)
-        self._fired = mux_loop_fired(cloop)
+        self._cloop = ffi.gc(new_c_loop(backend), mux_loop_free)
+        self._fired = mux_loop_fired(self._cloop)
         self._most_fired = 0              # most records one iteration returned
         self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()

@@ -1,4 +1,4 @@
-"""call_later and call_at, on both loops."""
+"""call_later and call_at, on both loops (and every pymux backend)."""
 import asyncio
 import math
 import random
@@ -8,6 +8,9 @@ import time
 import pytest
 
 import pymux.aio
+
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
 
 
 def run_until_stopped(loop, at):
