@@ -4,7 +4,8 @@ Handle(callback, args, loop, context) runs Handle.__init__ (and, for
 timers, TimerHandle.__init__ over it) and asks loop.get_debug(): three
 Python calls per callback scheduled. call_soon and call_at are on every
 request's path, so the loop fills the same attributes in one call instead;
-in debug mode the caller adds the source traceback.
+in debug mode the caller adds the source traceback. (Loop.call_at sets
+them inline, without even this call: keep the two in step.)
 """
 from contextvars import copy_context
 

@@ -28,6 +28,7 @@ from asyncio.base_events import _format_handle
 from asyncio.events import Handle
 from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
+from contextvars import copy_context
 from time import monotonic as _monotonic
 
 from .._backends import new_c_loop
@@ -47,6 +48,7 @@ _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
 _unpack = ffi.unpack
 _ceil = math.ceil
+_new = object.__new__
 
 
 class Loop(asyncio.SelectorEventLoop):
@@ -89,16 +91,16 @@ class Loop(asyncio.SelectorEventLoop):
             raise TypeError("delay must not be None")
         # time() is monotonic(), the C heap's clock: a loop whose time()
         # were another clock could not keep timers on that heap anyway.
-        return self._add_timer(_monotonic() + delay, callback, args, context)
+        timer = self.call_at(_monotonic() + delay, callback, *args, context=context)
+        if timer._source_traceback:   # debug mode: from call_later's caller, as asyncio
+            del timer._source_traceback[-1]
+        return timer
 
     def call_at(self, when, callback, *args, context=None):
+        # One Python call in all (call_at is on every timeout's path): the
+        # deadline_ns and new_handle bodies are inline.
         if when is None:
             raise TypeError("when cannot be None")
-        return self._add_timer(when, callback, args, context)
-
-    def _add_timer(self, when, callback, args, context):
-        """call_at's work; called only by call_at and call_later."""
-        # deadline_ns(when), its fast path inline:
         if -FAST_WHEN < when < FAST_WHEN:
             deadline = _ceil(when * 1e9) + 1
         else:
@@ -111,13 +113,20 @@ class Loop(asyncio.SelectorEventLoop):
         timer_id = mux_timer_add(self._cloop, deadline)
         if timer_id < 0:
             check_loop(timer_id)
-        timer = new_handle(TimerHandle, callback, args, self, context)
+        timer = _new(TimerHandle)
+        timer._context = copy_context() if context is None else context
+        timer._loop = self
+        timer._callback = callback
+        timer._args = args
+        timer._cancelled = False
+        timer._repr = None
+        timer._source_traceback = None
         timer._when = when
         timer._scheduled = True
         timer._timer_id = timer_id
         self._timers[timer_id] = timer
-        if self._debug:   # where call_at or call_later was called
-            timer._source_traceback = extract_stack(sys._getframe(2))
+        if self._debug:   # where call_at was called
+            timer._source_traceback = extract_stack(sys._getframe(1))
         return timer
 
     # --- wake-up ----------------------------------------------------------
