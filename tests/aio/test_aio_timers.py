@@ -1,5 +1,6 @@
 """call_later and call_at, on both loops (and every pymux backend)."""
 import asyncio
+import contextvars
 import math
 import random
 import sys
@@ -90,6 +91,27 @@ def test_a_timer_under_a_millisecond_away_never_fires_early(aio_loop):
     aio_loop.run_forever()
     assert len(late) == len(delays)
     assert min(late) >= 0
+
+
+def test_timers_run_with_their_args_in_their_context(aio_loop):
+    var = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    seen = []
+
+    def record(*args):
+        seen.append((args, var.get()))
+
+    now = aio_loop.time()
+    aio_loop.call_later(0, record)
+    aio_loop.call_later(0.001, record, 1, 2)
+    aio_loop.call_later(0.002, record, context=ctx)
+    aio_loop.call_later(0.003, record, 3, context=ctx)
+    aio_loop.call_at(now + 0.004, record, 4)
+    aio_loop.call_at(now + 0.005, record, context=ctx)
+    run_until_stopped(aio_loop, now + 0.02)
+    assert seen == [((), "outer"), ((1, 2), "outer"), ((), "inner"), ((3,), "inner"),
+                    ((4,), "outer"), ((), "inner")]
 
 
 def test_cancelled_timer_does_not_fire(aio_loop):
