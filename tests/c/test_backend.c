@@ -4,10 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -428,6 +433,44 @@ static void short_timeouts_never_return_early(void)
     }
 }
 
+/* A kernel without epoll_pwait2 (or a seccomp filter that refuses it):
+ * this forked test installs a filter that makes it fail with ENOSYS, and
+ * the epoll backend falls back to epoll_wait rounded up to the ms. */
+static int refuse_epoll_pwait2(void)
+{
+#ifdef SYS_epoll_pwait2
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_epoll_pwait2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+        || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        return -errno;
+#endif
+    return 0;
+}
+
+static void epoll_without_pwait2_rounds_up_to_the_millisecond_never_early(void)
+{
+    mux_backend_t *b;
+    int k;
+
+    REQUIRE(refuse_epoll_pwait2() == 0);
+    b = new_backend(MUX_BACKEND_EPOLL);
+    REQUIRE(b != NULL);
+    for (k = 0; k < 3; k++) {   /* the first wait finds out, the others remember */
+        int64_t t0 = now_us();
+
+        CHECK_EQ(mux_backend_wait(b, 300), 0);
+        CHECK(now_us() - t0 >= 1000);   /* rounded up to 1 ms, not down */
+    }
+    mux_backend_free(b);
+}
+
 static void select_once_reports_the_indices_of_ready_entries(void)
 {
     int p[2], q[2], ready[8], fds[5], n;
@@ -506,6 +549,7 @@ const test_t backend_tests[] = {
     TEST(timeout_ms_rounds_up_so_a_wait_is_never_early_nor_busy),
     TEST(timeout_ts_keeps_every_microsecond),
     TEST(short_timeouts_never_return_early),
+    TEST(epoll_without_pwait2_rounds_up_to_the_millisecond_never_early),
     TEST(select_once_reports_the_indices_of_ready_entries),
     TEST(select_once_refuses_bad_counts_and_out_of_range_fds),
     {NULL, NULL},
