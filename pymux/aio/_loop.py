@@ -12,7 +12,7 @@ and reaches the C loop's watchers through WatcherTable. Replaced:
 - call_at and call_later: timers live on the C heap, and their
   TimerHandle's cancel() removes them there (see _timers.py);
 - call_soon (and so the callbacks futures schedule): the same Handle,
-  built in one call (see _handles.py);
+  built without its __init__ chain (see _handles.py);
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
@@ -36,7 +36,6 @@ from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_run_once, mux_loop_
                      mux_timer_add)
 from .._errors import check_loop
 from .._mux import ffi, lib
-from ._handles import new_handle
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
 from ._watchers import WatcherTable
 
@@ -81,7 +80,16 @@ class Loop(asyncio.SelectorEventLoop):
     def call_soon(self, callback, *args, context=None):
         if self._closed:
             self._check_closed()
-        handle = new_handle(Handle, callback, args, self, context)
+        # new_handle's body, inline: one Python call in all (futures and
+        # streams schedule their callbacks through here).
+        handle = _new(Handle)
+        handle._context = copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_soon")
