@@ -10,7 +10,10 @@ idle scaling time calls made in this process with them.
 - ``interleaved(runs, rounds, calls=None)``: rounds that alternate which
   implementation goes first; medians in ns per operation. ``calls=None``
   calibrates the count once so that a round takes about ROUND_NS.
-- ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio.
+- ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio, plus,
+  when result has a FLOOR entry (the benches' --floor), the time of pymux's
+  C wait call alone and stdlib / that: the ratio pymux would reach if its
+  Python side cost nothing.
 
 This machine is shared: only ratios from the same run mean anything.
 """
@@ -19,6 +22,8 @@ import statistics
 import time
 
 ROUND_NS = 30_000_000       # calibrated rounds aim for ~30 ms of work per implementation
+FLOOR = "C wait"
+FLOOR_HEADER = (" C wait ns | stdlib / C wait |", "---:|---:|")
 
 
 class Fds:
@@ -69,4 +74,7 @@ def interleaved(runs, rounds, calls=None):
 
 def row(label, result):
     std, mux = result["stdlib"], result["pymux"]
-    return f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
+    line = f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
+    if FLOOR in result:
+        line += f" {result[FLOOR]:,.0f} | {std / result[FLOOR]:.2f} |"
+    return line
