@@ -20,6 +20,7 @@ This machine is shared: only ratios from the same run mean anything.
 import socket
 import statistics
 import time
+import types
 
 ROUND_NS = 30_000_000       # calibrated rounds aim for ~30 ms of work per implementation
 FLOOR = "C wait"
@@ -61,6 +62,7 @@ def interleaved(runs, rounds, calls=None):
     Rounds alternate which implementation goes first. ``calls`` per round, or
     with None, calibrated once so that a round takes about ROUND_NS.
     """
+    runs = {name: _own_code(run) for name, run in runs.items()}
     names = list(runs)
     if calls is None:
         probe = max(runs[name](3) for name in names)
@@ -70,6 +72,16 @@ def interleaved(runs, rounds, calls=None):
         for name in names if r % 2 == 0 else reversed(names):
             samples[name].append(runs[name](calls))
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def _own_code(run):
+    """run with a code object of its own. PyPy's JIT compiles one loop per
+    code object: timers that one factory made for the stdlib and for pymux
+    would share a loop specialised for whichever ran first, and the other
+    would run through guard-failure bridges (CPython's specialising
+    interpreter shares its inline caches the same way)."""
+    return types.FunctionType(run.__code__.replace(), run.__globals__, run.__name__,
+                              run.__defaults__, run.__closure__)
 
 
 def row(label, result):
