@@ -366,6 +366,8 @@ class _BaseSelectorImpl(BaseSelector):
         """The (key, events) list for the n codes a wait left."""
         try:
             if JIT_INLINES_CFFI:
+                if n == 1:  # straight-line: no list to unpack, no loop to enter
+                    return [self._pairs[self._codes_ptr[0]]]
                 return self._pairs.ready(_unpack(self._codes_ptr, n))
             if n == 1:  # the most common batch: one index beats slice + map
                 return [self._pairs[self._codes[0]]]
