@@ -1,6 +1,6 @@
 """pymux.select vs the stdlib select module: epoll wait, register and modify.
 
-    python bench/bench_select.py [--rounds 7] [--quick] [--floor]
+    python bench/bench_select.py [--rounds 7] [--quick] [--floor] [--cpu-time]
 
 Both modules watch the same fds: N registered socket ends (both ends of
 N/2 socketpairs, so 10,000 fds fit under a 20,000 fd limit), K of them
@@ -18,6 +18,7 @@ import socket
 import sys
 
 import pymux.select as mux_select
+from harness import microbench
 from harness.microbench import FLOOR, FLOOR_HEADER, Fds, interleaved, per_call, row
 from pymux._clib import mux_backend_wait
 from harness.proc import raise_nofile_limit
@@ -84,12 +85,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="N <= 1000, 3 rounds")
     parser.add_argument("--floor", action="store_true",
                         help="also time pymux's C wait call alone in the epoll.poll(0) rows")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the thread's CPU clock (a loaded machine)")
     args = parser.parse_args()
+    if args.cpu_time:
+        microbench.use_cpu_time()
     rounds = 3 if args.quick else args.rounds
     limit = raise_nofile_limit()
     sizes = [n for n in (10, 100, 1000, 10000) if n + 64 < limit and not (args.quick and n > 1000)]
 
-    print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians\n")
+    clock = "thread CPU time" if args.cpu_time else "wall time"
+    print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians ({clock})\n")
     extra = FLOOR_HEADER if args.floor else ("", "")
     print(f"| epoll.poll(0) | stdlib ns | pymux ns | ratio |{extra[0]}")
     print(f"|---|---:|---:|---:|{extra[1]}")

@@ -1,6 +1,7 @@
 """pymux.selectors vs the stdlib selectors module, class by class.
 
-    python bench/bench_selectors.py [--rounds 7] [--quick] [--classes Epoll,Poll,Select] [--floor]
+    python bench/bench_selectors.py [--rounds 7] [--quick] [--classes Epoll,Poll,Select]
+        [--floor] [--cpu-time]
 
 Each pymux class is measured against its stdlib twin on the same fds:
 
@@ -28,12 +29,12 @@ import argparse
 import selectors as std_selectors
 import socket
 import sys
-import time
 
 import pymux.selectors as mux_selectors
 from pymux._clib import mux_selector_poll
 from pymux._mux import lib
 
+from harness import microbench
 from harness.microbench import FLOOR, FLOOR_HEADER, Fds, interleaved, row
 from harness.proc import raise_nofile_limit
 
@@ -47,20 +48,20 @@ READ, WRITE = std_selectors.EVENT_READ, std_selectors.EVENT_WRITE
 def timed_select(sel):
     def run(calls):
         select = sel.select
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             select(0)
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
 def timed_c_wait(sel):
     def run(calls):
         poll, c_selector = mux_selector_poll, sel._sel
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             poll(c_selector)
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
@@ -88,11 +89,11 @@ def bench_select(cls, n, k, rounds, floor):
 def timed_register_unregister(sel, sock):
     def run(calls):
         register, unregister = sel.register, sel.unregister
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             register(sock, READ)
             unregister(sock)
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
@@ -100,11 +101,11 @@ def timed_modify(sel, sock, first, second):
     """Alternates two modify() calls; ns per call."""
     def run(calls):
         modify = sel.modify
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             modify(sock, *first)
             modify(sock, *second)
-        return (time.perf_counter_ns() - start) / calls / 2
+        return (microbench.clock_ns() - start) / calls / 2
     return run
 
 
@@ -116,7 +117,7 @@ def timed_churn(sel, conns):
     def run(calls):
         get_key, modify, select = sel.get_key, sel.modify, sel.select
         n = len(conns)
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for i in range(calls):
             fd = conns[i % n]
             key = get_key(fd)       # add_writer after a partial send
@@ -124,7 +125,7 @@ def timed_churn(sel, conns):
             select(0)
             key = get_key(fd)       # remove_writer once the buffer is flushed
             modify(fd, key.events & ~WRITE, (key.data[0], None))
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
@@ -175,14 +176,19 @@ def main():
                         help="comma-separated subset of Epoll,Poll,Select")
     parser.add_argument("--floor", action="store_true",
                         help="also time pymux's C wait call alone in the select(0) rows")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the thread's CPU clock (a loaded machine)")
     args = parser.parse_args()
+    if args.cpu_time:
+        microbench.use_cpu_time()
     rounds = 5 if args.quick else max(5, args.rounds)
     classes = [f"{c.strip()}Selector" for c in args.classes.split(",")]
     limit = raise_nofile_limit()
     sizes = [n for n in (10, 100, 1000, 10000) if n + 300 < limit and not (args.quick and n > 1000)]
 
+    clock = "thread CPU time" if args.cpu_time else "wall time"
     print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians, "
-          f"ns per operation; ratio = stdlib / pymux\n")
+          f"ns per operation ({clock}); ratio = stdlib / pymux\n")
     for cls in classes:
         extra = FLOOR_HEADER if args.floor else ("", "")
         print(f"| {cls} | stdlib ns | pymux ns | ratio |{extra[0]}")
