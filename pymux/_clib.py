@@ -6,7 +6,14 @@ call costs one module-global load, as a local alias would. Constants stay
 ``lib.NAME``: a constant cannot be confused with another, and the few read
 on a hot path are copied to module globals where they are used.
 """
+import sys
+
 from ._mux import lib
+
+# PyPy's JIT compiles a cffi call, an index into a C array and a loop over
+# ffi.unpack's list down to a few machine instructions, where CPython pays
+# an interpreted call for each: the hot paths pick their shape by this.
+JIT_INLINES_CFFI = sys.implementation.name == "pypy"
 
 # select(2) in one call (pymux.select.select)
 mux_select_once = lib.mux_select_once
