@@ -16,6 +16,8 @@ from ._server import StartupError, format_address, serve
 from ._workers import run_workers
 
 PROG = "python -m pymux.echo"
+APIS = ("reactor", "protocol", "streams")
+AIO_BACKENDS = ("epoll",)   # pymux.aio.Loop's only backend today
 MAX_SECONDS = 1e9         # ~31 years: any longer is a typo, and overflows the timer heap
 MAX_BUFFER = 2**32 - 1    # the C core's per-stream limit
 MAX_WORKERS = 1024
@@ -37,6 +39,10 @@ signals:
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.api != "reactor" and args.backend not in AIO_BACKENDS:
+        parser.error(f"argument --backend: --api {args.api} runs on pymux.aio, which has "
+                     f"only {', '.join(AIO_BACKENDS)}, not {args.backend} "
+                     f"(--api reactor has every backend)")
     _logs.configure(args.verbose)
     try:
         if args.connect:
@@ -63,7 +69,11 @@ def build_parser():
     p.add_argument("--host", type=listen_host, default="127.0.0.1",
                    help="address or name to listen on (default 127.0.0.1; :: or 0.0.0.0 for all)")
     p.add_argument("--port", type=port_number(0), default=8088, help="0 picks a free port")
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll")
+    p.add_argument("--api", choices=APIS, default="reactor",
+                   help="reactor: pymux.reactor (default); protocol: an asyncio Protocol on "
+                        "pymux.aio; streams: asyncio streams on pymux.aio")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll",
+                   help="the reactor's I/O backend (pymux.aio: epoll only)")
     p.add_argument("--upper", action="store_true", help="reply in upper case")
     p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=1, metavar="N",
                    help="processes sharing the port (SO_REUSEPORT)")
