@@ -126,9 +126,7 @@ class Bench(Session):
         self.warmups.setdefault(name, []).append([w["cpu_us_per_req"] for w in windows])
 
     def load_options(self, name):
-        if BY_NAME[name.split("@")[0]].http:
-            return {"http": True}       # GET "hello": no payload to upper-case
-        return super().load_options(name)
+        return BY_NAME[name.split("@")[0]].load_options(self.a.upper)
 
     def load_run(self, srv, name, size, conns):
         return dict(super().load_run(srv, name, size, conns), server=name)

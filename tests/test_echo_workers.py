@@ -91,6 +91,7 @@ def test_sigkill_of_the_parent_ends_the_workers(server_with, workers_of):
     assert wait_until_gone(workers), "workers outlived their parent"
 
 
+@EVERY_API
 @pytest.mark.parametrize("first_signal", ["to-the-parent", "to-the-process-group"])
 def test_workers_serve_through_the_grace_period_until_a_second_signal(
         server_with, workers_of, first_signal):
@@ -116,6 +117,7 @@ def test_workers_serve_through_the_grace_period_until_a_second_signal(
     assert parse_totals(out) == (1, 1, 5)
 
 
+@EVERY_API
 def test_connections_queued_when_the_order_arrives_are_served_not_reset(
         server_with, workers_of):
     """The workers are stopped (SIGSTOP) while the parent relays the signal

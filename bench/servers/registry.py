@@ -44,6 +44,11 @@ class EchoServer:
         upper = upper and not self.http
         return [*run, "--host", host, "--port", "0", *self.args, *(["--upper"] if upper else [])]
 
+    def load_options(self, upper=False):
+        """How the load generator talks to it (harness.loadgen.loadgen_argv's
+        options): echo payloads (upper-cased if ``upper``), or HTTP GETs."""
+        return {"http": True} if self.http else {"upper": upper}
+
     def cannot(self, conns):
         """Why this server cannot serve ``conns`` connections, or None."""
         if self.max_conns is not None and conns > self.max_conns:
@@ -110,6 +115,3 @@ BY_NAME = {s.name: s for s in SERVERS}
 STUDY_MODELS = ("threads", "pool", "busy", "busy-sleep", "select", "poll", "epoll-lt",
                 "epoll-et", "selectors-callbacks", "pymux", "sigio")
 ECHO_COMPARISON = ("pymux", "selectors", "asyncio", "uvloop", "c-floor")
-ASYNCIO_COMPARISON = ("asyncio", "uvloop", "pymux-aio", "asyncio-streams", "uvloop-streams",
-                      "pymux-aio-streams")
-HTTP_COMPARISON = ("http-asyncio", "http-uvloop", "http-pymux-aio")

@@ -2,18 +2,20 @@
 
 The connections are the reactor's EchoProtocol (its methods are the ones
 asyncio transports have too), and everything else is EchoServer's; what
-differs is how to listen (loop.create_server) and how to find the open
-connections (asyncio loops do not list their transports: a set here).
+differs is how to listen (loop.create_server), how to find the open
+connections (asyncio loops do not list their transports: a set here), and
+the timing of the shutdown's last steps (asyncio admits an accepted
+connection a few iterations after the accept, see ADMIT_ITERATIONS).
 """
 import os
 import socket
 
 from ._server import LISTEN_BACKLOG, EchoServer
 
-# asyncio calls connection_made one iteration after the accept, and a streams
-# handler starts one iteration after that: a connection accepted just before
-# the listener closed is not admitted (counted) yet. So the server stops only
-# once it has been done for this many iterations in a row.
+# How many loop iterations an accepted connection takes to be admitted
+# (counted): asyncio sets it up in a task one iteration after the accept,
+# calls connection_made one iteration later, and a streams handler starts
+# one more iteration later.
 ADMIT_ITERATIONS = 3
 
 
@@ -50,12 +52,30 @@ class AioEchoServer(EchoServer):
         self.open.discard(conn)
         super().connection_ended(conn)
 
-    def stop_when_done(self, iterations=ADMIT_ITERATIONS):
+    def stop_accepting(self):
+        """Stop reading the listeners now, close them (and so the Server)
+        once the connections accepted so far are set up: asyncio drops a
+        connection whose set-up task finds its Server closed, and its
+        client, which saw it open, gets a reset."""
+        for sock in self.server.sockets:
+            self.loop.remove_reader(sock.fileno())
+        self.after_iterations(ADMIT_ITERATIONS, super().stop_accepting)
+
+    def stop_when_done(self):
+        """Stop once done and still done when a connection accepted just
+        before the listeners closed would have been admitted."""
         if self.done():
-            if iterations:
-                self.loop.call_soon(self.stop_when_done, iterations - 1)
-            else:
-                self.loop.stop()
+            self.after_iterations(ADMIT_ITERATIONS, self.stop_if_done)
+
+    def stop_if_done(self):
+        if self.done():
+            self.loop.stop()
+
+    def after_iterations(self, iterations, callback):
+        if iterations:
+            self.loop.call_soon(self.after_iterations, iterations - 1, callback)
+        else:
+            callback()
 
     def connections(self):
         return [conn for conn in self.open if conn.counted]

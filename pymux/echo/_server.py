@@ -50,8 +50,9 @@ class EchoServer:
     """Accepts connections and tracks them for limits, idle timeouts,
     shutdown and totals. `loop` is a pymux Reactor, or an asyncio loop in
     the subclasses: only the methods both have are used here (call_soon,
-    call_later, time, stop); listening and finding the open connections
-    are the two methods each API has its own of."""
+    call_later, time, stop). What each API does its own way is in methods
+    the subclasses override: listen(), connections(), and the bookkeeping
+    around them (connection_started/ended, stop_when_done)."""
 
     def __init__(self, loop, args):
         self.loop = loop
