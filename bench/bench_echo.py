@@ -6,7 +6,12 @@
 
 The servers are chosen by name from bench/servers/registry.py (any of its
 names, the study's models too); the default is pymux, selectors, asyncio,
-uvloop and c-floor. With --python PATH (for example a PyPy venv's python
+uvloop and c-floor. The same asyncio Protocol and streams echo servers run
+on the stdlib loop, uvloop and pymux.aio (asyncio, uvloop, pymux-aio,
+asyncio-streams, uvloop-streams, pymux-aio-streams), and an HTTP/1.1
+"hello" server on asyncio streams on each (http-asyncio, http-uvloop,
+http-pymux-aio): the load generator sends it keep-alive GETs (--sizes is
+not used for it) and checks every response. With --python PATH (for example a PyPy venv's python
 with pymux installed) the Python servers also run under that interpreter,
 side by side, named NAME@TAG (pymux@pypy3.9). A server under a JIT (PyPy)
 is warmed up in 2 s windows (at least three) until two in a row agree within
@@ -117,8 +122,11 @@ class Bench(Session):
         interp = self.interpreters[name]
         if interp is None or not interp.jit:
             return super().warm_up(srv, name)
-        windows = warm_up_until_steady(srv, self.a.jit_warmup, upper=self.a.upper)
+        windows = warm_up_until_steady(srv, self.a.jit_warmup, **self.load_options(name))
         self.warmups.setdefault(name, []).append([w["cpu_us_per_req"] for w in windows])
+
+    def load_options(self, name):
+        return BY_NAME[name.split("@")[0]].load_options(self.a.upper)
 
     def load_run(self, srv, name, size, conns):
         return dict(super().load_run(srv, name, size, conns), server=name)
@@ -183,7 +191,7 @@ def report(bench, summary):
              "",
              "CPU = server CPU time (utime+stime) per request; x pymux / x C floor = "
              "this server's CPU per request divided by pymux's / the C floor's. "
-             "check: every echoed byte verified; 'unfair' when the least served connection "
+             "check: every echoed byte (HTTP: every response) verified; 'unfair' when the least served connection "
              "got under half the requests of the most served one.", "",
              "| size B | conns | server | req/s | p50 us | p99 us | CPU us/req | x pymux | x C floor "
              "| rps spread | check |",

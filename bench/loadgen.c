@@ -6,13 +6,18 @@
  * mode, so one process can saturate a Python server. Prints one JSON line.
  *
  *   loadgen --host H --port P --connections C --size S
- *           (--requests N | --duration SEC) [--warmup SEC] [--upper]
+ *           (--requests N | --duration SEC) [--warmup SEC] [--upper | --http]
  *           [--timeout SEC]
  *   loadgen --host H --port P --idle N [--timeout SEC]
  *
  * Payloads are windows of one random lowercase-letter table, at an offset
  * that changes with every request and connection, so stale, mixed or
  * duplicated data is detected. With --upper the expected echo is upper case.
+ *
+ * With --http each request is `GET / HTTP/1.1` (keep-alive) instead, and the
+ * response is read in full (headers to the blank line, then Content-Length
+ * bytes) and checked: status 200, body "Hello, World!", nothing more; the
+ * connection is then reused. --size is not used.
  * Never hangs: a global deadline (--timeout) ends every run with a report.
  * Build: gcc -O2 -Wall -Wextra -o loadgen loadgen.c (bench/harness/c_build.py does it).
  */
@@ -39,6 +44,10 @@
 #define MAX_EVENTS 256
 #define MAX_PENDING_CONNECTS 256    /* in-flight connects: avoid SYN-queue drops */
 #define MAX_LATENCIES (16u << 20)   /* recorded samples cap (64 MiB) */
+#define RESPONSE_MAX 4096           /* --http: the longest response accepted */
+
+static const char HTTP_REQUEST[] = "GET / HTTP/1.1\r\nHost: loadgen\r\n\r\n";
+static const char HTTP_BODY[] = "Hello, World!";
 
 enum { C_FREE, C_CONNECTING, C_ACTIVE, C_IDLE, C_DEAD };
 
@@ -52,17 +61,18 @@ typedef struct {
     size_t off;              /* pattern offset of the current request */
     size_t sent, rcvd;       /* progress of the current request */
     uint64_t t0;             /* start of the current request, ns */
+    unsigned char *resp;     /* --http: the response read so far (RESPONSE_MAX bytes) */
 } conn_t;
 
 typedef struct {
     const char *host;
-    int port, conns, upper, idle;
+    int port, conns, upper, idle, http;
     size_t size;
     double duration, warmup, timeout;
     long long requests;      /* 0 = duration mode */
 } opts_t;
 
-static opts_t o = { "127.0.0.1", 0, 1, 0, 0, 64, 0, 0, 0, 0 };
+static opts_t o = { "127.0.0.1", 0, 1, 0, 0, 0, 64, 0, 0, 0, 0 };
 static int ep = -1;
 static conn_t *cs;
 static unsigned char *pat, *expect, *scratch;
@@ -83,7 +93,8 @@ static uint64_t now_ns(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen --host H --port P --connections C --size S "
-            "(--requests N | --duration SEC) [--warmup SEC] [--upper] [--timeout SEC]\n"
+            "(--requests N | --duration SEC) [--warmup SEC] [--upper | --http] "
+            "[--timeout SEC]\n"
             "       loadgen --host H --port P --idle N [--timeout SEC]\n");
     exit(2);
 }
@@ -93,6 +104,7 @@ static void parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--upper")) { o.upper = 1; continue; }
+        if (!strcmp(a, "--http")) { o.http = 1; continue; }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
         if (!strcmp(a, "--host")) o.host = v;
@@ -111,6 +123,8 @@ static void parse_args(int argc, char **argv)
     if (o.conns <= 0 || o.size == 0 || o.size > (64u << 20)) usage();
     if ((o.requests > 0) == (o.duration > 0)) usage();  /* exactly one of them */
     if (o.warmup < 0) usage();
+    if (o.http && o.upper) usage();
+    if (o.http) o.size = sizeof HTTP_REQUEST - 1;   /* what conn_send sends */
 }
 
 static void raise_nofile(void)
@@ -165,7 +179,8 @@ static int conn_open(conn_t *c, const struct sockaddr_in *sa)
 static void conn_send(conn_t *c)
 {
     while (c->sent < o.size) {
-        ssize_t n = send(c->fd, pat + c->off + c->sent, o.size - c->sent, MSG_NOSIGNAL);
+        const unsigned char *req = o.http ? (const unsigned char *)HTTP_REQUEST : pat + c->off;
+        ssize_t n = send(c->fd, req + c->sent, o.size - c->sent, MSG_NOSIGNAL);
         if (n > 0) { c->sent += (size_t)n; continue; }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -216,9 +231,68 @@ static void record(uint64_t ns)
     lat[nlat++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+static void request_done(conn_t *c, size_t idx)
+{
+    uint64_t t = now_ns();
+    total_completed++;
+    if (c->measured && measuring) {
+        completed++;
+        c->done++;
+        last_done = t;
+        record(t - c->t0);
+    }
+    conn_start(c, idx);
+}
+
+/* --http: the length of a complete response in buf[0:len), 0 if more is
+ * needed, -1 if it is not `HTTP/1.1 200` with a Content-Length. */
+static long http_response_length(const unsigned char *buf, size_t len)
+{
+    const char *text = (const char *)buf;
+    const char *end = memmem(text, len, "\r\n\r\n", 4);
+    if (!end) return len >= RESPONSE_MAX ? -1 : 0;
+    size_t head = (size_t)(end - text) + 4;
+    if (head < 13 || memcmp(text, "HTTP/1.1 200 ", 13) != 0) return -1;
+    for (const char *line = memchr(text, '\n', head); line && line < end;
+         line = memchr(line + 1, '\n', (size_t)(end - line))) {
+        if (strncasecmp(line + 1, "Content-Length:", 15) == 0) {
+            char *stop;
+            long body = strtol(line + 16, &stop, 10);
+            if (stop == line + 16 || body < 0 || head + (size_t)body > RESPONSE_MAX) return -1;
+            return (long)(head + (size_t)body);
+        }
+    }
+    return -1;
+}
+
+/* --http: read what is available of the current response; once it is
+ * complete, check its body and that nothing follows it. */
+static void conn_recv_http(conn_t *c, size_t idx)
+{
+    while (c->state == C_ACTIVE) {
+        ssize_t n = recv(c->fd, c->resp + c->rcvd, RESPONSE_MAX - c->rcvd, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) { conn_close(c, 1); return; }
+        c->rcvd += (size_t)n;
+        long total = http_response_length(c->resp, c->rcvd);
+        if (total == 0 || (total > 0 && (size_t)total > c->rcvd)) continue;
+        size_t body = sizeof HTTP_BODY - 1;
+        if (total < 0 || (size_t)total != c->rcvd ||
+            memcmp(c->resp + total - body, HTTP_BODY, body) != 0) {
+            mismatched += (long long)c->rcvd;
+            mismatched_reqs++;
+            conn_close(c, 1);
+            return;
+        }
+        request_done(c, idx);
+    }
+}
+
 /* Read what is available of the current response and verify it. */
 static void conn_recv(conn_t *c, size_t idx)
 {
+    if (o.http) { conn_recv_http(c, idx); return; }
     while (c->state == C_ACTIVE && c->rcvd < o.size) {
         ssize_t n = recv(c->fd, scratch, o.size - c->rcvd, 0);
         if (n < 0 && errno == EINTR) continue;
@@ -235,15 +309,7 @@ static void conn_recv(conn_t *c, size_t idx)
         }
         c->rcvd += (size_t)n;
         if (c->rcvd < o.size) return;   /* level-triggered: wait for the rest */
-        uint64_t t = now_ns();
-        total_completed++;
-        if (c->measured && measuring) {
-            completed++;
-            c->done++;
-            last_done = t;
-            record(t - c->t0);
-        }
-        conn_start(c, idx);
+        request_done(c, idx);
     }
 }
 
@@ -364,6 +430,11 @@ int main(int argc, char **argv)
         expect[i] = o.upper ? (unsigned char)toupper(pat[i]) : pat[i];
     }
     for (int i = 0; i < o.conns; i++) cs[i].fd = -1;
+    if (o.http) {
+        unsigned char *resp = malloc((size_t)o.conns * RESPONSE_MAX);
+        if (!resp) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
+        for (int i = 0; i < o.conns; i++) cs[i].resp = resp + (size_t)i * RESPONSE_MAX;
+    }
 
     double connect_s = 10.0 + o.conns / 500.0;
     uint64_t connect_deadline = start + (uint64_t)((connect_s < o.timeout ? connect_s : o.timeout) * 1e9);
@@ -433,7 +504,7 @@ int main(int argc, char **argv)
            "\"mismatched_requests\": %lld, \"elapsed_s\": %.6f, \"rps\": %.1f, "
            "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, "
            "\"max_us\": %.2f, \"mean_us\": %.2f, \"connections\": %d, \"connected\": %d, "
-           "\"connect_errors\": %lld, \"size\": %zu, \"upper\": %s, "
+           "\"connect_errors\": %lld, \"size\": %zu, \"upper\": %s, \"http\": %s, "
            "\"total_requests\": %lld, \"in_flight\": %d, \"conn_min_requests\": %lld, "
            "\"conn_max_requests\": %lld, \"timed_out\": %s}\n",
            completed, errors, mismatched, mismatched_reqs, elapsed,
@@ -441,6 +512,7 @@ int main(int argc, char **argv)
            pct_us(50), pct_us(90), pct_us(99), pct_us(99.9),
            nlat ? lat[nlat - 1] / 1000.0 : 0.0, nlat ? sum / nlat / 1000.0 : 0.0,
            o.conns, connected, connect_errors, o.size, o.upper ? "true" : "false",
+           o.http ? "true" : "false",
            total_completed, nactive, cmin < 0 ? 0 : cmin, cmax, timed_out ? "true" : "false");
     fflush(stdout);
     for (int i = 0; i < o.conns; i++)

@@ -133,6 +133,9 @@ class Study(Session):
     def cannot(self, model, conns):
         return model.cannot(conns)
 
+    def load_options(self, model):
+        return model.load_options(self.a.upper)
+
     def load_run(self, srv, model, size, conns):
         with PeakSampler(srv.pid) as peak:
             r = super().load_run(srv, model, size, conns)

@@ -20,6 +20,10 @@ import time
 import pytest
 
 BACKENDS = ("epoll", "epoll-et", "poll", "select")
+APIS = ("reactor", "protocol", "streams")   # --api: pymux.reactor, asyncio Protocol, streams
+# (api, backend): every backend under every API (pymux.aio has them all too).
+SERVED_BY = [(a, b) for a in APIS for b in BACKENDS]
+EVERY_API = pytest.mark.parametrize("api", APIS)   # with server_with: one server per API
 
 # Hang guards only: generous, since CI also runs under AddressSanitizer.
 START_TIMEOUT = 30.0
@@ -109,13 +113,13 @@ def env_for_memory_measurement():
     return env
 
 
-def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
+def start_echo_server(*args, backend="epoll", api="reactor", host="127.0.0.1", nofile=None,
                       timeout=START_TIMEOUT, env=None, new_session=False):
-    """Start `python -m pymux.echo --host H --port 0 --backend B *args` and
-    wait for its `listening on` line. Raises (after stopping it) if that
+    """Start `python -m pymux.echo --host H --port 0 --api A --backend B *args`
+    and wait for its `listening on` line. Raises (after stopping it) if that
     never comes. new_session: its own session and process group (whose id
     is its PID), so a test can signal the group."""
-    cmd = echo_command("--host", host, "--port", "0", "--backend", backend, *args,
+    cmd = echo_command("--host", host, "--port", "0", "--api", api, "--backend", backend, *args,
                        nofile=nofile)
     stderr_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -134,13 +138,22 @@ def start_echo_server(*args, backend="epoll", host="127.0.0.1", nofile=None,
 
 
 @pytest.fixture
-def server_with():
-    """Factory fixture (import it into a test module to use it):
+def api():
+    """The --api of the servers server_with starts: the reactor, unless the
+    test parametrizes it (EVERY_API) to run against each API."""
+    return "reactor"
+
+
+@pytest.fixture
+def server_with(api):
+    """Factory fixture (import it, and `api`, into a test module to use it):
     ``server_with(*args, **kwargs)`` starts an echo server as
-    start_echo_server does; killed at teardown if still running."""
+    start_echo_server does (--api: the `api` fixture's unless given); killed
+    at teardown if still running."""
     started = []
 
     def start(*args, **kwargs):
+        kwargs.setdefault("api", api)
         started.append(start_echo_server(*args, **kwargs))
         return started[-1]
 

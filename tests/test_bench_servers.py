@@ -10,6 +10,10 @@ really starves connections beyond its threads, select() turns away fds >=
 FD_SETSIZE, the selectors model fails clearly without pymux.selectors, the
 driver reports such failures and limits in its table instead of crashing, and
 bench_echo.py --python runs the Python servers under another interpreter too.
+The HTTP "hello" servers (asyncio streams on each loop) answer GET with
+keep-alive, HEAD, a bad request and Connection: close as HTTP/1.1 says,
+serve loadgen.c --http byte-correct, and stop on SIGTERM; loadgen --http
+rejects what is not that response.
 """
 import os
 import resource
@@ -30,6 +34,9 @@ from harness.server_process import ServerProcess, python_env  # noqa: E402
 from servers.registry import BY_NAME, SERVERS_DIR  # noqa: E402
 
 HOST = "127.0.0.1"
+ECHO_SERVERS = [name for name, server in BY_NAME.items() if not server.http]
+HTTP_SERVERS = [name for name, server in BY_NAME.items() if server.http]
+HELLO_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
 
 # A sitecustomize that makes `import pymux.selectors` fail, as on a checkout
 # where it does not exist yet.
@@ -103,7 +110,7 @@ def test_every_program_in_the_servers_folder_is_in_the_registry():
     assert programs - {"registry.py"} == {s.program for s in BY_NAME.values()}
 
 
-@pytest.mark.parametrize("name", BY_NAME)
+@pytest.mark.parametrize("name", ECHO_SERVERS)
 def test_server_echoes_byte_exact_and_stops_on_sigint(name, loadgen, start):
     srv = start(server_argv(name, upper=True))
     for size, requests in ((100, 400), (256 * 1024, 20)):
@@ -127,7 +134,7 @@ def test_server_stops_on_sigint_even_when_started_with_sigint_ignored(name, star
     assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
 
 
-@pytest.mark.parametrize("name", BY_NAME)
+@pytest.mark.parametrize("name", ECHO_SERVERS)
 def test_server_survives_closed_connections_and_stops_on_sigterm(name, start):
     srv = start(server_argv(name))
     addr = (srv.host, srv.port)
@@ -150,6 +157,63 @@ def test_server_survives_closed_connections_and_stops_on_sigterm(name, start):
     assert srv.alive()
     assert stopped_by(srv, signal.SIGTERM) == 0, srv.stderr_tail()
     idle.close()
+
+
+def read_response(sock):
+    """One HTTP response: (its head, its body), read by its Content-Length."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        if not byte:
+            raise AssertionError(f"EOF inside a response head: {head!r}")
+        head += byte
+    length = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+              if line.startswith(b"content-length:")]
+    assert len(length) == 1, head
+    return head, recv_exactly(sock, length[0])
+
+
+@pytest.mark.parametrize("name", HTTP_SERVERS)
+def test_http_server_answers_get_on_a_kept_alive_connection_and_stops_on_sigterm(name, start):
+    srv = start(server_argv(name))
+    with socket.create_connection((srv.host, srv.port), timeout=10) as c:
+        for path in (b"/", b"/again", b"/"):   # one connection: keep-alive
+            c.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\n\r\n" % path)
+            assert read_response(c) == (HELLO_HEAD, b"Hello, World!")
+        c.sendall(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n")
+        c.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")   # HEAD had no body
+        assert recv_exactly(c, len(HELLO_HEAD)) == HELLO_HEAD
+        assert read_response(c) == (HELLO_HEAD, b"Hello, World!")
+        c.sendall(b"DELETE / HTTP/1.1\r\nHost: test\r\n\r\n")
+        head, body = read_response(c)
+        assert head.startswith(b"HTTP/1.1 405 ") and body == b""
+        c.sendall(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert read_response(c) == (HELLO_HEAD, b"Hello, World!")
+        assert c.recv(1) == b"", "still open after Connection: close"
+    for bad in (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", b"nonsense\r\n\r\n"):
+        with socket.create_connection((srv.host, srv.port), timeout=10) as c:
+            c.sendall(bad)
+            head, _ = read_response(c)
+            assert head.startswith(b"HTTP/1.1 400 "), (bad, head)
+            assert c.recv(1) == b""
+    assert srv.alive()
+    assert stopped_by(srv, signal.SIGTERM) == 0, srv.stderr_tail()
+
+
+@pytest.mark.parametrize("name", HTTP_SERVERS)
+def test_http_server_serves_the_load_generator_correct_responses(name, loadgen, start):
+    srv = start(server_argv(name))
+    r = run_loadgen(srv.host, srv.port, connections=10, requests=2000, http=True, timeout=30)
+    assert (r["errors"], r["mismatched_bytes"], r["requests"]) == (0, 0, 2000), r
+    assert r["conn_min_requests"] > 0, f"a connection got no response: {r}"
+    assert stopped_by(srv, signal.SIGINT) == 0, srv.stderr_tail()
+
+
+def test_loadgen_http_mode_rejects_what_is_not_the_hello_response(loadgen, start):
+    # An echo server sends the GET back: not a 200 response.
+    srv = start(server_argv("c-floor"))
+    r = run_loadgen(srv.host, srv.port, connections=2, requests=10, http=True, timeout=30)
+    assert r["requests"] == 0 and r["errors"] == 2 and r["mismatched_requests"] == 2, r
 
 
 def test_pool_starves_connections_beyond_its_threads(start):
@@ -277,3 +341,16 @@ def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadge
     assert f"pymux@{other.tag}: {other}" in out                    # which interpreter ran it
     if other.jit:                 # PyPy: warmed up in windows, which the report lists
         assert f"| pymux@{other.tag} | " in out.split("### JIT warm-up")[1], out
+
+
+def test_bench_echo_drives_the_http_servers(loadgen, capsys):
+    import bench_echo
+    bench_echo.main(["--servers", ",".join(HTTP_SERVERS), "--reps", "1", "--duration", "0.3",
+                     "--warmup", "0", "--server-warmup", "0.2", "--sizes", "64", "--conns", "10",
+                     "--pin", "none", "--idle-conns", "0", "--strace-requests", "0"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[3].strip(): line for line in out.splitlines()
+            if line.startswith("| 64 | 10 |")}
+    ran = {name for name in HTTP_SERVERS if BY_NAME[name].missing() is None}
+    assert set(rows) == ran, out
+    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out

@@ -1,13 +1,13 @@
 """A client that sends up to 100 MB and never reads: the echo server must
 stop reading from it once its reply buffer reaches --max-buffer, so the
 client's send blocks and the server's memory stays flat (RSS, from /proc).
-Every backend."""
+Every backend and --api."""
 import select
 import time
 
 import pytest
 
-from echo_helpers import BACKENDS, connect, env_for_memory_measurement, start_echo_server
+from echo_helpers import SERVED_BY, connect, env_for_memory_measurement, start_echo_server
 
 MiB = 1024 * 1024
 MAX_BUFFER = 1 * MiB
@@ -20,9 +20,10 @@ BLOCKED_FOR = 0.5      # no send progress for this long: the client is blocked
 SEND_DEADLINE = 30.0   # hang guard for the whole send phase
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=SERVED_BY, ids="-".join)
 def server(request):
-    s = start_echo_server("--max-buffer", MAX_BUFFER, backend=request.param,
+    api, backend = request.param
+    s = start_echo_server("--max-buffer", MAX_BUFFER, api=api, backend=backend,
                           env=env_for_memory_measurement())
     yield s
     s.stop()

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from echo_helpers import (START_TIMEOUT, echo_command, parse_totals, round_trip,  # noqa: F401
-                          server_with)
+from echo_helpers import (APIS, START_TIMEOUT, api, echo_command, parse_totals,  # noqa: F401
+                          round_trip, server_with)
 
 PREFIX = "python -m pymux.echo: error: "
 
@@ -49,6 +49,10 @@ BAD_OPTIONS = {
     "host-not-local": (["--host", "192.0.2.1"],   # TEST-NET-1: never a local address
                        "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
     "host-not-local-workers": (["--host", "192.0.2.1", "--workers", "2"],
+                               "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+    "host-not-local-protocol": (["--host", "192.0.2.1", "--api", "protocol"],
+                                "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+    "host-not-local-streams": (["--host", "192.0.2.1", "--api", "streams"],
                                "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
     "host-not-local-ipv6": (["--host", "2001:db8::1"],   # documentation prefix
                             "cannot listen on [2001:db8::1]:0: Cannot assign requested address"),
@@ -98,13 +102,14 @@ def test_connect_to_a_closed_port_is_a_one_line_error_with_status_2():
     assert_one_line_error(result, f"cannot connect to 127.0.0.1:{port}: Connection refused")
 
 
+@pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_port_in_use_is_a_one_line_error_with_status_2(workers):
+def test_a_port_in_use_is_a_one_line_error_with_status_2(workers, api):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_echo("--port", port, "--workers", workers)
+        result = run_echo("--port", port, "--workers", workers, "--api", api)
     assert_one_line_error(result, f"cannot listen on 127.0.0.1:{port}: Address already in use")
 
 

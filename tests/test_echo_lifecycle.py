@@ -1,16 +1,19 @@
-"""Echo server processes: SIGINT prints the totals and exits 0, and the
+"""Echo server processes: SIGINT prints the totals and exits 0 (every --api), and the
 --connect interactive client. (Graceful shutdown: test_echo_shutdown.py;
 --workers: test_echo_workers.py.)"""
 import signal
 import subprocess
 import sys
 
-from echo_helpers import (STOP_TIMEOUT, connect, parse_totals, recv_exactly, round_trip,
+import pytest
+
+from echo_helpers import (APIS, STOP_TIMEOUT, connect, parse_totals, recv_exactly, round_trip,
                           start_echo_server)
 
 
-def test_sigint_prints_the_totals_and_exits_zero():
-    server = start_echo_server()
+@pytest.mark.parametrize("api", APIS)
+def test_sigint_prints_the_totals_and_exits_zero(api):
+    server = start_echo_server(api=api)
     try:
         for i in range(3):
             assert round_trip(server.address, b"12345") == b"12345"
@@ -24,8 +27,9 @@ def test_sigint_prints_the_totals_and_exits_zero():
     assert nbytes == 15
 
 
-def test_sigint_counts_connections_still_open():
-    server = start_echo_server("--grace", 0.2)
+@pytest.mark.parametrize("api", APIS)
+def test_sigint_counts_connections_still_open(api):
+    server = start_echo_server("--grace", 0.2, api=api)
     sock = connect(server.address)
     try:
         sock.sendall(b"open")
@@ -38,8 +42,9 @@ def test_sigint_counts_connections_still_open():
     assert parse_totals(out) == (1, 1, 4)
 
 
-def test_sigterm_exits_zero_too():
-    server = start_echo_server()
+@pytest.mark.parametrize("api", APIS)
+def test_sigterm_exits_zero_too(api):
+    server = start_echo_server(api=api)
     try:
         code, out = server.stop(signal.SIGTERM)
     finally:

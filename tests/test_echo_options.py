@@ -1,8 +1,12 @@
-"""Echo server options: --idle-timeout, --upper, --max-connections."""
+"""Echo server options: --idle-timeout, --upper, --max-connections; the
+same tests for every --api (the reactor, an asyncio Protocol, streams)."""
 import socket
 import time
 
-from echo_helpers import connect, recv_exactly, round_trip, server_with  # noqa: F401 (fixture)
+from echo_helpers import (EVERY_API, api, connect, recv_exactly, round_trip,  # noqa: F401
+                          server_with)
+
+pytestmark = EVERY_API
 
 IDLE = 0.5
 IDLE_GUARD = 10.0   # hang guard: the idle close must come well before this

@@ -1,8 +1,8 @@
-"""The echo server (`python -m pymux.echo`) on every backend: byte-exact round
+"""The echo server (`python -m pymux.echo`) on every backend and --api: byte-exact round
 trips from 0 B to 64 MiB, 1,000 concurrent connections, half-close, and a
 client reset in the middle of a transfer.
 
-One server per backend serves the whole module; every test checks that it
+One server per (api, backend) serves the whole module; every test checks that it
 is still alive afterwards.
 """
 import random
@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from echo_helpers import (BACKENDS, IO_TIMEOUT, Sender, connect, receive_and_compare,
+from echo_helpers import (IO_TIMEOUT, SERVED_BY, Sender, connect, receive_and_compare,
                           recv_exactly, recv_until_eof, round_trip, start_echo_server)
 
 MiB = 1024 * 1024
@@ -22,9 +22,10 @@ CONCURRENT = 1000
 NOFILE = 4096              # for the server and for this process
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=SERVED_BY, ids="-".join)
 def echo_server(request):
-    server = start_echo_server(backend=request.param, nofile=(NOFILE, None))
+    api, backend = request.param
+    server = start_echo_server(api=api, backend=backend, nofile=(NOFILE, None))
     yield server
     server.stop()
 

@@ -2,7 +2,8 @@
 SIGTERM or SIGHUP) stops accepting, open connections are still served until
 they end or --grace passes (a second signal: at once), then every connection
 gets its queued replies and FIN, never a reset while its peer reads, and the
-totals count the bytes the peers really received."""
+totals count the bytes the peers really received. Every --api (the reactor,
+an asyncio Protocol, streams) passes the same tests."""
 import os
 import selectors
 import signal
@@ -11,9 +12,9 @@ import time
 
 import pytest
 
-from echo_helpers import (BACKENDS, IO_TIMEOUT, SHUTTING_DOWN, Sender, connect,  # noqa: F401
-                          parse_totals, read_to_eof, receive_and_compare, recv_exactly,
-                          server_with)
+from echo_helpers import (EVERY_API, IO_TIMEOUT, SERVED_BY, SHUTTING_DOWN, Sender,  # noqa: F401
+                          api, connect, parse_totals, read_to_eof, receive_and_compare,
+                          recv_exactly, server_with)
 
 MiB = 1024 * 1024
 LONG_GRACE = 600   # longer than every hang guard: only the clients (or a 2nd signal) end it
@@ -27,7 +28,7 @@ def signal_and_wait_for_shutdown(server, sig):
     server.wait_for_log(SHUTTING_DOWN)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("api, backend", SERVED_BY)
 def test_clients_that_read_only_after_sigterm_get_every_byte_and_the_totals_match(
         server_with, backend):
     clients, size = 5, 8 * MiB
@@ -64,6 +65,7 @@ def test_clients_that_read_only_after_sigterm_get_every_byte_and_the_totals_matc
     assert requests >= clients
 
 
+@EVERY_API
 @pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: s.name)
 def test_a_stop_signal_stops_accepting_but_serves_open_connections_until_they_close(
         server_with, sig):
@@ -83,6 +85,7 @@ def test_a_stop_signal_stops_accepting_but_serves_open_connections_until_they_cl
     assert parse_totals(out)[0::2] == (1, 6 + 3 * 7)
 
 
+@EVERY_API
 @pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: s.name)
 def test_a_second_signal_ends_the_grace_period_at_once(server_with, sig):
     server = server_with("-v", "--grace", LONG_GRACE)
@@ -97,6 +100,7 @@ def test_a_second_signal_ends_the_grace_period_at_once(server_with, sig):
     assert parse_totals(out) == (1, 1, 6)
 
 
+@EVERY_API
 def test_grace_expiry_closes_an_idle_connection_with_eof_not_a_reset(server_with):
     server = server_with("--grace", 0.3)
     with connect(server.address) as idle:
@@ -109,6 +113,7 @@ def test_grace_expiry_closes_an_idle_connection_with_eof_not_a_reset(server_with
     assert parse_totals(out) == (1, 0, 0)
 
 
+@EVERY_API
 def test_grace_expiry_finishes_a_busy_connection_without_reset_and_counts_what_came_back(
         server_with):
     """A client that sends and reads all the time: once the grace period is
@@ -147,6 +152,7 @@ def test_grace_expiry_finishes_a_busy_connection_without_reset_and_counts_what_c
     assert parse_totals(out)[0::2] == (1, received)
 
 
+@EVERY_API
 @pytest.mark.parametrize("size, client_buffer", [(256 * 1024, 32 * 1024), (8 * MiB, None)],
                          ids=["fits-in-kernel-buffers", "backs-up-in-the-server"])
 def test_a_peer_that_never_reads_is_reset_at_the_end_and_counted_for_what_it_received(
@@ -173,6 +179,7 @@ def test_a_peer_that_never_reads_is_reset_at_the_end_and_counted_for_what_it_rec
     assert isinstance(error, ConnectionResetError)
 
 
+@EVERY_API
 def test_sighup_after_the_terminal_went_away_exits_zero_without_a_traceback(server_with):
     """A hangup usually means stdout is gone too: printing the totals fails
     (EPIPE here, EIO on a terminal), and the server still exits cleanly."""

@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
-from echo_helpers import (SHUTTING_DOWN, children, connect, gone_or_zombie,  # noqa: F401
-                          kill_if_alive, parse_totals, read_to_eof, recv_exactly, round_trip,
-                          server_with, stop_and_wait, wait_until_gone)
+from echo_helpers import (EVERY_API, SHUTTING_DOWN, api, children, connect,  # noqa: F401
+                          gone_or_zombie, kill_if_alive, parse_totals, read_to_eof,
+                          recv_exactly, round_trip, server_with, stop_and_wait, wait_until_gone)
 
 LONG_GRACE = 600   # longer than every hang guard
 SERVED_BY = re.compile(r"^\S+ \S+ (\d+) pymux\.echo: connection from ", re.M)
@@ -30,6 +30,7 @@ def workers_of():
     kill_if_alive(seen)
 
 
+@EVERY_API
 def test_two_workers_serve_clients_end_to_end(server_with, workers_of):
     server = server_with("--workers", 2)
     assert len(workers_of(server)) == 2
@@ -53,6 +54,7 @@ def test_a_stop_signal_to_the_parent_stops_the_workers_and_prints_the_totals(
     assert wait_until_gone(workers)
 
 
+@EVERY_API
 def test_the_totals_include_every_workers_connections_closed_and_still_open(
         server_with, workers_of):
     server = server_with("-v", "--workers", 2, "--grace", 0.3)
@@ -89,6 +91,7 @@ def test_sigkill_of_the_parent_ends_the_workers(server_with, workers_of):
     assert wait_until_gone(workers), "workers outlived their parent"
 
 
+@EVERY_API
 @pytest.mark.parametrize("first_signal", ["to-the-parent", "to-the-process-group"])
 def test_workers_serve_through_the_grace_period_until_a_second_signal(
         server_with, workers_of, first_signal):
@@ -114,6 +117,7 @@ def test_workers_serve_through_the_grace_period_until_a_second_signal(
     assert parse_totals(out) == (1, 1, 5)
 
 
+@EVERY_API
 def test_connections_queued_when_the_order_arrives_are_served_not_reset(
         server_with, workers_of):
     """The workers are stopped (SIGSTOP) while the parent relays the signal

@@ -22,7 +22,9 @@ def loadgen_path():
 
 
 def loadgen_argv(host, port, connections=1, size=64, duration=None, requests=None,
-                 warmup=0.0, upper=False, timeout=None):
+                 warmup=0.0, upper=False, http=False, timeout=None):
+    """upper: expect the echo in upper case; http: GET requests to an HTTP
+    "hello" server instead of echo payloads (``size`` is then not used)."""
     argv = [str(loadgen_path()), "--host", host, "--port", str(port),
             "--connections", str(connections), "--size", str(size)]
     argv += ["--requests", str(requests)] if requests else ["--duration", str(duration)]
@@ -30,6 +32,8 @@ def loadgen_argv(host, port, connections=1, size=64, duration=None, requests=Non
         argv += ["--warmup", str(warmup)]
     if upper:
         argv.append("--upper")
+    if http:
+        argv.append("--http")
     if timeout:
         argv += ["--timeout", str(timeout)]
     return argv
@@ -52,10 +56,11 @@ def run_loadgen(host, port, **kw):
     return r
 
 
-def warm_up(server, seconds=1.0, connections=10, size=1024, upper=False):
-    """Load a fresh server for a while: first requests are slow (allocator, caches)."""
+def warm_up(server, seconds=1.0, connections=10, size=1024, **options):
+    """Load a fresh server for a while: first requests are slow (allocator, caches).
+    ``options``: loadgen_argv's upper or http."""
     return run_loadgen(server.host, server.port, connections=connections, size=size,
-                       duration=seconds, upper=upper)
+                       duration=seconds, **options)
 
 
 JIT_WINDOW = 2.0            # seconds of load per warm-up window of a JIT-compiled server
@@ -65,7 +70,7 @@ STEADY = 0.05               # two windows agree when their CPU per request is th
 MIN_JIT_WINDOWS = 3
 
 
-def warm_up_until_steady(server, max_seconds, window=JIT_WINDOW, tolerance=STEADY, upper=False):
+def warm_up_until_steady(server, max_seconds, window=JIT_WINDOW, tolerance=STEADY, **options):
     """Load a server in ``window``-second runs (10 x 1 KiB) until two in a row
     agree within ``tolerance`` on its CPU per request (after at least
     MIN_JIT_WINDOWS), or ``max_seconds`` pass.
@@ -76,7 +81,7 @@ def warm_up_until_steady(server, max_seconds, window=JIT_WINDOW, tolerance=STEAD
     """
     windows = []
     while len(windows) * window < max_seconds:
-        r = measure(server, connections=10, size=1024, duration=window, upper=upper)
+        r = measure(server, connections=10, size=1024, duration=window, **options)
         if r["errors"] or r["mismatched_bytes"] or not r["requests"]:
             raise RuntimeError(f"{r['errors']} errors, {r['mismatched_bytes']} bad bytes, "
                                f"{r['requests']} requests")

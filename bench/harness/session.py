@@ -22,7 +22,8 @@ class Session:
     ``self.cells`` ([(size, conns)]) and ``self.progress`` (a Progress), and
     defines ``name_of(entry)``, ``argv_of(entry)`` and ``run_extras()`` (what
     runs after the reps); it may override ``cannot(entry, conns)`` (why a
-    cell cannot run, or None) and ``load_run(srv, entry, size, conns)``. A failure is recorded in
+    cell cannot run, or None), ``load_options(entry)`` (how the load
+    generator talks to it) and ``load_run(srv, entry, size, conns)``. A failure is recorded in
     ``self.failures`` and reported; the run goes on with the others.
     """
 
@@ -43,6 +44,11 @@ class Session:
 
     def cannot(self, entry, conns):
         return None
+
+    def load_options(self, entry):
+        """The load generator's options for an entry's server (loadgen_argv's
+        upper, http)."""
+        return {"upper": self.a.upper}
 
     def fail(self, name, msg):
         msg = " ".join(str(msg).split())           # one line, for the markdown report
@@ -70,7 +76,7 @@ class Session:
     def warm_up(self, srv, entry):
         """Load a freshly started server before it is measured; raise if that fails."""
         if self.a.server_warmup:
-            w = warm_up(srv, self.a.server_warmup, upper=self.a.upper)
+            w = warm_up(srv, self.a.server_warmup, **self.load_options(entry))
             if w["errors"] or w["mismatched_bytes"] or not w["requests"]:
                 raise RuntimeError(f"{w['errors']} errors, {w['mismatched_bytes']} bad "
                                    f"bytes, {w['requests']} requests")
@@ -78,7 +84,7 @@ class Session:
     def load_run(self, srv, entry, size, conns):
         """One measured cell: ``measure``'s result dict (raises on failure)."""
         return measure(srv, connections=conns, size=size, duration=self.a.duration,
-                       warmup=self.a.warmup, upper=self.a.upper)
+                       warmup=self.a.warmup, **self.load_options(entry))
 
     def run_cells(self, rep, entries):
         """One rep: each entry (order rotated per rep) started once for every cell."""
@@ -138,5 +144,5 @@ class Session:
         if not strace_available():
             return {"error": "strace not installed"}
         return self.with_server(entry, "strace", lambda s: syscalls_per_request(
-            s, requests=requests, connections=10, size=size, upper=self.a.upper)
+            s, requests=requests, connections=10, size=size, **self.load_options(entry))
             or {"error": "strace could not attach"})

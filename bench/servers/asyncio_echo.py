@@ -1,19 +1,23 @@
-"""asyncio Protocol echo server: data_received -> transport.write.
+"""asyncio echo server, as a Protocol or on streams, on any asyncio loop.
 
     python bench/servers/asyncio_echo.py --port 0 [--host H] [--upper]
-                                         [--loop asyncio|uvloop]
+                                         [--api protocol|streams]
+                                         [--loop asyncio|uvloop|pymux]
 
-Backpressure the asyncio way: pause_writing() pauses reading the peer and
-resume_writing() resumes it. First stdout line: ``listening on HOST:PORT``.
-SIGINT/SIGTERM stop it cleanly (the loop's own signal handlers replace
-whatever the process inherited, SIG_IGN included).
+protocol: data_received -> transport.write; backpressure the asyncio way:
+pause_writing() pauses reading the peer and resume_writing() resumes it.
+streams: asyncio.start_server, one task per connection: read, write,
+await drain() (which waits while the replies back up).
+The code is the same on every --loop (see _asyncio_loops.py). First stdout
+line: ``listening on HOST:PORT``; SIGINT/SIGTERM stop it cleanly.
 """
 import asyncio
-import signal
-import socket
-import sys
+import functools
 
 import _common
+from _asyncio_loops import add_loop_option, listen_options, run, serve_until_stopped
+
+READ_SIZE = 65536   # bytes a streams connection asks for per read()
 
 
 class Echo(asyncio.Protocol):
@@ -37,45 +41,35 @@ class UpperEcho(Echo):
         self.transport.write(data.upper())
 
 
-async def serve(args):
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    server = await loop.create_server(UpperEcho if args.upper else Echo,
-                                      args.host, args.port, family=socket.AF_INET,
-                                      backlog=socket.SOMAXCONN, reuse_address=True)
-    host, port = server.sockets[0].getsockname()[:2]
-    print(f"listening on {host}:{port}", flush=True)
-    await stop.wait()
-    server.close()
-
-
-def loop_factory(name):
-    if name == "asyncio":
-        return asyncio.new_event_loop
+async def echo_stream(reader, writer, upper=False):
     try:
-        import uvloop
-    except ImportError as e:
-        sys.exit(f"asyncio_echo: --loop uvloop needs the uvloop package "
-                 f"(pip install uvloop): {e}")
-    return uvloop.new_event_loop
+        while data := await reader.read(READ_SIZE):
+            writer.write(data.upper() if upper else data)
+            await writer.drain()
+        writer.close()   # the peer sent EOF: its replies go out first
+        await writer.wait_closed()
+    except ConnectionError:
+        writer.transport.abort()
+
+
+async def serve(args):
+    if args.api == "protocol":
+        server = await asyncio.get_running_loop().create_server(
+            UpperEcho if args.upper else Echo, args.host, args.port, **listen_options(args))
+    else:
+        server = await asyncio.start_server(
+            functools.partial(echo_stream, upper=args.upper), args.host, args.port,
+            **listen_options(args))
+    await serve_until_stopped(server)
 
 
 def add_options(p):
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    p.add_argument("--api", choices=("protocol", "streams"), default="protocol")
+    add_loop_option(p)
 
 
 def main(argv=None):
-    args = _common.parse_args(__doc__, add_options, argv)
-    # What asyncio.run() does, with a loop of our choice (asyncio.Runner and
-    # asyncio.run(loop_factory=) need Python 3.11 and 3.12).
-    loop = loop_factory(args.loop)()
-    try:
-        loop.run_until_complete(serve(args))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
+    run(serve, _common.parse_args(__doc__, add_options, argv), "asyncio_echo")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ A server is a program in this folder (bench/servers/) plus its options. It
 runs as ``PROGRAM --host HOST --port 0 [options] [--upper]``, prints
 ``listening on HOST:PORT`` first, and SIGINT or SIGTERM stop it (SIGINT even
 when it was started with SIGINT ignored, as a shell starts ``cmd &``).
+An HTTP server (``http=True``) answers GET with "Hello, World!" instead of
+echoing (the load generator's --http mode; no --upper).
 Python programs run under the benchmark's own interpreter (or the one
 bench_echo.py --python names); a C program is built on first use (bench/.build/).
 """
@@ -23,12 +25,13 @@ class EchoServer:
     """One server: its name, its program and options, what it is, what it cannot do."""
 
     def __init__(self, name, program, args=(), what="", max_conns=None, why=None, needs=None,
-                 cpython_only=False, needs_uring=False):
+                 cpython_only=False, needs_uring=False, http=False):
         self.name, self.program, self.args, self.what = name, program, list(args), what
         self.max_conns, self.why = max_conns, why
         self.needs = needs              # a module it cannot run without, if any
         self.cpython_only = cpython_only
         self.needs_uring = needs_uring  # io_uring, which a kernel may refuse
+        self.http = http                # an HTTP "hello" server, not an echo server
 
     @property
     def is_python(self):
@@ -39,7 +42,13 @@ class EchoServer:
             run = [interpreter.executable, SERVERS_DIR / self.program]
         else:
             run = [build(SERVERS_DIR / self.program)]
+        upper = upper and not self.http
         return [*run, "--host", host, "--port", "0", *self.args, *(["--upper"] if upper else [])]
+
+    def load_options(self, upper=False):
+        """How the load generator talks to it (harness.loadgen.loadgen_argv's
+        options): echo payloads (upper-cased if ``upper``), or HTTP GETs."""
+        return {"http": True} if self.http else {"upper": upper}
 
     def cannot(self, conns):
         """Why this server cannot serve ``conns`` connections, or None."""
@@ -96,6 +105,22 @@ SERVERS = [
                what="asyncio Protocol, stdlib event loop"),
     EchoServer("uvloop", "asyncio_echo.py", ["--loop", "uvloop"],
                what="asyncio Protocol on uvloop", needs="uvloop", cpython_only=True),
+    # The same asyncio code on the three loops: Protocol, streams, HTTP on streams.
+    EchoServer("pymux-aio", "asyncio_echo.py", ["--loop", "pymux"],
+               what="asyncio Protocol on pymux.aio"),
+    EchoServer("asyncio-streams", "asyncio_echo.py", ["--api", "streams", "--loop", "asyncio"],
+               what="asyncio streams, stdlib event loop"),
+    EchoServer("uvloop-streams", "asyncio_echo.py", ["--api", "streams", "--loop", "uvloop"],
+               what="asyncio streams on uvloop", needs="uvloop", cpython_only=True),
+    EchoServer("pymux-aio-streams", "asyncio_echo.py", ["--api", "streams", "--loop", "pymux"],
+               what="asyncio streams on pymux.aio"),
+    EchoServer("http-asyncio", "asyncio_http.py", ["--loop", "asyncio"], http=True,
+               what="HTTP/1.1 hello on asyncio streams, stdlib event loop"),
+    EchoServer("http-uvloop", "asyncio_http.py", ["--loop", "uvloop"], http=True,
+               what="HTTP/1.1 hello on asyncio streams, uvloop", needs="uvloop",
+               cpython_only=True),
+    EchoServer("http-pymux-aio", "asyncio_http.py", ["--loop", "pymux"], http=True,
+               what="HTTP/1.1 hello on asyncio streams, pymux.aio"),
     EchoServer("c-floor", "c_epoll_echo.c", what="hand-written C epoll server: the floor"),
     EchoServer("c-uring", "c_uring_echo.c", needs_uring=True,
                what="hand-written C io_uring server: the asynchronous model's floor"),

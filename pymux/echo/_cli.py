@@ -16,6 +16,7 @@ from ._server import StartupError, format_address, serve
 from ._workers import run_workers
 
 PROG = "python -m pymux.echo"
+APIS = ("reactor", "protocol", "streams")
 MAX_SECONDS = 1e9         # ~31 years: any longer is a typo, and overflows the timer heap
 MAX_BUFFER = 2**32 - 1    # the C core's per-stream limit
 MAX_WORKERS = 1024
@@ -63,7 +64,11 @@ def build_parser():
     p.add_argument("--host", type=listen_host, default="127.0.0.1",
                    help="address or name to listen on (default 127.0.0.1; :: or 0.0.0.0 for all)")
     p.add_argument("--port", type=port_number(0), default=8088, help="0 picks a free port")
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll")
+    p.add_argument("--api", choices=APIS, default="reactor",
+                   help="reactor: pymux.reactor (default); protocol: an asyncio Protocol on "
+                        "pymux.aio; streams: asyncio streams on pymux.aio")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll",
+                   help="the I/O backend of the reactor or of pymux.aio's loop")
     p.add_argument("--upper", action="store_true", help="reply in upper case")
     p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=1, metavar="N",
                    help="processes sharing the port (SO_REUSEPORT)")

@@ -1,58 +1,22 @@
-"""One echo connection: echo, backpressure, and how it ends without a reset.
-
-Closing a TCP socket that still has unread input makes the kernel send RST
-instead of FIN, and a reset also throws away replies the peer has not read
-yet. So a connection the server ends (idle, or shutdown) is finished in
-steps: the queued replies go out followed by FIN (write_eof), whatever the
-peer still sends is read and dropped until its EOF, and only then is the
-socket closed. A peer that neither reads nor closes in time is reset, and
-the replies it never got are taken off the totals.
-"""
-import array
-import fcntl
+"""One echo connection as a Protocol: echo, backpressure, and how it ends
+without a reset (see _connection.py). The same class serves the reactor and
+asyncio transports (pymux.aio): it uses only the methods they share."""
 import logging
-import termios
 
 from ..reactor import Protocol
+from ._connection import CLOSE_WHEN_DRAINED, WROTE_EOF, Connection
 
 logger = logging.getLogger("pymux.echo")
 
-# EchoProtocol.ending: bits, 0 while the connection is served normally.
-WROTE_EOF = 1            # finish(): FIN follows the queued replies; input is dropped
-CLOSE_WHEN_DRAINED = 2   # the peer sent EOF: close once the queue is empty
 
-
-class EchoProtocol(Protocol):
+class EchoProtocol(Connection, Protocol):
     """Writes back what it reads; pauses reading while its replies back up."""
 
-    __slots__ = ("owner", "transport", "counted", "ending", "requests", "nbytes",
-                 "seen_requests", "seen_at")
-
-    def __init__(self, owner):
-        self.owner = owner
-        self.transport = None
-        self.counted = False      # in owner.active and, at the end, in the totals
-        self.ending = 0
-        self.requests = self.nbytes = 0   # replies sent (or queued to be)
-        # -1: the first sweep after connecting starts the idle clock, so a
-        # new connection is never closed early (and no clock read here).
-        self.seen_requests = -1
-        self.seen_at = owner.sweep_time
+    __slots__ = ()
 
     def connection_made(self, transport):
-        owner = self.owner
-        self.transport = transport
-        if owner.args.max_connections and owner.active >= owner.args.max_connections:
-            logger.info("refusing connection: --max-connections reached")
-            transport.abort()
-            return
-        owner.active += 1
-        self.counted = True
-        transport.set_write_buffer_limits(high=owner.args.max_buffer)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("connection from %s", self.peer())
-        if owner.finishing():   # accepted from the listen queue at shutdown
-            self.finish()
+        if self.admit(transport) and self.owner.finishing():
+            self.finish()   # accepted from the listen queue at shutdown
 
     def data_received(self, data):
         if self.ending:   # finishing: read the peer to its end, echo nothing
@@ -98,49 +62,8 @@ class EchoProtocol(Protocol):
         self.transport.resume_reading()   # a paused peer's unread input would mean RST
         self.transport.write_eof()
 
-    def end_now(self):
-        """Out of time: close if every reply has reached the peer, else
-        reset and take the replies that never left off the totals."""
-        unsent = self.unsent_bytes()
-        if unsent:
-            self.nbytes -= unsent
-            self.transport.abort()
-        else:
-            self.transport.close()
-
-    def unsent_bytes(self):
-        """Reply bytes the peer has not received: those queued here, plus
-        those the kernel still holds (TIOCOUTQ: not yet acknowledged; on
-        loopback that is exactly what is not in the peer's receive buffer)."""
-        transport = self.transport
-        queued = transport.get_write_buffer_size()
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return queued
-        out = array.array("i", [0])
-        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, out)
-        in_kernel = out[0]
-        if self.ending & WROTE_EOF and queued == 0 and in_kernel:
-            in_kernel -= 1   # the FIN queued after the replies takes a sequence number
-        return queued + in_kernel
-
     def connection_lost(self, exc):
-        owner = self.owner
-        if self.counted:
-            self.counted = False
-            self.add_to(owner.stats)
-            owner.connection_ended()
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("connection closed (%s requests, %s bytes)%s", self.requests,
-                        self.nbytes, f": {exc}" if exc else "")
-
-    def add_to(self, stats):
-        stats.connections += 1
-        stats.requests += self.requests
-        stats.bytes += self.nbytes
-
-    def peer(self):
-        return self.transport.get_extra_info("peername") if self.transport else None
+        self.ended(exc)
 
 
 class UpperEchoProtocol(EchoProtocol):

@@ -100,7 +100,7 @@ def _worker_main(args, port, link):
         signal.signal(sig, signal.SIG_IGN)   # pending ones are dropped on unblocking
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
-    def follow_parent(reactor, echo):
+    def follow_parent(loop, echo):
         link.setblocking(False)
 
         def on_order():
@@ -112,12 +112,12 @@ def _worker_main(args, port, link):
                 for _ in orders:
                     echo.shutdown()
                 return
-            reactor.remove_reader(link)
+            loop.remove_reader(link)
             if echo.state == SERVING:
                 logger.warning("the parent process is gone: shutting down")
                 echo.shutdown()
 
-        reactor.add_reader(link, on_order)
+        loop.add_reader(link, on_order)
 
     totals = serve(args, args.host, port, reuse_port=True,
                    ready=lambda _: link.sendall(READY + b"\n"), on_start=follow_parent)
