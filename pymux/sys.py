@@ -17,8 +17,11 @@ OSError (its errno's subclass) where C would return -1. Nothing is retried:
 a signal that interrupts a wait raises InterruptedError, and recomputing
 the timeout is the caller's, as in C. That is the deliberate difference
 from pymux.select and the stdlib select module, which retry as PEP 475
-says; use those for the stdlib's behaviour. The raw fds are the caller's
-to close (os.close), as in C.
+says; use those for the stdlib's behaviour. (The kernel may also end a
+wait with EINTR and no signal at all: seen on Linux 6.18 in an epoll_wait
+right after the thread closed an io_uring ring, whose task work
+interrupts the next sleep. C servers loop on EINTR for that reason too.)
+The raw fds are the caller's to close (os.close), as in C.
 
 What C would let the kernel read or write out of bounds is checked in C
 first: an fd outside 0 .. FD_SETSIZE-1 for an fd_set raises ValueError
@@ -65,6 +68,8 @@ _unpack = ffi.unpack
 
 def _int(value, what="an fd"):
     """A C int from an int (or, for fds, an object with fileno())."""
+    if type(value) is int and _INT_MIN <= value <= INT_MAX:
+        return value
     if what == "an fd" and not isinstance(value, int) and hasattr(value, "fileno"):
         value = value.fileno()
     value = operator.index(value)
@@ -91,16 +96,21 @@ class fd_set:
 
 
 def _set_of(s):
-    if not isinstance(s, fd_set):
-        raise TypeError(f"an fd_set is required, not {type(s).__name__!r}")
-    return s._set
+    try:
+        return s._set
+    except AttributeError:
+        raise TypeError(f"an fd_set is required, not {type(s).__name__!r}") from None
 
 
 def _bit(rc):
+    """rc of an FD_* call that failed."""
     if rc == -errno.EINVAL:   # outside the fd_set
         raise ValueError("filedescriptor out of range in select()")
-    return _checked(rc)
+    raise oserror(rc)
 
+
+# The FD_* macros run once per fd per wait in a select() loop: an int fd
+# goes straight to C, which checks its range.
 
 def FD_ZERO(s):
     """Clear every bit."""
@@ -109,17 +119,24 @@ def FD_ZERO(s):
 
 def FD_SET(fd, s):
     """Set fd's bit (ValueError for fd outside 0 .. FD_SETSIZE-1)."""
-    _bit(mux_sys_fd_set(_int(fd), _set_of(s)))
+    rc = mux_sys_fd_set(fd if type(fd) is int else _int(fd), _set_of(s))
+    if rc:
+        _bit(rc)
 
 
 def FD_CLR(fd, s):
     """Clear fd's bit."""
-    _bit(mux_sys_fd_clr(_int(fd), _set_of(s)))
+    rc = mux_sys_fd_clr(fd if type(fd) is int else _int(fd), _set_of(s))
+    if rc:
+        _bit(rc)
 
 
 def FD_ISSET(fd, s):
     """True if fd's bit is set."""
-    return _bit(mux_sys_fd_isset(_int(fd), _set_of(s))) == 1
+    rc = mux_sys_fd_isset(fd if type(fd) is int else _int(fd), _set_of(s))
+    if rc < 0:
+        _bit(rc)
+    return rc == 1
 
 
 def select(nfds, readfds, writefds, exceptfds, timeout=None):

@@ -31,3 +31,17 @@ def closed_fd():
     os.close(r)
     os.close(w)
     return r
+
+
+def retried(call, *args):
+    """call(*args) again after InterruptedError, as C code loops on EINTR.
+
+    Tests that do not test EINTR need it for waits that sleep: besides
+    signals, the kernel ends a wait with EINTR when io_uring has task work
+    for the thread (seen after an earlier test closed a ring: epoll_wait
+    returned EINTR with no signal delivered)."""
+    while True:
+        try:
+            return call(*args)
+        except InterruptedError:
+            pass
