@@ -47,13 +47,9 @@ def serve(args, listener):
                         epoll_ctl(epfd, EPOLL_CTL_ADD, sock.fileno(), EPOLLIN)
                     continue
                 conn = conns[fd]
-                if revents & EPOLLOUT:
-                    conn.write_once()
-                if revents & ~EPOLLOUT:             # IN, HUP, ERR: recv tells which
-                    conn.read_once(reply)
                 # Interest follows the buffer, as in poll_loop.py, but each change
                 # is an epoll_ctl(MOD) system call.
-                mask = conn.wanted(EPOLLIN, EPOLLOUT)
+                mask = conn.on_ready(revents, EPOLLIN, EPOLLOUT, reply)
                 if mask == 0:                       # EOF and everything sent: done
                     epoll_ctl(epfd, EPOLL_CTL_DEL, fd)
                     del conns[fd]

@@ -48,13 +48,9 @@ def serve(args, listener):
                 if not revents:
                     continue
                 conn = conns[i]
-                if revents & POLLOUT:
-                    conn.write_once()
-                if revents & ~POLLOUT:              # IN, HUP, ERR: recv tells which
-                    conn.read_once(reply)
                 # Interest follows the buffer: writable while bytes are unsent,
                 # readable while it may read (not after EOF, not above HIGH_WATER).
-                events = conn.wanted(POLLIN, POLLOUT)
+                events = conn.on_ready(revents, POLLIN, POLLOUT, reply)
                 if events == 0:                     # EOF and everything sent: done
                     conn.sock.close()
                     nfds -= 1
