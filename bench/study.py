@@ -133,6 +133,11 @@ class Study(Session):
     def cannot(self, model, conns):
         return why_not(model, conns)
 
+    def start(self, model):
+        if model.missing():     # e.g. io_uring refused: its cells say why; nothing to start
+            return None
+        return super().start(model)
+
     def load_run(self, srv, model, size, conns):
         with PeakSampler(srv.pid) as peak:
             r = super().load_run(srv, model, size, conns)

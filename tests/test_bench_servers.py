@@ -265,6 +265,26 @@ def test_driver_reports_limits_and_failures_instead_of_crashing(
     capsys.readouterr()
 
 
+def test_driver_reports_a_model_the_kernel_refuses_with_the_reason(tmp_path, monkeypatch,
+                                                                  capsys):
+    import study
+    from pymux import uring
+    refusal = "io_uring is disabled by sysctl kernel.io_uring_disabled=2"
+    monkeypatch.setattr(uring, "unavailable_reason", lambda: refusal)
+    out = tmp_path / "results"
+    study.main(["--models", "uring", "--conns", "1", "--sizes", "64", "--reps", "1",
+                "--duration", "0.2", "--warmup", "0", "--server-warmup", "0.1",
+                "--strace-requests", "10", "--idle-max", "10", "--idle-rounds", "1",
+                "--pin", "none", "--out", str(out), "--no-plots"])
+    md = (out / "study.md").read_text()
+    [row] = [line for line in md.splitlines() if line.startswith("| 64 | 1 | uring |")]
+    assert f"cannot run: io_uring is refused here: {refusal}" in row, md
+    assert "FAILED" not in md                             # not started, so not failed
+    [strace_row] = [line for line in md.splitlines() if line.startswith("| uring |")]
+    assert refusal in strace_row
+    capsys.readouterr()
+
+
 def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadgen, capsys):
     import bench_echo
     from harness.interpreter import Interpreter
