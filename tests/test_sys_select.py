@@ -91,3 +91,19 @@ def test_the_sets_and_timeout_are_type_checked():
         psys.select(1, None, None, None, -1)
     with pytest.raises(TypeError):
         psys.select(1, None, None, None, "1")
+
+
+@pytest.mark.parametrize("fd", [2**31, 2**70])
+def test_an_fd_beyond_a_c_int_is_an_overflow_error_like_the_stdlib(fd):
+    with pytest.raises(OverflowError):
+        psys.FD_SET(fd, psys.fd_set())
+    with pytest.raises(OverflowError):
+        stdlib_select.select([fd], [], [], 0)
+
+
+@pytest.mark.parametrize("fd", [1.5, "3", None])
+def test_an_fd_that_is_not_an_int_is_a_type_error(fd):
+    with pytest.raises(TypeError):
+        psys.FD_SET(fd, psys.fd_set())
+    with pytest.raises(TypeError):
+        stdlib_select.select([fd], [], [], 0)
