@@ -131,7 +131,12 @@ class Study(Session):
         return model.argv(HOST, self.a.upper)
 
     def cannot(self, model, conns):
-        return model.cannot(conns)
+        return why_not(model, conns)
+
+    def start(self, model):
+        if model.missing():     # e.g. io_uring refused: its cells say why; nothing to start
+            return None
+        return super().start(model)
 
     def load_options(self, model):
         return model.load_options(self.a.upper)
@@ -179,9 +184,16 @@ class Study(Session):
         """After the reps: syscalls per request under strace, then idle scaling."""
         if self.a.strace_requests:
             for model in self.models:
-                self.syscalls[model.name] = self.strace(model, self.a.sizes[0],
-                                                        self.a.strace_requests)
+                why = model.missing()
+                self.syscalls[model.name] = {"error": why} if why else self.strace(
+                    model, self.a.sizes[0], self.a.strace_requests)
         self.run_idle_scaling()
+
+
+def why_not(model, conns):
+    """Why a model cannot serve `conns` connections, or cannot run here at all
+    (io_uring refused by this kernel), or None."""
+    return model.cannot(conns) or model.missing()
 
 
 # --------------------------------------------------------------------------- report
@@ -192,7 +204,7 @@ def summarize(study):
     for model in study.models:
         for size, conns in study.cells:
             row = {"model": model.name, "size": size, "conns": conns}
-            why = model.cannot(conns)
+            why = why_not(model, conns)
             runs = [r for r in study.raw if r["model"] == model.name and r["cell"] == [size, conns]]
             if why:
                 row.update(status="cannot", note=why)

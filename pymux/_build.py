@@ -15,17 +15,26 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 # Headers whose declarations Python may call, in dependency order.
 PUBLIC_HEADERS = ["mux_common.h", "mux_backend.h", "mux_selector.h", "mux_loop.h",
-                  "mux_uring.h"]
+                  "mux_uring.h", "mux_sys.h"]
 
-# Kernel constants re-exported by pymux.select; values come from the
+# Kernel constants re-exported by pymux.select and pymux.sys; values come from the
 # compiler, so they are always the running platform's.
 CONSTANTS = """
 POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL POLLRDHUP POLLRDNORM
 POLLRDBAND POLLWRNORM POLLWRBAND POLLMSG
 EPOLLIN EPOLLPRI EPOLLOUT EPOLLERR EPOLLHUP EPOLLET EPOLLONESHOT
 EPOLLEXCLUSIVE EPOLLRDHUP EPOLLRDNORM EPOLLRDBAND EPOLLWRNORM EPOLLWRBAND
-EPOLLMSG EPOLL_CLOEXEC FD_SETSIZE
+EPOLLMSG EPOLL_CLOEXEC FD_SETSIZE EPOLL_CTL_ADD EPOLL_CTL_MOD EPOLL_CTL_DEL
 """.split()
+
+# The system's own types that mux_sys.h passes through (pymux.sys): their
+# layouts come from the compiler (`...;`: struct epoll_event is packed on
+# x86-64).
+SYSTEM_TYPES = """
+typedef struct { ...; } fd_set;
+struct pollfd { int fd; short events; short revents; ...; };
+struct epoll_event { uint32_t events; ...; };
+"""
 
 
 def _declarations(header):
@@ -48,6 +57,7 @@ def _compile_args():
 
 ffibuilder = FFI()
 ffibuilder.cdef("\n".join(f"#define {name} ..." for name in CONSTANTS))
+ffibuilder.cdef(SYSTEM_TYPES)
 for _header in PUBLIC_HEADERS:
     ffibuilder.cdef(_declarations(_header))
 

@@ -88,3 +88,14 @@ mux_uring_buffer_pool = lib.mux_uring_buffer_pool
 mux_uring_prep_recv_multishot = lib.mux_uring_prep_recv_multishot
 mux_uring_submit = lib.mux_uring_submit
 mux_uring_wait = lib.mux_uring_wait
+
+# The bare system calls (pymux.sys)
+mux_sys_fd_zero = lib.mux_sys_fd_zero
+mux_sys_fd_set = lib.mux_sys_fd_set
+mux_sys_fd_clr = lib.mux_sys_fd_clr
+mux_sys_fd_isset = lib.mux_sys_fd_isset
+mux_sys_select = lib.mux_sys_select
+mux_sys_poll = lib.mux_sys_poll
+mux_sys_epoll_create1 = lib.mux_sys_epoll_create1
+mux_sys_epoll_ctl = lib.mux_sys_epoll_ctl
+mux_sys_epoll_wait = lib.mux_sys_epoll_wait

@@ -430,6 +430,11 @@ class Ring:
         negative: no limit), and return every ready completion as a list
         of (user_data, res, flags) tuples. A signal is handled as PEP 475
         says: its handler runs, then the wait goes on."""
+        return self._wait(min_complete, timeout, retry_eintr=True)
+
+    def _wait(self, min_complete, timeout, retry_eintr):
+        """wait(); without retry_eintr (pymux.sys.io_uring_enter), a signal
+        that ends a wait which found nothing raises InterruptedError."""
         live = self._live
         if live is None:
             raise ValueError("I/O operation on closed io_uring ring")
@@ -445,7 +450,7 @@ class Ring:
         started = time.monotonic_ns() if timeout_us > 0 else 0
         n = mux_uring_wait(r, min_complete, timeout_us)
         if n < 0:
-            if n != -errno.EINTR:
+            if n != -errno.EINTR or not retry_eintr:
                 raise _failure(n)
             n = retry_on_eintr(n, lambda us: mux_uring_wait(r, min_complete, us),
                                timeout_us, started + timeout_us * 1000)

@@ -17,6 +17,7 @@ rejects what is not that response.
 """
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -260,10 +261,12 @@ def test_select_model_turns_away_fds_beyond_fd_setsize(start):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_uring_server_keeps_serving_others_while_a_peer_does_not_read(start):
-    # One operation in flight per connection: a peer that never reads stalls
-    # its own connection (its send waits in the kernel), not the others.
-    srv = start(server_argv("c-uring"))
+@pytest.mark.parametrize("name", ["c-uring", "uring"])
+def test_uring_server_keeps_serving_others_while_a_peer_does_not_read(start, name):
+    # A peer that never reads stalls its own connection (c-uring: its one
+    # send waits in the kernel; uring: its recv is cancelled above the high
+    # water mark), not the others.
+    srv = start(server_argv(name))
     stalled = socket.create_connection((srv.host, srv.port), timeout=10)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.setblocking(False)
@@ -272,8 +275,9 @@ def test_uring_server_keeps_serving_others_while_a_peer_does_not_read(start):
     while time.monotonic() < deadline and sent < 64 * 1024 * 1024:
         try:
             sent += stalled.send(b"x" * 65536)
-        except BlockingIOError:                            # both directions are full
-            break
+        except BlockingIOError:
+            if not select.select([], [stalled], [], 1.0)[1]:
+                break                   # full for a second: the server stopped reading
     assert sent < 64 * 1024 * 1024, "the server read everything: no backpressure"
     with socket.create_connection((srv.host, srv.port), timeout=10) as c:
         for i in range(20):
@@ -322,6 +326,26 @@ def test_driver_reports_limits_and_failures_instead_of_crashing(
     assert "pymux.selectors" in rows[("64", "1", "selectors-callbacks")]
     assert "| 30 |" in md                                  # the idle-scaling table
     assert (out / "study.json").exists()
+    capsys.readouterr()
+
+
+def test_driver_reports_a_model_the_kernel_refuses_with_the_reason(tmp_path, monkeypatch,
+                                                                  capsys):
+    import study
+    from pymux import uring
+    refusal = "io_uring is disabled by sysctl kernel.io_uring_disabled=2"
+    monkeypatch.setattr(uring, "unavailable_reason", lambda: refusal)
+    out = tmp_path / "results"
+    study.main(["--models", "uring", "--conns", "1", "--sizes", "64", "--reps", "1",
+                "--duration", "0.2", "--warmup", "0", "--server-warmup", "0.1",
+                "--strace-requests", "10", "--idle-max", "10", "--idle-rounds", "1",
+                "--pin", "none", "--out", str(out), "--no-plots"])
+    md = (out / "study.md").read_text()
+    [row] = [line for line in md.splitlines() if line.startswith("| 64 | 1 | uring |")]
+    assert f"cannot run: io_uring is refused here: {refusal}" in row, md
+    assert "FAILED" not in md                             # not started, so not failed
+    [strace_row] = [line for line in md.splitlines() if line.startswith("| uring |")]
+    assert refusal in strace_row
     capsys.readouterr()
 
 

@@ -45,6 +45,17 @@ class Conn:
             mask |= readable
         return mask
 
+    def on_ready(self, revents, readable, writable, reply):
+        """One event of a level-triggered loop (poll, epoll LT): send once if
+        ``writable`` is in revents, recv once on anything else (IN, HUP, ERR:
+        recv tells which). Returns the events to wait for next (wanted()):
+        0 once the peer sent EOF and everything is sent back."""
+        if revents & writable:
+            self.write_once()
+        if revents & ~writable:
+            self.read_once(reply)
+        return self.wanted(readable, writable)
+
     # read_once, write_once and try_once return True if they did something (read,
     # sent, or hit EOF or an error): the busy and SIGIO loops use it to know when to stop.
 

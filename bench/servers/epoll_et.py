@@ -1,10 +1,10 @@
-"""Model 7: I/O multiplexing with epoll, edge-triggered (pymux.select.epoll, EPOLLET).
+"""Model 7: I/O multiplexing with epoll, edge-triggered (pymux.sys: the system calls, EPOLLET).
 
     python bench/servers/epoll_et.py --port 0 [--upper]
 
-What blocks: only epoll.poll() (epoll_wait). Each socket is registered once
-for EPOLLIN | EPOLLOUT | EPOLLET and never modified: the kernel reports a
-socket when it *becomes* readable or writable (an edge), not while it stays so.
+What blocks: only epoll_wait(). Each socket is added once for EPOLLIN |
+EPOLLOUT | EPOLLET and never modified: the kernel reports a socket when it
+*becomes* readable or writable (an edge), not while it stays so.
 The contract: on each event, recv() until EAGAIN (and send until EAGAIN or
 done), because bytes left behind produce no new event and would sit unread.
 Weakness: that contract is easy to break (forget one drain and a connection
@@ -12,33 +12,44 @@ hangs silently), and a peer that sends without pause keeps the drain loop on
 it while others wait; real loops cap the drain per pass (a budget) and keep a
 list of sockets still to drain.
 """
-import pymux.select as select
+import os
+
+from pymux.sys import (EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLET, EPOLLIN, EPOLLOUT,
+                       epoll_create1, epoll_ctl, epoll_events, epoll_wait)
 
 import _common
 from _conn import Conn
 
-EPOLLIN, EPOLLOUT, EPOLLET = select.EPOLLIN, select.EPOLLOUT, select.EPOLLET
+MAXEVENTS = 64
+TIMEOUT_MS = int(_common.STOP_CHECK * 1000)
 
 
 def serve(args, listener):
     reply = _common.reply_function(args)
     listener.setblocking(False)
     lfd = listener.fileno()
-    ep = select.epoll()
-    ep.register(lfd, EPOLLIN | EPOLLET)
+    epfd = epoll_create1(EPOLL_CLOEXEC)
+    epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, EPOLLIN | EPOLLET)
+    events = epoll_events(MAXEVENTS)
     conns = {}                                      # fd -> Conn
     try:
         while True:
-            for fd, events in ep.poll(_common.STOP_CHECK):   # seconds
+            try:
+                n = epoll_wait(epfd, events, MAXEVENTS, TIMEOUT_MS)
+            except InterruptedError:                # a signal: its handler runs, then retry
+                continue
+            for i in range(n):
+                fd, revents = events.fds[i], events.events[i]
                 if fd == lfd:
                     # Accept until EAGAIN: it is an edge too. After EMFILE & co no
                     # new edge comes for the waiting ones; the next connection retries.
                     for sock in _common.accept_ready(listener, limit=None):
                         conns[sock.fileno()] = Conn(sock)
-                        ep.register(sock.fileno(), EPOLLIN | EPOLLOUT | EPOLLET)
+                        epoll_ctl(epfd, EPOLL_CTL_ADD, sock.fileno(),
+                                  EPOLLIN | EPOLLOUT | EPOLLET)
                     continue
                 conn = conns[fd]
-                if events & EPOLLOUT and conn.out:
+                if revents & EPOLLOUT and conn.out:
                     conn.flush()                    # send until done or EAGAIN: the next
                                                     # EPOLLOUT edge resumes it
                 # Any event may mean unread bytes: a read edge, a hang-up, or a write
@@ -47,14 +58,14 @@ def serve(args, listener):
                 # when there is room: bytes left unread would get no new edge.
                 if conn.may_read():
                     conn.drain(reply)
-                if conn.done():             # EOF and everything sent: done
-                    ep.unregister(fd)
+                if conn.done():                     # EOF and everything sent: done
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, fd)
                     del conns[fd]
                     conn.sock.close()
     finally:
         for conn in conns.values():
             conn.sock.close()
-        ep.close()
+        os.close(epfd)
 
 
 if __name__ == "__main__":

@@ -1,37 +1,66 @@
-"""Model 6: I/O multiplexing with epoll, level-triggered (pymux.select.epoll).
+"""Model 6: I/O multiplexing with epoll, level-triggered (pymux.sys: the system calls).
 
     python bench/servers/epoll_lt.py --port 0 [--upper]
 
-What blocks: only epoll.poll() (epoll_wait), which sleeps until a registered
-socket is ready. The interest set lives in the kernel: register/modify
-(epoll_ctl) change it, and a wait returns only the ready sockets, so its cost
-does not grow with idle connections. Level-triggered: a socket is reported
-on every wait for as long as it stays ready, so one recv() per event is enough.
-That is what poll() reports too, so this model runs poll_loop.py's loop
-(serve_with) over an epoll object: the Python code is the same, the kernel's
-work per wait is not.
-Weakness: changing interest is a system call of its own (epoll_ctl to add or
-drop EPOLLOUT around a partial send); it is Linux-only; and like every
-single-threaded loop it uses one core.
+What blocks: only epoll_wait(), which sleeps until a registered socket is
+ready. The interest set lives in the kernel: epoll_ctl(ADD/MOD/DEL) changes
+it, and a wait returns only the ready sockets, so its cost does not grow
+with idle connections. Level-triggered: a socket is reported on every wait
+for as long as it stays ready, so one recv() per event is enough. The loop
+is the classic C one: epoll_create1, epoll_ctl(ADD) the listener and each
+accepted socket, epoll_wait into an events array, handle the n it returns.
+Weakness: changing interest is a system call of its own (epoll_ctl(MOD) to
+add or drop EPOLLOUT around a partial send); it is Linux-only; and like
+every single-threaded loop it uses one core.
 """
-import pymux.select as select
+import os
+
+from pymux.sys import (EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN,
+                       EPOLLOUT, epoll_create1, epoll_ctl, epoll_events, epoll_wait)
 
 import _common
-from poll_loop import serve_with
+from _conn import Conn
 
-EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
+MAXEVENTS = 64
+TIMEOUT_MS = int(_common.STOP_CHECK * 1000)
 
 
 def serve(args, listener):
-    # The loop is poll_loop.py's, line for line: register each accepted socket
-    # for EPOLLIN, add EPOLLOUT while bytes are unsent and drop it once they are
-    # sent (each change an epoll_ctl(MOD)), unregister on close. Level-triggered
-    # epoll reports what poll() reports; only the kernel's cost per wait differs.
-    ep = select.epoll()
+    reply = _common.reply_function(args)
+    listener.setblocking(False)
+    lfd = listener.fileno()
+    epfd = epoll_create1(EPOLL_CLOEXEC)
+    epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, EPOLLIN)
+    events = epoll_events(MAXEVENTS)
+    conns = {}                                      # fd -> Conn
     try:
-        serve_with(ep, EPOLLIN, EPOLLOUT, args, listener, _common.STOP_CHECK)
+        while True:
+            try:
+                n = epoll_wait(epfd, events, MAXEVENTS, TIMEOUT_MS)
+            except InterruptedError:                # a signal: its handler runs, then retry
+                continue
+            for i in range(n):
+                fd, revents = events.fds[i], events.events[i]
+                if fd == lfd:
+                    for sock in _common.accept_ready(listener):
+                        conns[sock.fileno()] = Conn(sock, EPOLLIN)
+                        epoll_ctl(epfd, EPOLL_CTL_ADD, sock.fileno(), EPOLLIN)
+                    continue
+                conn = conns[fd]
+                # Interest follows the buffer, as in poll_loop.py, but each change
+                # is an epoll_ctl(MOD) system call.
+                mask = conn.on_ready(revents, EPOLLIN, EPOLLOUT, reply)
+                if mask == 0:                       # EOF and everything sent: done
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, fd)
+                    del conns[fd]
+                    conn.sock.close()
+                elif mask != conn.mask:
+                    epoll_ctl(epfd, EPOLL_CTL_MOD, fd, mask)
+                    conn.mask = mask
     finally:
-        ep.close()
+        for conn in conns.values():
+            conn.sock.close()
+        os.close(epfd)
 
 
 if __name__ == "__main__":

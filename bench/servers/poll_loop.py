@@ -1,66 +1,74 @@
-"""Model 5: I/O multiplexing with poll() (pymux.select.poll).
+"""Model 5: I/O multiplexing with poll() (pymux.sys.poll: the system call).
 
     python bench/servers/poll_loop.py --port 0 [--upper]
 
-What blocks: only poll(), which sleeps until a registered socket is ready;
-recv() and send() on a ready socket then return at once. One thread serves
-every connection. Unlike select() there is no FD_SETSIZE limit, and the
-interest set is kept between calls (register/modify change it). The loop,
-serve_with(), takes the poll object and its event bits: epoll_lt.py runs it
-over epoll.
-Weakness: each poll() system call still hands the kernel the whole array of
-registered fds, and the kernel checks every one of them, so a wait costs
-O(connections) even when a single socket is ready.
+What blocks: only poll(), which sleeps until an fd in its array of struct
+pollfd is ready; recv() and send() on a ready socket then return at once.
+One thread serves every connection. The loop is the classic C one: an
+array of {fd, events, revents}, the listener at index 0, each connection's
+events set to what it waits for; after poll() returns, every entry's
+revents is read; a closed connection's slot gets the last entry (swap-remove).
+Unlike select() there is no FD_SETSIZE limit, and the array is kept between
+calls (events changes it in place).
+Weakness: each poll() system call still hands the kernel the whole array,
+and the kernel checks every fd in it, and the loop reads every revents, so
+a wait costs O(connections) even when a single socket is ready.
 """
-import pymux.select as select
+from pymux.sys import POLLIN, POLLOUT, poll, pollfd_array
 
 import _common
 from _conn import Conn
 
-POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
+TIMEOUT_MS = int(_common.STOP_CHECK * 1000)
+
+
+def grown(fds, nfds):
+    """A pollfd array twice as long holding the first nfds entries."""
+    bigger = pollfd_array(2 * len(fds))
+    bigger[0:nfds] = fds[0:nfds]
+    return bigger
 
 
 def serve(args, listener):
-    serve_with(select.poll(), POLLIN, POLLOUT, args, listener, _common.STOP_CHECK * 1000)
-
-
-def serve_with(poller, readable, writable, args, listener, timeout):
-    """The loop over a poll-like object (register/modify/unregister/poll).
-
-    ``readable`` and ``writable`` are its event bits: POLLIN and POLLOUT here,
-    EPOLLIN and EPOLLOUT when epoll_lt.py runs this same loop over epoll;
-    ``timeout`` is _common.STOP_CHECK in its poll()'s unit (poll: ms, epoll: s).
-    """
     reply = _common.reply_function(args)
     listener.setblocking(False)
-    lfd = listener.fileno()
-    poller.register(lfd, readable)
-    conns = {}                                      # fd -> Conn
+    fds = pollfd_array(64)
+    fds[0].fd, fds[0].events = listener.fileno(), POLLIN
+    nfds = 1
+    conns = [None]                                  # conns[i]: the Conn at fds[i]
     try:
         while True:
-            for fd, events in poller.poll(timeout):  # blocks until one is ready (or timeout)
-                if fd == lfd:
-                    for sock in _common.accept_ready(listener):
-                        conns[sock.fileno()] = Conn(sock, readable)
-                        poller.register(sock.fileno(), readable)
+            try:
+                poll(fds, nfds, TIMEOUT_MS)         # blocks until one is ready (or timeout)
+            except InterruptedError:                # a signal: its handler runs, then retry
+                continue
+            # Backwards, so that a swap-remove moves an entry already seen.
+            for i in range(nfds - 1, 0, -1):
+                revents = fds[i].revents
+                if not revents:
                     continue
-                conn = conns[fd]
-                if events & writable:
-                    conn.write_once()
-                if events & ~writable:               # IN, HUP, ERR: recv tells which
-                    conn.read_once(reply)
+                conn = conns[i]
                 # Interest follows the buffer: writable while bytes are unsent,
                 # readable while it may read (not after EOF, not above HIGH_WATER).
-                mask = conn.wanted(readable, writable)
-                if mask == 0:                       # EOF and everything sent: done
-                    poller.unregister(fd)
-                    del conns[fd]
+                events = conn.on_ready(revents, POLLIN, POLLOUT, reply)
+                if events == 0:                     # EOF and everything sent: done
                     conn.sock.close()
-                elif mask != conn.mask:
-                    poller.modify(fd, mask)
-                    conn.mask = mask
+                    nfds -= 1
+                    fds[i] = fds[nfds]
+                    conns[i] = conns[nfds]
+                    conns.pop()
+                else:
+                    fds[i].events = events
+            if fds[0].revents:
+                for sock in _common.accept_ready(listener):
+                    if nfds == len(fds):
+                        fds = grown(fds, nfds)
+                    fds[nfds].fd, fds[nfds].events = sock.fileno(), POLLIN
+                    fds[nfds].revents = 0
+                    conns.append(Conn(sock))
+                    nfds += 1
     finally:
-        for conn in conns.values():
+        for conn in conns[1:]:
             conn.sock.close()
 
 

@@ -96,6 +96,8 @@ SERVERS = [
                what="selectors callbacks (pymux.selectors)"),
     EchoServer("pymux", "reactor_echo.py", what="pymux reactor (python -m pymux.echo)"),
     EchoServer("sigio", "sigio.py", what="signal-driven I/O (O_ASYNC, SIGIO)"),
+    EchoServer("uring", "uring.py", needs_uring=True,
+               what="asynchronous: io_uring completions (pymux.uring)"),
     # What bench_echo.py compares pymux with.
     EchoServer("selectors", "selectors_callbacks.py", ["--stdlib", "--inline"],
                what="stdlib selectors callbacks, per-connection code inline"),
@@ -128,5 +130,5 @@ SERVERS = [
 BY_NAME = {s.name: s for s in SERVERS}
 
 STUDY_MODELS = ("threads", "pool", "busy", "busy-sleep", "select", "poll", "epoll-lt",
-                "epoll-et", "selectors-callbacks", "pymux", "sigio")
+                "epoll-et", "selectors-callbacks", "pymux", "sigio", "uring")
 ECHO_COMPARISON = ("pymux", "selectors", "asyncio", "uvloop", "c-floor")

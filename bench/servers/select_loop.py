@@ -1,10 +1,13 @@
-"""Model 4: I/O multiplexing with select() (pymux.select.select).
+"""Model 4: I/O multiplexing with select() (pymux.sys.select: the system call).
 
     python bench/servers/select_loop.py --port 0 [--upper]
 
-What blocks: only select(), which sleeps until one of the sockets it is given
-is readable (or writable, for those with unsent bytes); recv() and send() on
-a ready socket then return at once. One thread serves every connection.
+What blocks: only select(), which sleeps until one of the fds in its sets is
+readable (or writable, for those with unsent bytes); recv() and send() on a
+ready socket then return at once. One thread serves every connection.
+The loop is the classic C one: FD_ZERO the sets, FD_SET every fd of
+interest, select(maxfd + 1, ...), then FD_ISSET every fd to find the ready
+ones (the kernel overwrote the sets with the answer).
 Weakness: every call passes the whole interest set in and gets it back, so
 each wait costs O(connections) in Python and in the kernel even when one
 socket is ready; and select() cannot watch fd numbers >= FD_SETSIZE (1024),
@@ -12,12 +15,10 @@ so this server turns away connections whose fd would not fit.
 """
 import sys
 
-import pymux.select as select
+from pymux.sys import FD_ISSET, FD_SET, FD_SETSIZE, FD_ZERO, fd_set, select
 
 import _common
 from _conn import Conn
-
-FD_SETSIZE = 1024       # glibc's fixed fd_set size: select() cannot watch larger fds
 
 
 def accept(listener, conns):
@@ -27,34 +28,46 @@ def accept(listener, conns):
                   f"({FD_SETSIZE}), select() cannot watch it", file=sys.stderr, flush=True)
             sock.close()
             continue
-        conns[sock] = Conn(sock)
+        conns[sock.fileno()] = Conn(sock)
 
 
 def serve(args, listener):
     reply = _common.reply_function(args)
     listener.setblocking(False)
-    conns = {}                                      # socket -> Conn
+    lfd = listener.fileno()
+    conns = {}                                      # fd -> Conn
+    rfds, wfds = fd_set(), fd_set()
     try:
         while True:
             # The interest set is rebuilt and handed over on every call.
-            readers = [listener] + [s for s, c in conns.items() if c.may_read()]
-            writers = [s for s, c in conns.items() if c.out]
-            readable, writable, _ = select.select(readers, writers, [], _common.STOP_CHECK)
-            for sock in writable:
-                conns[sock].write_once()
-            for sock in readable:
-                if sock is listener:
-                    accept(listener, conns)
-                else:
-                    conns[sock].read_once(reply)
-            for sock in readable + writable:
-                conn = conns.get(sock)
-                if conn is not None and conn.done():
-                    del conns[sock]
-                    sock.close()
+            FD_ZERO(rfds)
+            FD_ZERO(wfds)
+            FD_SET(lfd, rfds)
+            maxfd = lfd
+            for fd, conn in conns.items():
+                if conn.may_read():
+                    FD_SET(fd, rfds)
+                if conn.out:
+                    FD_SET(fd, wfds)
+                maxfd = max(maxfd, fd)
+            try:
+                select(maxfd + 1, rfds, wfds, None, _common.STOP_CHECK)
+            except InterruptedError:                # a signal: its handler runs, then retry
+                continue
+            # Only the ready fds' bits are left: test every one of them.
+            for fd, conn in list(conns.items()):
+                if FD_ISSET(fd, wfds):
+                    conn.write_once()
+                if FD_ISSET(fd, rfds):
+                    conn.read_once(reply)
+                if conn.done():                     # EOF and everything sent
+                    del conns[fd]
+                    conn.sock.close()
+            if FD_ISSET(lfd, rfds):
+                accept(listener, conns)
     finally:
-        for sock in conns:
-            sock.close()
+        for conn in conns.values():
+            conn.sock.close()
 
 
 if __name__ == "__main__":
