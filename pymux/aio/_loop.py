@@ -22,6 +22,7 @@ when collected. Nothing else keeps the pointer past close().
 """
 import asyncio
 import math
+import socket
 import sys
 import threading
 from asyncio.base_events import _format_handle
@@ -30,21 +31,24 @@ from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
 from time import monotonic as _monotonic
 
-from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_run_once,
-                     mux_loop_wakeup, mux_timer_add)
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_read_buffer,
+                     mux_loop_run_once, mux_loop_wakeup, mux_timer_add)
 from .._errors import check_loop, raise_errno
 from .._mux import ffi, lib
 from ._handles import new_handle
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
+from ._transport import StreamTransport, open_stream
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
 _TIMER = lib.MUX_REC_TIMER
+_DATA = lib.MUX_REC_DATA
 _READ = lib.MUX_READ
 _WRITE = lib.MUX_WRITE
 _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
 _unpack = ffi.unpack
+_STREAM_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
 _ceil = math.ceil
 
 
@@ -60,6 +64,12 @@ class Loop(asyncio.SelectorEventLoop):
         self._cloop = ffi.gc(cloop, mux_loop_free)
         self._fired = mux_loop_fired(cloop)
         self._most_fired = 0              # most records one iteration returned
+        self._unfinished = None           # records an exception cut off (see _queue_fired)
+        self._rptr = mux_loop_read_buffer(cloop)   # the C read buffer DATA records name
+        self._rbuf = ffi.buffer(self._rptr, lib.MUX_READ_BUFFER)
+        self._streams = {}                # C stream token -> StreamTransport
+        self._on_data = {}                # token -> protocol.data_received
+        self._buffered = {}               # token -> StreamTransport of a BufferedProtocol
         self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
         # Few attributes of our own: past 30, CPython stops sharing the
@@ -129,17 +139,25 @@ class Loop(asyncio.SelectorEventLoop):
 
     def _run_once(self):
         ready = self._ready
-        timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
-        n = mux_loop_run_once(self._cloop, timeout_us)
-        if n > 0:
-            if n > self._most_fired:   # the record array may have moved
-                self._most_fired = n
-                self._fired = mux_loop_fired(self._cloop)
-            self._queue_fired(_unpack(self._fired, n * _RECORD_INTS))
-        elif n < 0:
-            check_loop(n)
-        # Only the callbacks ready now: those they schedule wait for the
-        # next iteration (after another wait for I/O), as in asyncio.
+        if self._unfinished is None:
+            timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
+            n = mux_loop_run_once(self._cloop, timeout_us)
+            if n > 0:
+                if n > self._most_fired:   # the record array may have moved
+                    self._most_fired = n
+                    self._fired = mux_loop_fired(self._cloop)
+                self._queue_fired(_unpack(self._fired, n * _RECORD_INTS))
+            elif n < 0:
+                check_loop(n)
+        else:
+            # The last iteration ended in the middle of its records: finish
+            # them before waiting again (no run_once since, so the read
+            # buffer still holds the bytes their DATA records name).
+            records, self._unfinished = self._unfinished, None
+            self._queue_fired(records)
+        # The callbacks ready now, those the protocol methods above
+        # scheduled included; those these schedule wait for the next
+        # iteration (after another wait for I/O), as in asyncio.
         if self._debug:
             self._run_ready_timed(len(ready))
             return
@@ -149,34 +167,75 @@ class Loop(asyncio.SelectorEventLoop):
                 handle._run()
 
     def _queue_fired(self, records):
-        """Queue the handles of one batch on _ready: asyncio's
-        _process_events for IO records, then the due timers."""
+        """One batch of records: stream records call their protocol at once
+        (DATA inline: the hot path), watcher records queue their handles on
+        _ready (asyncio's _process_events), then due timers."""
         ready = self._ready
         timers = self._timers
         keys = self._selector._fd_to_key
+        on_data = self._on_data
+        rbuf = self._rbuf
         it = iter(records)
-        for kind, ident, mask, _ in zip(it, it, it, it):
-            if kind == _TIMER:
-                handle = timers.pop(ident, None)
-                if handle is not None:
-                    handle._scheduled = False
-                    if not handle._cancelled:
-                        ready.append(handle)
-            elif kind == _IO:
-                key = keys.get(ident)
-                if key is None:
-                    continue
-                reader, writer = key.data
-                if mask & _READ and reader is not None:
-                    if reader._cancelled:
-                        self._remove_reader(key.fileobj)
+        try:
+            for kind, ident, a, b in zip(it, it, it, it):
+                if kind == _DATA:
+                    data_received = on_data.get(ident)
+                    if data_received is not None:
+                        try:
+                            data_received(rbuf[a:a + b])
+                        except (SystemExit, KeyboardInterrupt):
+                            raise
+                        except BaseException as exc:
+                            self._streams[ident]._data_failed(exc)
                     else:
-                        ready.append(reader)
-                if mask & _WRITE and writer is not None:
-                    if writer._cancelled:
-                        self._remove_writer(key.fileobj)
-                    else:
-                        ready.append(writer)
+                        transport = self._buffered.get(ident)
+                        if transport is not None:
+                            transport._buffer_data(a, b)
+                elif kind == _TIMER:
+                    handle = timers.pop(ident, None)
+                    if handle is not None:
+                        handle._scheduled = False
+                        if not handle._cancelled:
+                            ready.append(handle)
+                elif kind == _IO:
+                    key = keys.get(ident)
+                    if key is None:
+                        continue
+                    reader, writer = key.data
+                    if a & _READ and reader is not None:
+                        if reader._cancelled:
+                            self._remove_reader(key.fileobj)
+                        else:
+                            ready.append(reader)
+                    if a & _WRITE and writer is not None:
+                        if writer._cancelled:
+                            self._remove_writer(key.fileobj)
+                        else:
+                            ready.append(writer)
+                else:
+                    transport = self._streams.get(ident)
+                    if transport is not None:
+                        _STREAM_RECORDS[kind](transport, a)
+        except BaseException:
+            # KeyboardInterrupt or SystemExit from a protocol method ends the
+            # run, as in asyncio; the records after it are kept for the next
+            # run (their bytes already left the kernel: dropping them would
+            # lose data, and their timers left the C heap).
+            self._unfinished = list(it)
+            raise
+
+    # --- transports ---------------------------------------------------------
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None,
+                               server=None):
+        """TCP and Unix stream sockets get a transport on a C stream; other
+        sockets, or an fd the C loop cannot take, asyncio's."""
+        if sock.type == socket.SOCK_STREAM and sock.family in _STREAM_FAMILIES:
+            transport = open_stream(self, sock, protocol, waiter, extra, server)
+            if transport is not None:
+                return transport
+        return super()._make_socket_transport(sock, protocol, waiter, extra=extra,
+                                              server=server)
 
     def _run_ready_timed(self, ntodo):
         """The ready callbacks in debug mode: slow ones are logged as
@@ -209,8 +268,25 @@ class Loop(asyncio.SelectorEventLoop):
         with self._wake_lock:
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
+            for transport in self._streams.values():
+                transport._loop_closed()   # before C frees the streams
+            self._streams.clear()
+            self._on_data.clear()
+            self._buffered.clear()
+            self._unfinished = None
+            self._rptr = self._rbuf = None   # views of C memory freed next
             for handle in self._timers.values():
                 handle._scheduled = False   # nothing left to cancel in C
             self._timers.clear()
             self._fired = None
             ffi.release(cloop)
+
+
+# The stream records but DATA (inline in _queue_fired): kind ->
+# handler(transport, the record's first int).
+_STREAM_RECORDS = {
+    lib.MUX_REC_EOF: lambda transport, _: transport._eof_received(),
+    lib.MUX_REC_ERROR: StreamTransport._stream_failed,
+    lib.MUX_REC_RESUME_WRITING: lambda transport, _: transport._queue_drained(),
+    lib.MUX_REC_CLOSED: lambda transport, _: transport._deferred_close_done(),
+}
