@@ -1,14 +1,19 @@
 """Loop: asyncio's selector event loop with the C core's iteration.
 
-What asyncio implements over readiness (transports, SSL, UDP, pipes,
-subprocesses, sock_* methods, add_reader/add_writer) is inherited unchanged
-and reaches the C loop's watchers through WatcherTable. Replaced:
+What asyncio implements over readiness (SSL, UDP, pipes, subprocesses,
+sock_* methods, add_reader/add_writer) is inherited unchanged and reaches
+the C loop's watchers through WatcherTable. Replaced:
 
-- _run_once: one mux_loop_run_once crossing waits and expires timers; its
-  records (IO first, then due timers, in (deadline, FIFO) order) queue their
-  handles on _ready, then the callbacks ready at that point run, exactly as
-  asyncio's own _run_once does (callbacks they schedule wait for the next
-  iteration);
+- _run_once: one mux_loop_run_once crossing waits, reads, flushes and
+  expires timers. Its records, in C's order: stream records call their
+  protocol at once (DATA: data_received, or get_buffer/buffer_updated; EOF,
+  ERROR, RESUME_WRITING, CLOSED: the transport's handlers), IO records queue
+  asyncio's reader/writer handles on _ready, due timers (in (deadline, FIFO)
+  order) queue theirs. Then the callbacks ready at that point run, those
+  the protocol methods scheduled included (as uvloop runs them); those they
+  schedule wait for the next iteration, as in asyncio;
+- _make_socket_transport: TCP and Unix stream sockets get a StreamTransport
+  on a C stream (see _transport.py); SSL transports stay asyncio's;
 - call_at and call_later: timers live on the C heap, and their
   TimerHandle's cancel() removes them there (see _timers.py);
 - call_soon (and so the callbacks futures schedule): the same Handle,
@@ -16,9 +21,11 @@ and reaches the C loop's watchers through WatcherTable. Replaced:
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
-The C loop belongs to the Loop: close() frees it, and an unclosed Loop is
-closed by asyncio's __del__ (with its "unclosed event loop" ResourceWarning)
-when collected. Nothing else keeps the pointer past close().
+The C loop belongs to the Loop: close() detaches the open transports
+(their C streams, fds included, go with the loop), then frees it; an
+unclosed Loop is closed by asyncio's __del__ (with its "unclosed event
+loop" ResourceWarning) when collected. Nothing else keeps the pointer past
+close().
 """
 import asyncio
 import math
@@ -285,8 +292,8 @@ class Loop(asyncio.SelectorEventLoop):
 # The stream records but DATA (inline in _queue_fired): kind ->
 # handler(transport, the record's first int).
 _STREAM_RECORDS = {
-    lib.MUX_REC_EOF: lambda transport, _: transport._eof_received(),
+    lib.MUX_REC_EOF: StreamTransport._eof_received,
     lib.MUX_REC_ERROR: StreamTransport._stream_failed,
-    lib.MUX_REC_RESUME_WRITING: lambda transport, _: transport._queue_drained(),
-    lib.MUX_REC_CLOSED: lambda transport, _: transport._deferred_close_done(),
+    lib.MUX_REC_RESUME_WRITING: StreamTransport._queue_drained,
+    lib.MUX_REC_CLOSED: StreamTransport._deferred_close_done,
 }

@@ -30,6 +30,7 @@ from .._mux import ffi, lib
 from .._streams import NO_LOOP, dup_socket, write_buffer
 
 _memmove = ffi.memmove
+_bytes = bytes
 _CLOSE_FLUSH = lib.MUX_CLOSE_FLUSH
 _CLOSE_DROP = lib.MUX_CLOSE_DROP
 # Server._attach/_detach take the transport from 3.13 on.
@@ -125,11 +126,11 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
     def write(self, data):
         if self._empty_waiter is None:
             # The common case is the cffi call alone: C refuses a closed or
-            # shut-down stream and a detached transport's NULL loop, and
-            # anything but bytes raises TypeError there.
-            try:
+            # shut-down stream and a detached transport's NULL loop. Only
+            # bytes go straight to C (cffi would take a list of bytes too).
+            if type(data) is _bytes:
                 queued = mux_stream_write(self._cloop, self._token, data, len(data))
-            except TypeError:
+            else:
                 queued = write_buffer(self._cloop, self._token, data)
             if queued:   # rare: a partial send (> 0) or a refusal (< 0)
                 self._after_write(queued)
@@ -236,7 +237,9 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
     def _data_failed(self, exc):
         self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
-    def _eof_received(self):
+    # The stream records but DATA: handler(transport, the record's first int).
+
+    def _eof_received(self, _):
         """The peer shut down its side (the C stream reads no more)."""
         if self._closing:
             return
@@ -257,7 +260,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         """The C stream's recv or send failed with errno err."""
         self._fatal_error(oserror(-err), "Fatal error on socket transport")
 
-    def _queue_drained(self):
+    def _queue_drained(self, _):
         """The write queue fell to low water after going above high water."""
         if self._conn_lost:
             return
@@ -308,7 +311,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         owned(mux_stream_close(self._cloop, self._token, _CLOSE_DROP))
         self._lose_connection(exc)
 
-    def _deferred_close_done(self):
+    def _deferred_close_done(self, _):
         if not self._conn_lost:
             self._lose_connection(None)
 
