@@ -29,7 +29,6 @@ close().
 """
 import asyncio
 import math
-import socket
 import sys
 import threading
 from asyncio.base_events import _format_handle
@@ -44,18 +43,19 @@ from .._errors import check_loop, raise_errno
 from .._mux import ffi, lib
 from ._handles import new_handle
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
+from ._listeners import Listener, is_stream_socket, start_listener
 from ._transport import StreamTransport, open_stream
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
 _TIMER = lib.MUX_REC_TIMER
 _DATA = lib.MUX_REC_DATA
+_ACCEPT = lib.MUX_REC_ACCEPT
 _READ = lib.MUX_READ
 _WRITE = lib.MUX_WRITE
 _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
 _unpack = ffi.unpack
-_STREAM_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
 _ceil = math.ceil
 
 
@@ -77,6 +77,8 @@ class Loop(asyncio.SelectorEventLoop):
         self._streams = {}                # C stream token -> StreamTransport
         self._on_data = {}                # token -> protocol.data_received
         self._buffered = {}               # token -> StreamTransport of a BufferedProtocol
+        self._listeners = {}              # C listener token -> Listener
+        self._listener_of_fd = {}         # listening socket's fd -> Listener
         self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
         # Few attributes of our own: past 30, CPython stops sharing the
@@ -219,10 +221,10 @@ class Loop(asyncio.SelectorEventLoop):
                             self._remove_writer(key.fileobj)
                         else:
                             ready.append(writer)
-                else:
-                    transport = self._streams.get(ident)
-                    if transport is not None:
-                        _STREAM_RECORDS[kind](transport, a)
+                else:   # the other stream records, and the listeners'
+                    owner = (self._streams if kind < _ACCEPT else self._listeners).get(ident)
+                    if owner is not None:
+                        _STREAM_RECORDS[kind](owner, a)
         except BaseException:
             # KeyboardInterrupt or SystemExit from a protocol method ends the
             # run, as in asyncio; the records after it are kept for the next
@@ -233,11 +235,26 @@ class Loop(asyncio.SelectorEventLoop):
 
     # --- transports ---------------------------------------------------------
 
+    def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
+                       backlog=100, *args, **kwargs):
+        """Plain stream servers accept in C (see _listeners.py)."""
+        if sslcontext is None and is_stream_socket(sock) and \
+                start_listener(self, protocol_factory, sock, server, backlog):
+            return
+        super()._start_serving(protocol_factory, sock, sslcontext, server, backlog,
+                               *args, **kwargs)
+
+    def _stop_serving(self, sock):
+        listener = self._listener_of_fd.pop(sock.fileno(), None)
+        if listener is not None:
+            listener.close()
+        super()._stop_serving(sock)
+
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None,
                                server=None):
         """TCP and Unix stream sockets get a transport on a C stream; other
         sockets, or an fd the C loop cannot take, asyncio's."""
-        if sock.type == socket.SOCK_STREAM and sock.family in _STREAM_FAMILIES:
+        if is_stream_socket(sock):
             transport = open_stream(self, sock, protocol, waiter, extra, server)
             if transport is not None:
                 return transport
@@ -278,6 +295,10 @@ class Loop(asyncio.SelectorEventLoop):
             for transport in self._streams.values():
                 transport._loop_closed()   # before C frees the streams
             self._streams.clear()
+            for listener in self._listeners.values():
+                listener._token = None   # C closes the dups with the loop
+            self._listeners.clear()
+            self._listener_of_fd.clear()
             self._on_data.clear()
             self._buffered.clear()
             self._unfinished = None
@@ -289,9 +310,11 @@ class Loop(asyncio.SelectorEventLoop):
             ffi.release(cloop)
 
 
-# The stream records but DATA (inline in _queue_fired): kind ->
-# handler(transport, the record's first int).
+# The records but DATA, TIMER and IO (inline in _queue_fired): kind ->
+# handler(its transport or listener, the record's first int).
 _STREAM_RECORDS = {
+    lib.MUX_REC_ACCEPT: Listener._accepted,
+    lib.MUX_REC_ACCEPT_ERROR: Listener._accept_failed,
     lib.MUX_REC_EOF: StreamTransport._eof_received,
     lib.MUX_REC_ERROR: StreamTransport._stream_failed,
     lib.MUX_REC_RESUME_WRITING: StreamTransport._queue_drained,

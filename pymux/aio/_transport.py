@@ -18,6 +18,7 @@ Who owns what:
   (stream closed, or the Loop closing) swaps it for NULL, which C refuses
   (EINVAL), so nothing reaches freed memory.
 """
+import socket
 import sys
 from asyncio import base_events, constants, futures, protocols, transports, trsock
 from asyncio.log import logger
@@ -44,33 +45,55 @@ def open_stream(loop, sock, protocol, waiter, extra, server):
     if token < 0:
         owned(token)
         return None
-    # Reading starts once connection_made has run (asyncio's order).
-    check_loop(mux_stream_set_reading(loop._cloop, token, 0))
-    return StreamTransport(loop, sock, token, protocol, waiter, extra, server)
+    extra = socket_names(sock, {} if extra is None else extra)
+    base_events._set_nodelay(sock)
+    return StreamTransport(loop, token, sock.detach(), protocol, waiter, extra, server)
+
+
+def socket_names(sock, extra):
+    """extra with "sockname" and "peername" added as asyncio's transports
+    add them (a peername already there is kept)."""
+    try:
+        extra["sockname"] = sock.getsockname()
+    except OSError:
+        extra["sockname"] = None
+    if "peername" not in extra:
+        try:
+            extra["peername"] = sock.getpeername()
+        except OSError:
+            extra["peername"] = None
+    return extra
+
+
+def connection_names(fd, like):
+    """socket_names for a connected fd of the same kind as socket `like`."""
+    sock = socket.socket(like.family, like.type, like.proto, fd)
+    try:
+        return socket_names(sock, {})
+    finally:
+        sock.setblocking(False)   # PyPy's socket(fileno=) made it blocking
+        sock.detach()
 
 
 class StreamTransport(transports._FlowControlMixin, transports.Transport):
     """asyncio's Transport API for one TCP or Unix stream connection."""
 
+    # Slots: an idle connection costs less, and attribute reads are faster.
+    __slots__ = ("_cloop", "_token", "_sock_fd", "_dup", "_protocol",
+                 "_protocol_connected", "_eof", "_closing", "_conn_lost", "_paused",
+                 "_empty_waiter", "_server", "__weakref__")
+
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def __init__(self, loop, sock, token, protocol, waiter, extra, server):
+    def __init__(self, loop, token, fd, protocol, waiter, extra, server):
+        """token: an open C stream of loop's, on fd, not reading yet (it
+        starts once connection_made has run, asyncio's order); extra holds
+        sockname and peername."""
         super().__init__(extra, loop)
-        info = self._extra
-        try:
-            info["sockname"] = sock.getsockname()
-        except OSError:
-            info["sockname"] = None
-        if "peername" not in info:
-            try:
-                info["peername"] = sock.getpeername()
-            except OSError:
-                info["peername"] = None
-        base_events._set_nodelay(sock)
-        self._sock_fd = sock.detach()   # C owns the fd now
         self._cloop = loop._cloop
         self._token = token
+        self._sock_fd = fd
         self._dup = None            # get_extra_info("socket")'s socket, made on first use
         self._protocol = None
         self._protocol_connected = False
@@ -80,11 +103,12 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         self._paused = False        # pause_reading() called
         self._empty_waiter = None   # sendfile waits for the write queue to drain
         self._server = server
+        check_loop(mux_stream_set_reading(self._cloop, token, 0))   # until _start_reading
         loop._streams[token] = self
         self.set_protocol(protocol)
         if server is not None:
             server._attach(self) if _SERVER_KNOWS_TRANSPORTS else server._attach()
-        loop._transports[self._sock_fd] = self
+        loop._transports[fd] = self
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
         if waiter is not None:   # wakes up once connection_made has run
@@ -183,7 +207,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
 
     def _start_reading(self):
         """After connection_made (asyncio's order): the C stream reads."""
-        if self.is_reading():
+        if not self._closing and not self._paused:
             owned(mux_stream_set_reading(self._cloop, self._token, 1))
 
     def is_reading(self):
@@ -388,4 +412,4 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
                                         self._low_water))
 
 
-__all__ = ["StreamTransport", "open_stream"]
+__all__ = ["StreamTransport", "connection_names", "open_stream", "socket_names"]

@@ -44,6 +44,19 @@ def test_tcp_connections_on_both_sides_use_c_streams(pymux_loop):
     assert run(pymux_loop, main()) == (StreamTransport, StreamTransport)
 
 
+def test_plain_servers_accept_in_c(pymux_loop):
+    async def main():
+        server = await pymux_loop.create_server(Echo, "127.0.0.1", 0)
+        async with server:
+            fd = server.sockets[0].fileno()
+            # Not among asyncio's readers: the C loop accepts on a dup of it.
+            watched = fd in pymux_loop._selector.get_map()
+            listeners = len(pymux_loop._listeners)
+        return watched, listeners, len(pymux_loop._listeners)
+
+    assert run(pymux_loop, main()) == (False, 1, 0)
+
+
 def test_unix_stream_connections_use_c_streams(pymux_loop, tmp_path):
     async def main():
         path = str(tmp_path / "sock")
