@@ -6,6 +6,7 @@ Python calls per callback scheduled. call_soon and call_at are on every
 request's path, so the loop fills the same attributes in one call instead;
 in debug mode the caller adds the source traceback.
 """
+from asyncio import format_helpers
 from contextvars import copy_context
 
 _new = object.__new__
@@ -23,3 +24,17 @@ def new_handle(cls, callback, args, loop, context):
     handle._repr = None
     handle._source_traceback = None
     return handle
+
+
+def report_callback_error(handle, exc):
+    """What Handle._run() does with its callback's exception, for the loop
+    that runs handles without calling _run()."""
+    cb = format_helpers._format_callback_source(handle._callback, handle._args)
+    context = {
+        "message": f"Exception in callback {cb}",
+        "exception": exc,
+        "handle": handle,
+    }
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    handle._loop.call_exception_handler(context)
