@@ -43,6 +43,33 @@ class Recorder(asyncio.Protocol):
         self.lost.set_result(exc)
 
 
+class Buffered(asyncio.BufferedProtocol):
+    """Collects into `data` through a buffer of `size` bytes; `hints` and
+    `sizes` record get_buffer's and buffer_updated's arguments."""
+
+    def __init__(self, loop, size=1 << 16):
+        self.buf = bytearray(size)
+        self.data = bytearray()
+        self.hints = []
+        self.sizes = []
+        self.made = loop.create_future()
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.made.set_result(transport)
+
+    def get_buffer(self, sizehint):
+        self.hints.append(sizehint)
+        return self.buf
+
+    def buffer_updated(self, nbytes):
+        self.sizes.append(nbytes)
+        self.data += self.buf[:nbytes]
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
 @contextlib.asynccontextmanager
 async def serve_one(loop, protocol):
     """(the server side's transport, a connected raw client socket); the
@@ -175,34 +202,8 @@ def test_pause_writing_fires_when_new_limits_are_below_the_buffer(aio_loop, run)
 
 
 def test_buffered_protocol_gets_every_byte_through_small_buffers(aio_loop, run):
-    class Small(asyncio.BufferedProtocol):
-        def __init__(self):
-            self.buf = bytearray(7)
-            self.data = bytearray()
-            self.hints = []
-            self.sizes = []
-            self.made = aio_loop.create_future()
-            self.lost = aio_loop.create_future()
-
-        def connection_made(self, transport):
-            self.made.set_result(transport)
-
-        def get_buffer(self, sizehint):
-            self.hints.append(sizehint)
-            return self.buf
-
-        def buffer_updated(self, nbytes):
-            self.sizes.append(nbytes)
-            self.data += self.buf[:nbytes]
-
-        def eof_received(self):
-            return None
-
-        def connection_lost(self, exc):
-            self.lost.set_result(exc)
-
     async def main():
-        proto = Small()
+        proto = Buffered(aio_loop, 7)
         async with serve_one(aio_loop, proto) as (_, client):
             await aio_loop.sock_sendall(client, PAYLOAD)
             client.shutdown(socket.SHUT_WR)
@@ -218,24 +219,16 @@ def test_buffered_protocol_gets_every_byte_through_small_buffers(aio_loop, run):
 
 
 def test_buffered_protocol_can_take_a_memoryview_of_a_larger_buffer(aio_loop, run):
-    class Views(asyncio.BufferedProtocol):
+    class Views(Buffered):
         def __init__(self):
-            self.store = bytearray(len(PAYLOAD))
+            super().__init__(aio_loop, len(PAYLOAD))
             self.used = 0
-            self.made = aio_loop.create_future()
-            self.lost = aio_loop.create_future()
-
-        def connection_made(self, transport):
-            self.made.set_result(transport)
 
         def get_buffer(self, sizehint):
-            return memoryview(self.store)[self.used:]
+            return memoryview(self.buf)[self.used:]
 
         def buffer_updated(self, nbytes):
             self.used += nbytes
-
-        def connection_lost(self, exc):
-            self.lost.set_result(exc)
 
     async def main():
         proto = Views()
@@ -246,7 +239,7 @@ def test_buffered_protocol_can_take_a_memoryview_of_a_larger_buffer(aio_loop, ru
             return proto
 
     proto = run(main())
-    assert proto.used == len(PAYLOAD) and proto.store == PAYLOAD
+    assert proto.used == len(PAYLOAD) and proto.buf == PAYLOAD
 
 
 @pytest.mark.parametrize("keep_open", [None, False])
@@ -403,15 +396,7 @@ def test_exception_in_eof_received_goes_to_the_handler_and_closes(aio_loop, run,
 @pytest.mark.parametrize("method", ["get_buffer", "buffer_updated"])
 def test_exception_in_a_buffered_protocol_goes_to_the_handler_and_closes(
         aio_loop, run, handler_contexts, method):
-    class Failing(asyncio.BufferedProtocol):
-        def __init__(self):
-            self.made = aio_loop.create_future()
-            self.lost = aio_loop.create_future()
-            self.buf = bytearray(100)
-
-        def connection_made(self, transport):
-            self.made.set_result(transport)
-
+    class Failing(Buffered):
         def get_buffer(self, sizehint):
             if method == "get_buffer":
                 raise ValueError("no buffer")
@@ -420,11 +405,8 @@ def test_exception_in_a_buffered_protocol_goes_to_the_handler_and_closes(
         def buffer_updated(self, nbytes):
             raise ValueError("not updated")
 
-        def connection_lost(self, exc):
-            self.lost.set_result(exc)
-
     async def main():
-        proto = Failing()
+        proto = Failing(aio_loop)
         async with serve_one(aio_loop, proto) as (transport, client):
             await aio_loop.sock_sendall(client, b"x")
             return await proto.lost, transport, proto
@@ -437,25 +419,12 @@ def test_exception_in_a_buffered_protocol_goes_to_the_handler_and_closes(
 
 
 def test_an_empty_buffer_from_get_buffer_is_a_runtime_error(aio_loop, run, handler_contexts):
-    class Empty(asyncio.BufferedProtocol):
-        def __init__(self):
-            self.made = aio_loop.create_future()
-            self.lost = aio_loop.create_future()
-
-        def connection_made(self, transport):
-            self.made.set_result(transport)
-
+    class Empty(Buffered):
         def get_buffer(self, sizehint):
             return bytearray()
 
-        def buffer_updated(self, nbytes):
-            raise AssertionError("nothing to update")
-
-        def connection_lost(self, exc):
-            self.lost.set_result(exc)
-
     async def main():
-        proto = Empty()
+        proto = Empty(aio_loop)
         async with serve_one(aio_loop, proto) as (_, client):
             await aio_loop.sock_sendall(client, b"x")
             return await proto.lost
