@@ -104,8 +104,10 @@ int mux_stream_open(mux_loop_t *loop, int fd);
 /* Sends at once with MSG_NOSIGNAL and queues only what the kernel did not
  * take; write interest is armed only while something is queued. Returns
  * the bytes queued afterwards (0: all sent), or -errno (the stream is then
- * unusable: close it). */
-int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len);
+ * unusable: close it). data is a void pointer so that cffi takes only bytes
+ * or a cdata pointer for it (as a char pointer it would also take a list of
+ * one-byte bytes, building the array). */
+int64_t mux_stream_write(mux_loop_t *loop, int token, const void *data, size_t len);
 
 int64_t mux_stream_queued(mux_loop_t *loop, int token);
 int mux_stream_set_reading(mux_loop_t *loop, int token, int reading);

@@ -446,7 +446,7 @@ int mux_stream_open(mux_loop_t *loop, int fd)
     return MUX__HOLDING(loop, mux__stream_adopt(loop, fd));
 }
 
-int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
+int64_t mux_stream_write(mux_loop_t *loop, int token, const void *data, size_t len)
 {
     return MUX__HOLDING(loop, stream_write_held(loop, token, data, len));
 }

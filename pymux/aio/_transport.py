@@ -31,7 +31,6 @@ from .._mux import ffi, lib
 from .._streams import NO_LOOP, dup_socket, write_buffer
 
 _memmove = ffi.memmove
-_bytes = bytes
 _CLOSE_FLUSH = lib.MUX_CLOSE_FLUSH
 _CLOSE_DROP = lib.MUX_CLOSE_DROP
 # Server._attach/_detach take the transport from 3.13 on.
@@ -150,11 +149,11 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
     def write(self, data):
         if self._empty_waiter is None:
             # The common case is the cffi call alone: C refuses a closed or
-            # shut-down stream and a detached transport's NULL loop. Only
-            # bytes go straight to C (cffi would take a list of bytes too).
-            if type(data) is _bytes:
+            # shut-down stream and a detached transport's NULL loop, and
+            # anything but bytes raises TypeError there.
+            try:
                 queued = mux_stream_write(self._cloop, self._token, data, len(data))
-            else:
+            except TypeError:
                 queued = write_buffer(self._cloop, self._token, data)
             if queued:   # rare: a partial send (> 0) or a refusal (< 0)
                 self._after_write(queued)

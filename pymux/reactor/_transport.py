@@ -15,8 +15,6 @@ from .._clib import (mux_stream_close, mux_stream_queued, mux_stream_set_limits,
 from .._errors import oserror, owned
 from .._streams import DEAD_TOKEN, DEFAULT_HIGH_WATER, NO_LOOP, dup_socket, write_buffer
 
-_bytes = bytes
-
 
 class Transport:
     """Write to, pause, half-close and close one connection."""
@@ -44,11 +42,11 @@ class Transport:
     def write(self, data):
         """Send data now if the kernel takes it; queue the rest in C."""
         # The hot path is the cffi call alone: C refuses a closed or
-        # shut-down stream and a detached transport's NULL loop. Only bytes
-        # go straight to C (cffi would take a list of bytes too).
-        if type(data) is _bytes:
+        # shut-down stream and a detached transport's NULL loop, and
+        # anything but bytes raises TypeError there.
+        try:
             queued = mux_stream_write(self._cloop, self._token, data, len(data))
-        else:
+        except TypeError:
             queued = write_buffer(self._cloop, self._token, data)
         if queued:   # rare: a partial send (> 0) or a refusal (< 0)
             self._after_write(queued)
