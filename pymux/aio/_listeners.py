@@ -25,6 +25,7 @@ from .._mux import lib
 from ._transport import StreamTransport, connection_names
 
 _MAX_BATCH = 65536   # the C core's limit on connections accepted per readiness
+_MAX_SOCKNAMES = 64  # local addresses shared per listener
 
 
 def start_listener(loop, protocol_factory, sock, server, backlog):
@@ -44,7 +45,8 @@ def start_listener(loop, protocol_factory, sock, server, backlog):
 class Listener:
     """One listening socket the C loop accepts on."""
 
-    __slots__ = ("_loop", "_token", "_protocol_factory", "_sock", "_server", "_retry")
+    __slots__ = ("_loop", "_token", "_protocol_factory", "_sock", "_server", "_retry",
+                 "_socknames")
 
     def __init__(self, loop, token, protocol_factory, sock, server):
         self._loop = loop
@@ -53,6 +55,9 @@ class Listener:
         self._sock = sock
         self._server = server
         self._retry = None
+        # The local addresses connections arrived on: few, so every
+        # connection shares one tuple (a quarter of an idle one's memory).
+        self._socknames = {}
 
     def _accepted(self, stream_token):
         """An ACCEPT record: asyncio's _accept_connection2, without its task."""
@@ -60,6 +65,7 @@ class Listener:
         fd = mux_token_fd(loop._cloop, stream_token)
         try:
             extra = connection_names(fd, self._sock)
+            extra["sockname"] = self._shared_sockname(extra["sockname"])
             protocol = self._protocol_factory()
         except (SystemExit, KeyboardInterrupt):
             mux_stream_close(loop._cloop, stream_token, lib.MUX_CLOSE_DROP)
@@ -75,6 +81,15 @@ class Listener:
         if loop._debug:
             logger.debug("%r got a new connection from %r", self._server, extra["peername"])
         StreamTransport(loop, stream_token, fd, protocol, None, extra, self._server)
+
+    def _shared_sockname(self, sockname):
+        socknames = self._socknames
+        shared = socknames.get(sockname)
+        if shared is not None:
+            return shared
+        if len(socknames) < _MAX_SOCKNAMES and sockname is not None:
+            socknames[sockname] = sockname
+        return sockname
 
     def _accept_failed(self, err):
         """An ACCEPT_ERROR record (EMFILE and friends): C paused the
