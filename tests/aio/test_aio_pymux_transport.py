@@ -150,3 +150,36 @@ def test_buffered_protocols_are_offered_the_bytes_waiting(pymux_loop):
             return proto.hints
 
     assert run(pymux_loop, main()) == [1000]
+
+
+def test_sendfile_over_a_c_stream_uses_os_sendfile(pymux_loop, tmp_path):
+    # fallback=False: only the native path (os.sendfile on a dup of the
+    # stream's fd, once its C write queue is empty) may send it.
+    content = bytes(range(256)) * 8192 + b"tail"
+    head = b"h" * (4 << 20)   # sendfile first waits for it to drain
+    path = tmp_path / "content"
+    path.write_bytes(content)
+
+    async def main():
+        left, right = socket.socketpair()
+        with right, open(path, "rb") as file:
+            right.setblocking(False)
+            transport, _ = await pymux_loop.create_connection(asyncio.Protocol, sock=left)
+            transport.write(head)                # more than the kernel takes: queued
+            queued = transport.get_write_buffer_size()
+            received = bytearray()
+
+            async def receive():
+                while chunk := await pymux_loop.sock_recv(right, 1 << 20):
+                    received.extend(chunk)
+
+            receiver = asyncio.ensure_future(receive())
+            sent = await pymux_loop.sendfile(transport, file, fallback=False)
+            transport.write(b"after")
+            transport.close()
+            await receiver
+            return type(transport), queued, sent, bytes(received)
+
+    kind, queued, sent, received = run(pymux_loop, main())
+    assert kind is StreamTransport and queued > 0 and sent == len(content)
+    assert received == head + content + b"after"
