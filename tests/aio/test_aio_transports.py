@@ -476,3 +476,40 @@ def test_closing_a_transport_after_its_loop_closed_raises_runtime_error(aio_loop
             transport.close()
         assert transport.is_closing()
         transport.abort()             # connection_lost was due already: nothing to do
+
+
+def test_keyboard_interrupt_in_data_received_stops_the_loop_and_loses_no_bytes(aio_loop):
+    # KeyboardInterrupt leaves run_until_complete, as in any callback; the
+    # other connections' bytes (on pymux maybe read in the same batch
+    # already) still arrive once the loop runs again.
+    interrupted = []
+
+    class Interrupting(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            if not interrupted:
+                interrupted.append(self)
+                raise KeyboardInterrupt
+
+    protos = [Interrupting(aio_loop) for _ in range(4)]
+    pairs = [socket.socketpair() for _ in protos]
+    try:
+        for proto, (left, _) in zip(protos, pairs):
+            aio_loop.run_until_complete(aio_loop.create_connection(lambda: proto, sock=left))
+        for _, right in pairs:
+            right.sendall(b"payload")
+        with pytest.raises(KeyboardInterrupt):
+            aio_loop.run_until_complete(asyncio.sleep(5))
+
+        async def all_arrived():
+            while any(len(proto.data) < len(b"payload") for proto in protos):
+                await asyncio.sleep(0.001)
+
+        aio_loop.run_until_complete(asyncio.wait_for(all_arrived(), 10))
+        assert [bytes(proto.data) for proto in protos] == [b"payload"] * 4
+    finally:
+        for proto in protos:
+            proto.transport.close()
+        for _, right in pairs:
+            right.close()
+        aio_loop.run_until_complete(asyncio.sleep(0))
