@@ -7,6 +7,8 @@ import os
 import resource
 import socket
 
+import pytest
+
 
 class Greeter(asyncio.Protocol):
     def connection_made(self, transport):
@@ -94,3 +96,39 @@ def test_accepting_pauses_on_emfile_and_resumes_once_fds_are_free(aio_loop, run,
     assert isinstance(context["exception"], OSError)
     assert context["exception"].errno == errno.EMFILE
     assert isinstance(context["socket"], asyncio.trsock.TransportSocket)
+
+
+def test_a_server_made_with_start_serving_false_accepts_once_started(aio_loop, run):
+    async def main():
+        server = await aio_loop.create_server(Greeter, "127.0.0.1", 0, start_serving=False)
+        async with server:
+            states = [server.is_serving()]
+            await server.start_serving()
+            states.append(server.is_serving())
+            reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+            greeting = await reader.read()
+            writer.close()
+        states.append(server.is_serving())
+        return states, greeting
+
+    assert run(main()) == ([False, True, False], b"hello")
+
+
+def test_serve_forever_serves_until_the_server_closes(aio_loop, run):
+    async def main():
+        server = await aio_loop.create_server(Greeter, "127.0.0.1", 0, start_serving=False)
+        addr = server.sockets[0].getsockname()
+        serving = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0)
+        reader, writer = await asyncio.open_connection(*addr)
+        greeting = await reader.read()
+        writer.close()
+        server.close()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        await server.wait_closed()
+        with pytest.raises(OSError):
+            await asyncio.open_connection(*addr)
+        return greeting
+
+    assert run(main()) == b"hello"
