@@ -132,3 +132,33 @@ def test_serve_forever_serves_until_the_server_closes(aio_loop, run):
         return greeting
 
     assert run(main()) == b"hello"
+
+
+class Silent(asyncio.Protocol):
+    def __init__(self, made):
+        self.made = made
+
+    def connection_made(self, transport):
+        self.made.set_result(transport)
+
+
+@pytest.mark.skipif(not hasattr(asyncio.Server, "close_clients"),
+                    reason="Server.close_clients and abort_clients are Python 3.13's")
+@pytest.mark.parametrize("method", ["close_clients", "abort_clients"])
+def test_close_or_abort_clients_ends_the_servers_connections(aio_loop, run, method):
+    async def main():
+        made = aio_loop.create_future()
+        server = await aio_loop.create_server(lambda: Silent(made), "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        transport = await made
+        server.close()
+        getattr(server, method)()
+        await server.wait_closed()          # waits for the connections too on 3.13
+        try:
+            ended = await reader.read()
+        except ConnectionResetError:
+            ended = b""
+        writer.close()
+        return ended, transport.is_closing()
+
+    assert run(main()) == (b"", True)
