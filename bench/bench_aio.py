@@ -21,10 +21,17 @@ Times are this thread's CPU time. Rounds interleave the loops and alternate
 their order; cells are medians, ratio = other loop's time / pymux's (> 1.0:
 pymux is faster). This machine is shared: only ratios from one run mean
 anything.
+
+A second table is the timers' resolution: how late (wall clock, by
+time.monotonic()) a timer call_later(d) fires for d of 0.1-0.9 ms, armed
+one at a time by the timer before (so the loop waits for each alone):
+median, 99th percentile and least lateness in microseconds over every
+round, and how many fired early (before d had elapsed).
 """
 import argparse
 import asyncio
 import socket
+import statistics
 import sys
 import time
 
@@ -41,6 +48,7 @@ MESSAGE = b"x" * 64
 # The CPU time of this thread (user + system): other processes on a shared
 # machine do not inflate it, as they do wall-clock time.
 _clock = time.thread_time_ns
+_monotonic = time.monotonic
 PROBE_CALLS = 300   # enough that a loop's start-up cost does not skew calibration
 
 
@@ -211,6 +219,57 @@ def bench_all(loops, rounds):
             s.close()
 
 
+LATENESS_DELAYS = [i * 1e-4 for i in range(1, 10)]   # 0.1 .. 0.9 ms
+LATENESS_TIMERS = 450                               # per loop and round
+
+
+def timer_lateness(loop):
+    """run(): LATENESS_TIMERS chained call_later timers; their lateness in
+    seconds (negative: early), by time.monotonic() (uvloop's time() is the
+    loop's cached ms clock, so it cannot measure itself)."""
+    def run():
+        late = []
+
+        def fired(due):
+            late.append(_monotonic() - due)
+            if len(late) < LATENESS_TIMERS:
+                arm()
+            else:
+                loop.stop()
+
+        def arm():
+            delay = LATENESS_DELAYS[len(late) % len(LATENESS_DELAYS)]
+            loop.call_later(delay, fired, _monotonic() + delay)
+
+        loop.call_soon(arm)
+        loop.run_forever()
+        return late
+    return run
+
+
+def lateness_all(loops, rounds):
+    """{loop name: [lateness in s, ...]}, rounds interleaved as above."""
+    runs = {name: timer_lateness(loop) for name, loop in loops.items()}
+    names = list(runs)
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            samples[name] += runs[name]()
+    return samples
+
+
+def lateness_table(samples):
+    lines = ["| loop | median late µs | p99 late µs | least late µs | early |",
+             "|---|---:|---:|---:|---:|"]
+    for name, late in samples.items():
+        us = sorted(x * 1e6 for x in late)
+        p99 = us[min(len(us) - 1, int(0.99 * len(us)))]
+        early = sum(x < 0 for x in us)
+        lines.append(f"| {name} | {statistics.median(us):,.0f} | {p99:,.0f} | {us[0]:,.0f} "
+                     f"| {early} of {len(us)} |")
+    return "\n".join(lines)
+
+
 def header(names):
     others = [n for n in names if n != "pymux"]
     cols = [f"{n} ns" for n in names] + [f"{n} / pymux" for n in others]
@@ -238,6 +297,9 @@ def main():
     try:
         for label, result in bench_all(loops, rounds):
             print(table_row(label, result), flush=True)
+        print(f"\nTimers call_later(0.1 .. 0.9 ms), each armed by the one before: "
+              f"lateness by time.monotonic(), {rounds} x {LATENESS_TIMERS} timers\n")
+        print(lateness_table(lateness_all(loops, rounds)))
     finally:
         for loop in loops.values():
             loop.close()

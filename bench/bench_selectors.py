@@ -1,6 +1,7 @@
 """pymux.selectors vs the stdlib selectors module, class by class.
 
     python bench/bench_selectors.py [--rounds 7] [--quick] [--classes Epoll,Poll,Select]
+        [--floor] [--cpu-time]
 
 Each pymux class is measured against its stdlib twin on the same fds:
 
@@ -15,6 +16,10 @@ Each pymux class is measured against its stdlib twin on the same fds:
   connections (10 readable): get_key + modify adding write interest,
   select(0), get_key + modify removing it.
 
+With --floor, each select(0) row also times pymux's C wait call alone
+(mux_selector_poll: the system call plus the C table's translation) and
+shows stdlib / that, the best ratio pymux's Python side could reach.
+
 Rounds interleave stdlib and pymux and alternate which goes first; cells
 are medians in ns per operation, and ratio = stdlib / pymux (> 1.0: pymux
 is faster). This machine is shared: only ratios from one run mean
@@ -24,12 +29,13 @@ import argparse
 import selectors as std_selectors
 import socket
 import sys
-import time
 
 import pymux.selectors as mux_selectors
+from pymux._clib import mux_selector_poll
 from pymux._mux import lib
 
-from harness.microbench import Fds, interleaved, row
+from harness import microbench
+from harness.microbench import FLOOR, FLOOR_HEADER, Fds, interleaved, row
 from harness.proc import raise_nofile_limit
 
 FD_SETSIZE = lib.FD_SETSIZE
@@ -42,14 +48,24 @@ READ, WRITE = std_selectors.EVENT_READ, std_selectors.EVENT_WRITE
 def timed_select(sel):
     def run(calls):
         select = sel.select
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             select(0)
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
-def bench_select(cls, n, k, rounds):
+def timed_c_wait(sel):
+    def run(calls):
+        poll, c_selector = mux_selector_poll, sel._sel
+        start = microbench.clock_ns()
+        for _ in range(calls):
+            poll(c_selector)
+        return (microbench.clock_ns() - start) / calls
+    return run
+
+
+def bench_select(cls, n, k, rounds, floor):
     fds = Fds(n, k)
     try:
         if cls == "SelectSelector" and max(s.fileno() for s in fds.ends) >= FD_SETSIZE:
@@ -59,7 +75,10 @@ def bench_select(cls, n, k, rounds):
             for s in fds.ends:
                 sel.register(s, READ)
             assert len(sel.select(0)) == k
-        result = interleaved({name: timed_select(sel) for name, sel in sels.items()}, rounds)
+        runs = {name: timed_select(sel) for name, sel in sels.items()}
+        if floor:
+            runs[FLOOR] = timed_c_wait(sels["pymux"])
+        result = interleaved(runs, rounds)
         for sel in sels.values():
             sel.close()
         return result
@@ -70,11 +89,11 @@ def bench_select(cls, n, k, rounds):
 def timed_register_unregister(sel, sock):
     def run(calls):
         register, unregister = sel.register, sel.unregister
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             register(sock, READ)
             unregister(sock)
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
@@ -82,11 +101,11 @@ def timed_modify(sel, sock, first, second):
     """Alternates two modify() calls; ns per call."""
     def run(calls):
         modify = sel.modify
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for _ in range(calls):
             modify(sock, *first)
             modify(sock, *second)
-        return (time.perf_counter_ns() - start) / calls / 2
+        return (microbench.clock_ns() - start) / calls / 2
     return run
 
 
@@ -98,7 +117,7 @@ def timed_churn(sel, conns):
     def run(calls):
         get_key, modify, select = sel.get_key, sel.modify, sel.select
         n = len(conns)
-        start = time.perf_counter_ns()
+        start = microbench.clock_ns()
         for i in range(calls):
             fd = conns[i % n]
             key = get_key(fd)       # add_writer after a partial send
@@ -106,7 +125,7 @@ def timed_churn(sel, conns):
             select(0)
             key = get_key(fd)       # remove_writer once the buffer is flushed
             modify(fd, key.events & ~WRITE, (key.data[0], None))
-        return (time.perf_counter_ns() - start) / calls
+        return (microbench.clock_ns() - start) / calls
     return run
 
 
@@ -155,21 +174,29 @@ def main():
     parser.add_argument("--quick", action="store_true", help="N <= 1000, 5 rounds")
     parser.add_argument("--classes", default=",".join(c[:-8] for c in CLASSES),
                         help="comma-separated subset of Epoll,Poll,Select")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time pymux's C wait call alone in the select(0) rows")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the thread's CPU clock (a loaded machine)")
     args = parser.parse_args()
+    if args.cpu_time:
+        microbench.use_cpu_time()
     rounds = 5 if args.quick else max(5, args.rounds)
     classes = [f"{c.strip()}Selector" for c in args.classes.split(",")]
     limit = raise_nofile_limit()
     sizes = [n for n in (10, 100, 1000, 10000) if n + 300 < limit and not (args.quick and n > 1000)]
 
+    clock = "thread CPU time" if args.cpu_time else "wall time"
     print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians, "
-          f"ns per operation; ratio = stdlib / pymux\n")
+          f"ns per operation ({clock}); ratio = stdlib / pymux\n")
     for cls in classes:
-        print(f"| {cls} | stdlib ns | pymux ns | ratio |")
-        print("|---|---:|---:|---:|")
+        extra = FLOOR_HEADER if args.floor else ("", "")
+        print(f"| {cls} | stdlib ns | pymux ns | ratio |{extra[0]}")
+        print(f"|---|---:|---:|---:|{extra[1]}")
         for n in sizes:
             for k in (1, 10, 100, 1000):
                 if k <= n:
-                    result = bench_select(cls, n, k, rounds)
+                    result = bench_select(cls, n, k, rounds, args.floor)
                     if result is not None:
                         print(row(f"select(0) N={n} K={k}", result), flush=True)
         for label, result in bench_ops(cls, rounds).items():

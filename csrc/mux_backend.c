@@ -188,3 +188,17 @@ int mux__timeout_ms(int64_t timeout_us)
     ms = timeout_us / 1000 + (timeout_us % 1000 != 0);
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
+
+struct timespec *mux__timeout_ts(int64_t timeout_us, struct timespec *ts)
+{
+    if (timeout_us < 0)
+        return NULL;
+    if (timeout_us / 1000000 > INT_MAX) {
+        ts->tv_sec = INT_MAX;
+        ts->tv_nsec = 0;
+    } else {
+        ts->tv_sec = (time_t)(timeout_us / 1000000);
+        ts->tv_nsec = (long)(timeout_us % 1000000) * 1000;
+    }
+    return ts;
+}

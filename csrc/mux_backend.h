@@ -74,8 +74,9 @@ int mux_backend_set_batch(mux_backend_t *b, int maxevents);
 int *mux_backend_fired_fds(mux_backend_t *b);
 uint32_t *mux_backend_fired_events(mux_backend_t *b);
 
-/* Waits up to timeout_us microseconds (-1: forever; rounded up to the
- * backend's resolution) and fills the fired arrays with at most one batch.
+/* Waits up to timeout_us microseconds (-1: forever; never less, and to the
+ * microsecond: epoll rounds up to whole ms only on kernels before 5.11)
+ * and fills the fired arrays with at most one batch.
  * Returns the count, or -errno (-EINTR included: the caller runs signal
  * handlers and retries; -EBUSY if another thread is waiting on this backend
  * and so owns the fired arrays). Two arguments because each cffi argument

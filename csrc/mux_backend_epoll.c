@@ -10,10 +10,21 @@
  *    unregister before closing (pymux's loop does).
  * b) epoll_ctl() on a regular file fails with EPERM; we report it.
  * c) epoll_wait() rejects maxevents < 1, hence the dispatcher's check.
+ * d) epoll_wait() takes whole milliseconds. A timeout with a sub-ms part
+ *    (the loop's next timer) waits with epoll_pwait2() (Linux 5.11), whose
+ *    timespec keeps it: 0.3 ms is not rounded up to 1 ms. Called through
+ *    syscall(), with the kernel's 64-bit timespec, so neither the libc's
+ *    version nor a 32-bit time_t matters. Where the kernel lacks it (ENOSYS;
+ *    EPERM from a seccomp filter that predates it, as old container
+ *    runtimes have) the backend remembers that, process-wide, and waits
+ *    with epoll_wait() rounded up to the next ms: late, never early.
  */
 #include <errno.h>
+#include <linux/time_types.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mux_backend_internal.h"
@@ -66,14 +77,44 @@ static int epoll_ctl_backend(mux_backend_t *b, int op, int fd, uint32_t events)
     return epoll_ctl(e->epfd, kop, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* epoll_wait into buf, then the (fd, events) pairs out into the arrays. */
+#ifdef SYS_epoll_pwait2
+static atomic_int pwait2_missing;   /* the kernel refused it once (note d) */
+#endif
+
+/* One wait, exact to the microsecond where the kernel can (note d). */
+static int wait_kernel(int epfd, struct epoll_event *buf, int maxevents, int64_t timeout_us)
+{
+    int n;
+
+#ifdef SYS_epoll_pwait2
+    if (timeout_us > 0 && timeout_us % 1000 != 0
+        && !atomic_load_explicit(&pwait2_missing, memory_order_relaxed)) {
+        struct timespec ts;
+        struct __kernel_timespec kts;
+
+        mux__timeout_ts(timeout_us, &ts);
+        kts.tv_sec = ts.tv_sec;
+        kts.tv_nsec = ts.tv_nsec;
+        n = (int)syscall(SYS_epoll_pwait2, epfd, buf, maxevents, &kts, NULL, (size_t)0);
+        if (n >= 0)
+            return n;
+        if (errno != ENOSYS && errno != EPERM)
+            return -errno;
+        atomic_store_explicit(&pwait2_missing, 1, memory_order_relaxed);
+    }
+#endif
+    n = epoll_wait(epfd, buf, maxevents, mux__timeout_ms(timeout_us));
+    return n < 0 ? -errno : n;
+}
+
+/* Waits into buf, then copies the (fd, events) pairs out into the arrays. */
 static int wait_with(epoll_backend_t *e, struct epoll_event *buf, int *fds,
                      uint32_t *events, int maxevents, int64_t timeout_us)
 {
-    int n = epoll_wait(e->epfd, buf, maxevents, mux__timeout_ms(timeout_us)), i;
+    int n = wait_kernel(e->epfd, buf, maxevents, timeout_us), i;
 
     if (n < 0)
-        return -errno;
+        return n;
     for (i = 0; i < n; i++) {
         fds[i] = buf[i].data.fd;
         events[i] = buf[i].events;

@@ -8,6 +8,7 @@
 #define MUX_BACKEND_INTERNAL_H
 
 #include <stdatomic.h>
+#include <time.h>
 
 #include "mux_backend.h"
 
@@ -52,8 +53,14 @@ extern const mux_backend_ops_t mux__select_ops;
 #define MUX__EPOLL_ONLY_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
 
 /* Microseconds to poll(2)/epoll_wait(2) milliseconds, rounded up so that a
- * short positive timeout never becomes a busy 0 ms wait. */
+ * short positive timeout never becomes a busy 0 ms wait (nor an early
+ * return). For kernels without a finer wait: it costs up to 1 ms of delay. */
 int mux__timeout_ms(int64_t timeout_us);
+
+/* Microseconds to the exact timespec of ppoll(2)/epoll_pwait2(2)/pselect
+ * (tv_sec clamped to INT_MAX, 68 years, so a 32-bit time_t cannot
+ * overflow). Returns ts, or NULL for a negative timeout (forever). */
+struct timespec *mux__timeout_ts(int64_t timeout_us, struct timespec *ts);
 
 /* Wraps an existing kernel fd in a backend of the given kind, which owns
  * it from now on: NULL with -EINVAL in *err for an unknown kind, -ENOTSUP

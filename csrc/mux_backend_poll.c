@@ -1,4 +1,5 @@
-/* mux_backend_poll.c - poll(2) backend.
+/* mux_backend_poll.c - poll(2) backend (waits with ppoll(2), whose timespec
+ * keeps a timeout's microseconds: poll(2) would round them up to a ms).
  *
  * A dense pollfd[] array (what poll(2) wants) plus an fd -> slot map so that
  * ctl is O(1); removal swaps the last entry into the hole. The map stores
@@ -9,6 +10,7 @@
  * can move the array. So the wait polls a snapshot, copied from the
  * registrations under a lock only when they changed since the last wait.
  */
+#define _GNU_SOURCE   /* ppoll */
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
@@ -136,11 +138,12 @@ static int poll_wait(mux_backend_t *b, int *fds, uint32_t *events,
                      int maxevents, int64_t timeout_us)
 {
     poll_backend_t *p = (poll_backend_t *)b;
+    struct timespec ts;
     int n, i, k, out = 0, rc = take_snapshot(p);
 
     if (rc < 0)
         return rc;
-    n = poll(p->snap, (nfds_t)p->snap_count, mux__timeout_ms(timeout_us));
+    n = ppoll(p->snap, (nfds_t)p->snap_count, mux__timeout_ts(timeout_us, &ts), NULL);
     if (n < 0)
         return -errno;
     /* Reports in registration order; when more fds are ready than one

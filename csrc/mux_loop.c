@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -227,22 +226,6 @@ static int apply_changes(mux_loop_t *loop)
     return rc;
 }
 
-/* --- fork ----------------------------------------------------------------- */
-
-atomic_uint mux__forks;
-static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
-static int fork_hook_rc;
-
-static void count_fork(void)
-{
-    atomic_fetch_add_explicit(&mux__forks, 1, memory_order_relaxed);
-}
-
-static void install_fork_hook(void)
-{
-    fork_hook_rc = -pthread_atfork(NULL, NULL, count_fork);
-}
-
 /* --- loop ----------------------------------------------------------------- */
 
 #define MUX__MAX_WAITS_SKIPPED 8
@@ -260,9 +243,9 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
     }
     /* Without the hook a forked child could not tell that the loop is
      * its parent's: no loop at all, then. */
-    pthread_once(&fork_hook_once, install_fork_hook);
-    if (fork_hook_rc < 0) {
-        *err = fork_hook_rc;
+    rc = mux__fork_watch();
+    if (rc < 0) {
+        *err = rc;
         return NULL;
     }
     loop = calloc(1, sizeof(*loop));
@@ -270,7 +253,7 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
         *err = -ENOMEM;
         return NULL;
     }
-    loop->forks = atomic_load_explicit(&mux__forks, memory_order_relaxed);
+    loop->forks = mux__fork_generation();
     loop->wakefd = -1;
     loop->edge = edge_triggered ? 1 : 0;
     loop->backend = mux_backend_new(backend_kind, err);

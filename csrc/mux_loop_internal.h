@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mux_backend.h"
+#include "mux_fork.h"
 #include "mux_grow.h"
 #include "mux_loop.h"
 
@@ -94,7 +95,7 @@ struct mux_loop {
     int wakefd;
     atomic_int wake_pending;
     atomic_int busy;         /* an entry point is running: see mux__enter */
-    unsigned forks;          /* mux__forks when made: differs in a forked child */
+    unsigned forks;          /* mux__fork_generation() when made: differs in a forked child */
     /* timers */
     mux_timer_t *timers;     /* indexed by id */
     int ntimers;
@@ -121,15 +122,11 @@ static inline int mux__token_fd(int token)
     return token & ((1 << MUX__FD_BITS) - 1);
 }
 
-/* How many times this process's ancestry forked since the library was
- * loaded: a pthread_atfork child handler (mux_loop.c) counts. A loop made
- * before a fork belongs to the parent: its epoll instance, eventfd and
- * sockets are shared with it. */
-extern atomic_uint mux__forks;
-
+/* A loop made before a fork belongs to the parent: its epoll instance,
+ * eventfd and sockets are shared with it (mux_fork.h counts the forks). */
 static inline int mux__forked(const mux_loop_t *loop)
 {
-    return loop->forks != atomic_load_explicit(&mux__forks, memory_order_relaxed);
+    return loop->forks != mux__fork_generation();
 }
 
 /* Every public entry point but mux_loop_wakeup holds the loop while it

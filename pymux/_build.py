@@ -14,7 +14,8 @@ from cffi import FFI
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 # Headers whose declarations Python may call, in dependency order.
-PUBLIC_HEADERS = ["mux_common.h", "mux_backend.h", "mux_selector.h", "mux_loop.h"]
+PUBLIC_HEADERS = ["mux_common.h", "mux_backend.h", "mux_selector.h", "mux_loop.h",
+                  "mux_uring.h"]
 
 # Kernel constants re-exported by pymux.select; values come from the
 # compiler, so they are always the running platform's.

@@ -6,7 +6,14 @@ call costs one module-global load, as a local alias would. Constants stay
 ``lib.NAME``: a constant cannot be confused with another, and the few read
 on a hot path are copied to module globals where they are used.
 """
+import sys
+
 from ._mux import lib
+
+# PyPy's JIT compiles a cffi call, an index into a C array and a loop over
+# ffi.unpack's list down to a few machine instructions, where CPython pays
+# an interpreted call for each: the hot paths pick their shape by this.
+JIT_INLINES_CFFI = sys.implementation.name == "pypy"
 
 # select(2) in one call (pymux.select.select)
 mux_select_once = lib.mux_select_once
@@ -58,3 +65,26 @@ mux_stream_set_reading = lib.mux_stream_set_reading
 mux_stream_shutdown = lib.mux_stream_shutdown
 mux_stream_close = lib.mux_stream_close
 mux_token_fd = lib.mux_token_fd
+
+# io_uring rings (pymux.uring)
+mux_uring_new = lib.mux_uring_new
+mux_uring_close = lib.mux_uring_close
+mux_uring_free = lib.mux_uring_free
+mux_uring_fileno = lib.mux_uring_fileno
+mux_uring_sq_entries = lib.mux_uring_sq_entries
+mux_uring_cq_entries = lib.mux_uring_cq_entries
+mux_uring_features = lib.mux_uring_features
+mux_uring_supports = lib.mux_uring_supports
+mux_uring_completions = lib.mux_uring_completions
+mux_uring_prep_nop = lib.mux_uring_prep_nop
+mux_uring_prep_accept = lib.mux_uring_prep_accept
+mux_uring_prep_recv = lib.mux_uring_prep_recv
+mux_uring_prep_send = lib.mux_uring_prep_send
+mux_uring_prep_poll = lib.mux_uring_prep_poll
+mux_uring_prep_timeout = lib.mux_uring_prep_timeout
+mux_uring_prep_cancel = lib.mux_uring_prep_cancel
+mux_uring_setup_buffers = lib.mux_uring_setup_buffers
+mux_uring_buffer_pool = lib.mux_uring_buffer_pool
+mux_uring_prep_recv_multishot = lib.mux_uring_prep_recv_multishot
+mux_uring_submit = lib.mux_uring_submit
+mux_uring_wait = lib.mux_uring_wait

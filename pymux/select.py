@@ -21,7 +21,7 @@ import operator
 import socket
 import time
 
-from ._clib import (mux_backend_adopt_epoll, mux_backend_close, mux_backend_ctl,
+from ._clib import (JIT_INLINES_CFFI, mux_backend_adopt_epoll, mux_backend_close, mux_backend_ctl,
                     mux_backend_fileno, mux_backend_fired_events, mux_backend_fired_fds,
                     mux_backend_free, mux_backend_new, mux_backend_set_batch,
                     mux_backend_wait, mux_backend_wait_into, mux_select_once)
@@ -139,6 +139,8 @@ class _WaitSet:
             if n < 0:
                 n = retry_on_eintr(n, lambda us: mux_backend_wait(b, us), timeout_us,
                                    started + timeout_us * 1000)
+            if JIT_INLINES_CFFI:     # reads from the arrays, no lists in between
+                return [(fds[i], events[i]) for i in range(n)]
             return list(zip(_unpack(fds, n), _unpack(events, n))) if n else []
         finally:
             self._waiting = False

@@ -44,10 +44,11 @@ import socket
 import time
 from collections.abc import Mapping
 
-from ._clib import (mux_selector_close, mux_selector_codes, mux_selector_fileno,
+from ._clib import (JIT_INLINES_CFFI, mux_selector_close, mux_selector_codes, mux_selector_fileno,
                     mux_selector_free, mux_selector_modify, mux_selector_new,
                     mux_selector_poll, mux_selector_register, mux_selector_unregister,
                     mux_selector_wait)
+from ._code_table import CodeTable
 from ._errors import raise_errno
 from ._mux import ffi, lib
 from ._timeouts import INT_MAX, retry_on_eintr, to_ns
@@ -70,6 +71,7 @@ _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
 _FD_SETSIZE = lib.FD_SETSIZE
 _monotonic_ns = time.monotonic_ns
+_unpack = ffi.unpack
 
 
 def _fileobj_to_fd(fileobj):
@@ -142,8 +144,9 @@ class _BaseSelectorImpl(BaseSelector):
     (SelectSelector overrides the few places where the stdlib differs).
 
     State: `_fd_to_key` (fd -> SelectorKey, as in the stdlib) and `_pairs`
-    (code -> (key, events) for select()), always updated together; the C
-    selector `_sel` holds the same fds with their interest.
+    (code -> (key, events) for select(); a CodeTable on PyPy), always
+    updated together; the C selector `_sel` holds the same fds with their
+    interest.
     """
 
     _KIND = None
@@ -160,11 +163,14 @@ class _BaseSelectorImpl(BaseSelector):
         # The C codes array as a memoryview of ints: iterating a slice of
         # it feeds map() ~8 ns/int cheaper than ffi.unpack's list. The
         # array lives (and never moves) as long as self._sel.
-        self._codes = memoryview(ffi.buffer(mux_selector_codes(sel),
-                                            lib.MUX_MAX_BATCH * ffi.sizeof("int"))).cast("i")
+        codes = mux_selector_codes(sel)
+        self._codes = memoryview(ffi.buffer(codes, lib.MUX_MAX_BATCH * ffi.sizeof("int"))).cast("i")
+        # The same array as a cdata for ffi.unpack, which PyPy's JIT turns
+        # into a copy (its memoryview reads are calls).
+        self._codes_ptr = codes
         self._edge_triggered = bool(edge_triggered)
         self._fd_to_key = {}
-        self._pairs = {}
+        self._pairs = CodeTable() if JIT_INLINES_CFFI else {}
         self._pair = self._pairs.__getitem__
         self._map = _SelectorMapping(self)
 
@@ -345,8 +351,10 @@ class _BaseSelectorImpl(BaseSelector):
                 n = self._finish_wait(n, -1 if timeout is None else 0, 0)
         except InterruptedError:    # a signal handler raised it (stdlib: [])
             return []
-        # self._ready(n) inlined: select(0) with one ready fd is the call
-        # whose every nanosecond counts.
+        if JIT_INLINES_CFFI:        # the JIT inlines the call
+            return self._ready(n)
+        # self._ready(n) inlined: on CPython, select(0) with one ready fd is
+        # the call whose every nanosecond counts.
         try:
             if n == 1:
                 return [self._pairs[self._codes[0]]]
@@ -357,6 +365,10 @@ class _BaseSelectorImpl(BaseSelector):
     def _ready(self, n):
         """The (key, events) list for the n codes a wait left."""
         try:
+            if JIT_INLINES_CFFI:
+                if n == 1:  # straight-line: no list to unpack, no loop to enter
+                    return [self._pairs[self._codes_ptr[0]]]
+                return self._pairs.ready(_unpack(self._codes_ptr, n))
             if n == 1:  # the most common batch: one index beats slice + map
                 return [self._pairs[self._codes[0]]]
             return list(map(self._pair, self._codes[:n])) if n else []

@@ -196,6 +196,29 @@ def test_select_model_turns_away_fds_beyond_fd_setsize(start):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def test_uring_server_keeps_serving_others_while_a_peer_does_not_read(start):
+    # One operation in flight per connection: a peer that never reads stalls
+    # its own connection (its send waits in the kernel), not the others.
+    srv = start(server_argv("c-uring"))
+    stalled = socket.create_connection((srv.host, srv.port), timeout=10)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sent < 64 * 1024 * 1024:
+        try:
+            sent += stalled.send(b"x" * 65536)
+        except BlockingIOError:                            # both directions are full
+            break
+    assert sent < 64 * 1024 * 1024, "the server read everything: no backpressure"
+    with socket.create_connection((srv.host, srv.port), timeout=10) as c:
+        for i in range(20):
+            c.sendall(b"ping %d" % i)
+            assert recv_exactly(c, len(b"ping %d" % i)) == b"ping %d" % i
+    stalled.close()
+    assert srv.alive()
+
+
 @pytest.fixture
 def env_without_pymux_selectors(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(HIDE_SELECTORS)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pymux.selectors as mux_selectors
+from pymux._code_table import CodeTable
 
 N_PAIRS = 2
 SOCKETS = st.integers(min_value=0, max_value=2 * N_PAIRS - 1)
@@ -51,9 +52,17 @@ def _by_fd(ready):
 
 class SelectorComparison(RuleBasedStateMachine):
     CLASS = None
+    OTHER_PATH = False
 
     def __init__(self):
         super().__init__()
+        # pymux.selectors keeps its pairs and maps ready codes one way on
+        # PyPy and another on CPython (JIT_INLINES_CFFI): the OTHER_PATH
+        # machines run the other interpreter's way on this one, so both
+        # are checked everywhere.
+        self.jit_path = mux_selectors.JIT_INLINES_CFFI
+        if self.OTHER_PATH:
+            mux_selectors.JIT_INLINES_CFFI = not self.jit_path
         self.std = getattr(std_selectors, self.CLASS)()
         self.mux = getattr(mux_selectors, self.CLASS)()
         self.made = []
@@ -78,6 +87,7 @@ class SelectorComparison(RuleBasedStateMachine):
     def teardown(self):
         self.std.close()
         self.mux.close()
+        mux_selectors.JIT_INLINES_CFFI = self.jit_path
         for sock in self.made:
             sock.close()
 
@@ -187,8 +197,9 @@ class SelectorComparison(RuleBasedStateMachine):
         assert list(std_map.items()) == list(mux_map.items())
 
 
-def _test_case(cls_name):
-    machine = type(f"{cls_name}Comparison", (SelectorComparison,), {"CLASS": cls_name})
+def _test_case(cls_name, other_path=False):
+    machine = type(f"{cls_name}Comparison", (SelectorComparison,),
+                   {"CLASS": cls_name, "OTHER_PATH": other_path})
     case = machine.TestCase
     case.settings = SETTINGS
     return case
@@ -197,6 +208,19 @@ def _test_case(cls_name):
 TestSelectSelectorMatchesStdlib = _test_case("SelectSelector")
 TestPollSelectorMatchesStdlib = _test_case("PollSelector")
 TestEpollSelectorMatchesStdlib = _test_case("EpollSelector")
+TestSelectSelectorOtherPathMatchesStdlib = _test_case("SelectSelector", other_path=True)
+TestPollSelectorOtherPathMatchesStdlib = _test_case("PollSelector", other_path=True)
+TestEpollSelectorOtherPathMatchesStdlib = _test_case("EpollSelector", other_path=True)
+
+
+def test_other_path_machines_use_the_other_code_table():
+    machine = type("Other", (SelectorComparison,),
+                   {"CLASS": "EpollSelector", "OTHER_PATH": True})()
+    try:
+        uses_list_table = isinstance(machine.mux._pairs, CodeTable)
+        assert uses_list_table is not machine.jit_path
+    finally:
+        machine.teardown()
 
 
 @pytest.mark.parametrize("cls_name", ["SelectSelector", "PollSelector", "EpollSelector"])

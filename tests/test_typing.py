@@ -26,7 +26,7 @@ SAMPLES = Path(__file__).parent / "typing_samples"
 TWINS = ["select_ok", "select_wrong", "selectors_ok", "selectors_wrong"]
 # Written against pymux.
 PYMUX_ONLY = ["selectors_pymux_only", "reactor_ok", "reactor_wrong"]
-PUBLIC_MODULES = ["pymux.select", "pymux.selectors", "pymux.reactor"]
+PUBLIC_MODULES = ["pymux.select", "pymux.selectors", "pymux.reactor", "pymux.uring"]
 HANG_GUARD = 600   # seconds; a mypy run takes a few
 
 # The pinned mypy (see pyproject.toml) runs on Python 3.10 and later only.

@@ -1,5 +1,6 @@
 """Compile a C source of bench/ with gcc into bench/.build/, only when it is stale."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,11 +11,19 @@ BUILD_DIR = BENCH / ".build"
 CFLAGS = ("-O2", "-Wall", "-Wextra")
 
 
+def _newest_input(src):
+    """The newest mtime of src and of the headers it includes with quotes."""
+    headers = re.findall(r'^#include "([^"]+)"', src.read_text(), flags=re.M)
+    paths = [src, *(src.parent / h for h in headers)]
+    return max(p.stat().st_mtime for p in paths if p.exists())
+
+
 def build(src, name=None, flags=CFLAGS, libs=()):
-    """Compile C source ``src`` (absolute, or relative to bench/) into BUILD_DIR if it is stale."""
+    """Compile C source ``src`` (absolute, or relative to bench/) into BUILD_DIR if it is
+    stale: older than the source or a header it includes with quotes."""
     src = (BENCH / src).resolve()
     out = BUILD_DIR / (name or src.stem)
-    if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
+    if out.exists() and out.stat().st_mtime >= _newest_input(src):
         return out
     if shutil.which("gcc") is None:
         raise RuntimeError("gcc not found: needed to build " + str(src))

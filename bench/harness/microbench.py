@@ -10,15 +10,26 @@ idle scaling time calls made in this process with them.
 - ``interleaved(runs, rounds, calls=None)``: rounds that alternate which
   implementation goes first; medians in ns per operation. ``calls=None``
   calibrates the count once so that a round takes about ROUND_NS.
-- ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio.
+- ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio, plus,
+  when result has a FLOOR entry (the benches' --floor), the time of pymux's
+  C wait call alone and stdlib / that: the ratio pymux would reach if its
+  Python side cost nothing.
 
 This machine is shared: only ratios from the same run mean anything.
+``use_cpu_time()`` (the benches' --cpu-time) times with the thread's CPU
+clock instead of the wall clock: the timed calls never block, so their CPU
+time is their whole cost, and the time slices other processes take on a
+loaded machine stay out of the numbers.
 """
 import socket
 import statistics
 import time
+import types
 
 ROUND_NS = 30_000_000       # calibrated rounds aim for ~30 ms of work per implementation
+clock_ns = time.perf_counter_ns     # what timers read; see use_cpu_time()
+FLOOR = "C wait"
+FLOOR_HEADER = (" C wait ns | stdlib / C wait |", "---:|---:|")
 
 
 class Fds:
@@ -43,11 +54,17 @@ class Fds:
 def per_call(fn):
     """run(calls): call fn() ``calls`` times; ns per call."""
     def run(calls):
-        start = time.perf_counter_ns()
+        start = clock_ns()
         for _ in range(calls):
             fn()
-        return (time.perf_counter_ns() - start) / calls
+        return (clock_ns() - start) / calls
     return run
+
+
+def use_cpu_time():
+    """Time with the calling thread's CPU clock from now on."""
+    global clock_ns
+    clock_ns = time.thread_time_ns
 
 
 def interleaved(runs, rounds, calls=None):
@@ -56,6 +73,7 @@ def interleaved(runs, rounds, calls=None):
     Rounds alternate which implementation goes first. ``calls`` per round, or
     with None, calibrated once so that a round takes about ROUND_NS.
     """
+    runs = {name: _own_code(run) for name, run in runs.items()}
     names = list(runs)
     if calls is None:
         probe = max(runs[name](3) for name in names)
@@ -67,6 +85,19 @@ def interleaved(runs, rounds, calls=None):
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def _own_code(run):
+    """run with a code object of its own. PyPy's JIT compiles one loop per
+    code object: timers that one factory made for the stdlib and for pymux
+    would share a loop specialised for whichever ran first, and the other
+    would run through guard-failure bridges (CPython's specialising
+    interpreter shares its inline caches the same way)."""
+    return types.FunctionType(run.__code__.replace(), run.__globals__, run.__name__,
+                              run.__defaults__, run.__closure__)
+
+
 def row(label, result):
     std, mux = result["stdlib"], result["pymux"]
-    return f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
+    line = f"| {label} | {std:,.0f} | {mux:,.0f} | {std / mux:.2f} |"
+    if FLOOR in result:
+        line += f" {result[FLOOR]:,.0f} | {std / result[FLOOR]:.2f} |"
+    return line

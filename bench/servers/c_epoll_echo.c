@@ -10,17 +10,15 @@
  * Build: gcc -O2 -Wall -Wextra -o c_epoll_echo c_epoll_echo.c (the harness does it).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "c_server.h"
 
 #define BUF_SIZE 65536
 #define MAX_EVENTS 256
@@ -92,15 +90,6 @@ static int send_or_queue(int fd, const char *data, size_t len)
     return 0;
 }
 
-/* ASCII a-z to A-Z, like bytes.upper(). Branch-free and vectorized, so
- * --upper stays a floor (a toupper() loop costs ~10 us per 16 KiB here). */
-__attribute__((optimize("tree-vectorize")))
-static void upcase(unsigned char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)(b[i] - (((unsigned char)(b[i] - 'a') < 26) << 5));
-}
-
 static void on_readable(int fd)
 {
     ssize_t n = recv(fd, buf, sizeof buf, 0);
@@ -129,41 +118,17 @@ static void on_writable(int fd)
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1";
-    int port = -1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--upper")) upper = 1;
-        else if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--host") && i + 1 < argc) host = argv[++i];
-        else { fprintf(stderr, "usage: c_epoll_echo --port P [--host H] [--upper]\n"); return 2; }
-    }
-    if (port < 0 || port > 65535) { fprintf(stderr, "c_epoll_echo: --port required\n"); return 2; }
-
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
-    struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART: EINTR wakes us */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        fprintf(stderr, "c_epoll_echo: bad IPv4 host %s\n", host);
-        return 2;
-    }
-    int one = 1;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    socklen_t alen = sizeof addr;
-    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-        || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, SOMAXCONN) < 0
-        || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
-        perror("c_epoll_echo: listen");
-        return 1;
-    }
+    server_args_t args;
+    int rc = parse_args(argc, argv, "c_epoll_echo", &args);
+    if (rc) return rc;
+    upper = args.upper;
+    prepare_process(on_signal);
+    int lfd = listen_on(&args, SOCK_NONBLOCK, "c_epoll_echo");
+    if (lfd < 0) return lfd == -2 ? 2 : 1;
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) { perror("c_epoll_echo: epoll_create1"); return 1; }
     ctl(EPOLL_CTL_ADD, lfd, EPOLLIN);
-    printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
+    printf("listening on %s:%d\n", args.host, args.port);
     fflush(stdout);
 
     struct epoll_event evs[MAX_EVENTS];

@@ -23,11 +23,12 @@ class EchoServer:
     """One server: its name, its program and options, what it is, what it cannot do."""
 
     def __init__(self, name, program, args=(), what="", max_conns=None, why=None, needs=None,
-                 cpython_only=False):
+                 cpython_only=False, needs_uring=False):
         self.name, self.program, self.args, self.what = name, program, list(args), what
         self.max_conns, self.why = max_conns, why
         self.needs = needs              # a module it cannot run without, if any
         self.cpython_only = cpython_only
+        self.needs_uring = needs_uring  # io_uring, which a kernel may refuse
 
     @property
     def is_python(self):
@@ -53,7 +54,19 @@ class EchoServer:
                     f"{interpreter.implementation}")
         if self.needs and not interpreter.can_import(self.needs):
             return f"{self.needs} not installed"
+        if self.needs_uring:
+            return _uring_refused()
         return None
+
+
+def _uring_refused():
+    """Why this kernel refuses io_uring to this process, or None."""
+    try:
+        from pymux import uring
+    except ImportError as exc:
+        return f"pymux.uring, which tells whether io_uring is allowed, cannot be imported: {exc}"
+    reason = uring.unavailable_reason()
+    return None if reason is None else f"io_uring is refused here: {reason}"
 
 
 SERVERS = [
@@ -84,6 +97,8 @@ SERVERS = [
     EchoServer("uvloop", "asyncio_echo.py", ["--loop", "uvloop"],
                what="asyncio Protocol on uvloop", needs="uvloop", cpython_only=True),
     EchoServer("c-floor", "c_epoll_echo.c", what="hand-written C epoll server: the floor"),
+    EchoServer("c-uring", "c_uring_echo.c", needs_uring=True,
+               what="hand-written C io_uring server: the asynchronous model's floor"),
 ]
 BY_NAME = {s.name: s for s in SERVERS}
 

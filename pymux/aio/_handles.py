@@ -3,8 +3,10 @@
 Handle(callback, args, loop, context) runs Handle.__init__ (and, for
 timers, TimerHandle.__init__ over it) and asks loop.get_debug(): three
 Python calls per callback scheduled. call_soon and call_at are on every
-request's path, so the loop fills the same attributes in one call instead;
-in debug mode the caller adds the source traceback.
+request's path, so the loop fills the same attributes itself instead; in
+debug mode the caller adds the source traceback. new_handle says how; Loop's
+call_soon and call_at run its body inline, without even this one call
+(measured: 11% on call_soon, 7% on call_at): keep the three in step.
 """
 from asyncio import format_helpers
 from contextvars import copy_context

@@ -17,7 +17,7 @@ the C loop's watchers through WatcherTable. Replaced:
 - call_at and call_later: timers live on the C heap, and their
   TimerHandle's cancel() removes them there (see _timers.py);
 - call_soon (and so the callbacks futures schedule): the same Handle,
-  built in one call (see _handles.py);
+  built without its __init__ chain (see _handles.py);
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
@@ -31,21 +31,23 @@ import asyncio
 import math
 import sys
 import threading
-from functools import partial
 from asyncio.base_events import _format_handle
 from asyncio.events import Handle
-from asyncio.futures import Future
 from asyncio.format_helpers import extract_stack
+from asyncio.futures import Future
 from asyncio.log import logger
+from contextvars import copy_context
+from functools import partial
 from time import monotonic as _monotonic
 
-from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_read_buffer,
-                     mux_loop_run_once, mux_loop_wakeup, mux_timer_add)
-from .._errors import check_loop, raise_errno
+from .._backends import new_c_loop
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_read_buffer, mux_loop_run_once,
+                     mux_loop_wakeup, mux_timer_add)
+from .._errors import check_loop
 from .._mux import ffi, lib
-from ._handles import new_handle, report_callback_error
-from ._timers import FAST_WHEN, TimerHandle, deadline_ns
+from ._handles import report_callback_error
 from ._listeners import Listener, is_stream_socket, start_listener
+from ._timers import FAST_WHEN, TimerHandle, deadline_ns
 from ._transport import StreamTransport, open_stream
 from ._watchers import WatcherTable
 
@@ -59,22 +61,30 @@ _RECORD_INTS = lib.MUX_RECORD_INTS
 _MAX_TIMEOUT_US = 24 * 3600 * 1_000_000   # asyncio's MAXIMUM_SELECT_TIMEOUT
 _unpack = ffi.unpack
 _ceil = math.ceil
+_new = object.__new__
 
 
 class Loop(asyncio.SelectorEventLoop):
-    """An asyncio event loop on pymux's C core (epoll)."""
+    """An asyncio event loop on pymux's C core.
 
-    def __init__(self):
-        err = ffi.new("int *")
-        cloop = mux_loop_new(lib.MUX_BACKEND_EPOLL, 0, err)
-        if cloop == ffi.NULL:
-            raise_errno(err[0])
+    backend: "epoll" (default), "epoll-et", "poll" or "select", as for
+    pymux.reactor.Reactor (pymux.reactor.BACKENDS); add_reader/add_writer
+    watchers are level-triggered on each."""
+
+    def __init__(self, backend="epoll"):
+        try:
+            cloop = new_c_loop(backend)
+        except BaseException:
+            # asyncio's __del__ reads it. Not a class attribute: one that
+            # shadows an instance attribute makes CPython's reads of it slow.
+            self._closed = True
+            raise
         # The safety net if __init__ fails below; close() frees it at once.
         self._cloop = ffi.gc(cloop, mux_loop_free)
-        self._fired = mux_loop_fired(cloop)
+        self._fired = mux_loop_fired(self._cloop)
         self._most_fired = 0              # most records one iteration returned
         self._unfinished = None           # records an exception cut off (see _queue_fired)
-        self._rptr = mux_loop_read_buffer(cloop)   # the C read buffer DATA records name
+        self._rptr = mux_loop_read_buffer(self._cloop)   # the C read buffer DATA records name
         self._rbuf = ffi.buffer(self._rptr, lib.MUX_READ_BUFFER)
         self._streams = {}                # C stream token -> StreamTransport
         self._on_data = {}                # token -> protocol.data_received
@@ -100,7 +110,16 @@ class Loop(asyncio.SelectorEventLoop):
     def call_soon(self, callback, *args, context=None):
         if self._closed:
             self._check_closed()
-        handle = new_handle(Handle, callback, args, self, context)
+        # new_handle's body, inline: one Python call in all (futures and
+        # streams schedule their callbacks through here).
+        handle = _new(Handle)
+        handle._context = copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_soon")
@@ -115,16 +134,22 @@ class Loop(asyncio.SelectorEventLoop):
             raise TypeError("delay must not be None")
         # time() is monotonic(), the C heap's clock: a loop whose time()
         # were another clock could not keep timers on that heap anyway.
-        return self._add_timer(_monotonic() + delay, callback, args, context)
+        when = _monotonic() + delay
+        # A call that unpacks *args costs a few hundred ns more in CPython:
+        # make it only for the callbacks that take arguments.
+        if args:
+            timer = self.call_at(when, callback, *args, context=context)
+        else:
+            timer = self.call_at(when, callback, context=context)
+        if timer._source_traceback:   # debug mode: from call_later's caller, as asyncio
+            del timer._source_traceback[-1]
+        return timer
 
     def call_at(self, when, callback, *args, context=None):
+        # One Python call in all (call_at is on every timeout's path): the
+        # deadline_ns and new_handle bodies are inline.
         if when is None:
             raise TypeError("when cannot be None")
-        return self._add_timer(when, callback, args, context)
-
-    def _add_timer(self, when, callback, args, context):
-        """call_at's work; called only by call_at and call_later."""
-        # deadline_ns(when), its fast path inline:
         if -FAST_WHEN < when < FAST_WHEN:
             deadline = _ceil(when * 1e9) + 1
         else:
@@ -137,13 +162,20 @@ class Loop(asyncio.SelectorEventLoop):
         timer_id = mux_timer_add(self._cloop, deadline)
         if timer_id < 0:
             check_loop(timer_id)
-        timer = new_handle(TimerHandle, callback, args, self, context)
+        timer = _new(TimerHandle)
+        timer._context = copy_context() if context is None else context
+        timer._loop = self
+        timer._callback = callback
+        timer._args = args
+        timer._cancelled = False
+        timer._repr = None
+        timer._source_traceback = None
         timer._when = when
         timer._scheduled = True
         timer._timer_id = timer_id
         self._timers[timer_id] = timer
-        if self._debug:   # where call_at or call_later was called
-            timer._source_traceback = extract_stack(sys._getframe(2))
+        if self._debug:   # where call_at was called
+            timer._source_traceback = extract_stack(sys._getframe(1))
         return timer
 
     # --- wake-up ----------------------------------------------------------

@@ -60,10 +60,10 @@ def exact_deadline_ns(when):
 class TimerHandle(events.TimerHandle):
     """asyncio's TimerHandle for a timer on the C heap (id `_timer_id`).
 
-    Same attributes and behaviour as asyncio's. Loop._add_timer builds it
-    with new_handle, not __init__; _scheduled is True while the loop holds it
-    in _timers under _timer_id, until it fires, is cancelled or the loop
-    closes (so the loop's _cloop is there whenever _scheduled is True)."""
+    Same attributes and behaviour as asyncio's. Loop.call_at builds it as
+    new_handle does, not with __init__; _scheduled is True while the loop
+    holds it in _timers under _timer_id, until it fires, is cancelled or the
+    loop closes (so the loop's _cloop is there whenever _scheduled is True)."""
 
     __slots__ = ("_timer_id",)
 

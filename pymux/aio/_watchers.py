@@ -6,6 +6,12 @@ register/modify/unregister; this table sends those calls to the C loop's
 watchers (mux_watch), so all of that runs unchanged on pymux.aio.Loop.
 The loop reads the events back from its own run_once records, never
 through select().
+
+asyncio calls get_key, register and unregister with an int fd on every
+add/remove_reader/writer, and so on every sock_recv or sock_sendall that
+waits: for an int fd they take a short path, with the stdlib's results and
+exceptions (its get_key raises a miss's KeyError twice, through three
+frames: microseconds, when asyncio asks mostly about fds not registered).
 """
 import selectors
 
@@ -15,6 +21,9 @@ from .._mux import lib
 
 # asyncio passes selectors' masks; the C core takes the same values.
 assert (lib.MUX_READ, lib.MUX_WRITE) == (selectors.EVENT_READ, selectors.EVENT_WRITE)
+_READ_WRITE = selectors.EVENT_READ | selectors.EVENT_WRITE
+_SelectorKey = selectors.SelectorKey
+_tuple_new = tuple.__new__   # SelectorKey(...) without its Python-level __new__
 
 
 class WatcherTable(selectors._BaseSelectorImpl):
@@ -25,33 +34,51 @@ class WatcherTable(selectors._BaseSelectorImpl):
         super().__init__()
         self._cloop = cloop   # the Loop's; dropped by close() before the Loop frees it
 
+    def get_key(self, fileobj):
+        if type(fileobj) is int and fileobj >= 0 and self._map is not None:
+            key = self._fd_to_key.get(fileobj)
+            if key is None:
+                raise KeyError(f"{fileobj!r} is not registered")
+            return key
+        return super().get_key(fileobj)   # a file object, a bad fd, or closed
+
     def register(self, fileobj, events, data=None):
-        key = super().register(fileobj, events, data)
-        rc = mux_watch(self._cloop, key.fd, events)
+        if not events or events & ~_READ_WRITE:
+            raise ValueError(f"Invalid events: {events!r}")
+        fd = fileobj if type(fileobj) is int and fileobj >= 0 else self._fileobj_lookup(fileobj)
+        if fd in self._fd_to_key:
+            raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
+        rc = mux_watch(self._cloop, fd, events)
         if rc < 0:
-            super().unregister(fileobj)
             check_loop(rc)
+        key = self._fd_to_key[fd] = _tuple_new(_SelectorKey, (fileobj, fd, events, data))
         return key
 
     def unregister(self, fileobj):
-        key = super().unregister(fileobj)
+        fd = fileobj if type(fileobj) is int and fileobj >= 0 else self._fileobj_lookup(fileobj)
+        try:
+            key = self._fd_to_key.pop(fd)
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
         # Other errors mean the fd is gone already (closed): nothing to undo,
         # as the stdlib selectors swallow OSError here.
-        owned(mux_watch(self._cloop, key.fd, 0))
+        rc = mux_watch(self._cloop, fd, 0)
+        if rc < 0:
+            owned(rc)
         return key
 
     def modify(self, fileobj, events, data=None):
+        fd = fileobj if type(fileobj) is int and fileobj >= 0 else self._fileobj_lookup(fileobj)
         try:
-            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+            key = self._fd_to_key[fd]
         except KeyError:
             raise KeyError(f"{fileobj!r} is not registered") from None
         if events != key.events:
-            if not events or events & ~(selectors.EVENT_READ | selectors.EVENT_WRITE):
+            if not events or events & ~_READ_WRITE:
                 raise ValueError(f"Invalid events: {events!r}")
-            check_loop(mux_watch(self._cloop, key.fd, events))
+            check_loop(mux_watch(self._cloop, fd, events))
         if events != key.events or data != key.data:
-            key = key._replace(events=events, data=data)
-            self._fd_to_key[key.fd] = key
+            key = self._fd_to_key[fd] = _tuple_new(_SelectorKey, (key.fileobj, fd, events, data))
         return key
 
     def select(self, timeout=None):

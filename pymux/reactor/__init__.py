@@ -13,9 +13,10 @@
     reactor.add_signal_handler(signal.SIGINT, reactor.stop)
     reactor.run_forever()
 """
+from .._backends import BACKENDS
 from ._handles import Handle, TimerHandle
 from ._protocol import Protocol
-from ._reactor import BACKENDS, Reactor
+from ._reactor import Reactor
 from ._tcp import Server
 from ._transport import Transport
 

@@ -34,22 +34,16 @@ import time
 import warnings
 import weakref
 
-from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_new, mux_loop_read_buffer,
+from .._backends import new_c_loop
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_read_buffer,
                      mux_loop_run_once, mux_loop_wakeup, mux_stream_close, mux_timer_add,
                      mux_timer_cancel, mux_watch)
-from .._errors import FORKED, check_loop, oserror, owned, raise_errno
+from .._errors import FORKED, check_loop, oserror, owned
 from .._mux import ffi, lib
 from ._handles import Handle, TimerHandle
 from . import _tcp
 
 logger = logging.getLogger("pymux.reactor")
-
-BACKENDS = {
-    "epoll": (lib.MUX_BACKEND_EPOLL, 0),
-    "epoll-et": (lib.MUX_BACKEND_EPOLL, 1),
-    "poll": (lib.MUX_BACKEND_POLL, 0),
-    "select": (lib.MUX_BACKEND_SELECT, 0),
-}
 
 _DATA = lib.MUX_REC_DATA
 _TIMER = lib.MUX_REC_TIMER
@@ -73,14 +67,7 @@ class Reactor:
     _closed = True   # until __init__ has a C loop (__del__ may see a failed one)
 
     def __init__(self, backend="epoll"):
-        try:
-            kind, edge = BACKENDS[backend]
-        except KeyError:
-            raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}") from None
-        err = ffi.new("int *")
-        cloop = mux_loop_new(kind, edge, err)
-        if cloop == ffi.NULL:
-            raise_errno(err[0])
+        cloop = new_c_loop(backend)
         self.backend = backend
         self._cloop = cloop
         self._fired = mux_loop_fired(cloop)

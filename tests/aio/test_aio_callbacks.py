@@ -1,9 +1,12 @@
-"""call_soon, call_soon_threadsafe and exceptions in callbacks, on both loops."""
+"""call_soon, call_soon_threadsafe and exceptions in callbacks, on both loops (and every pymux backend)."""
 import contextvars
 import threading
 import time
 
 import pytest
+
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
 
 
 def test_call_soon_runs_callbacks_in_fifo_order_with_their_args(aio_loop):

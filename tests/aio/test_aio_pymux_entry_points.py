@@ -1,6 +1,7 @@
 """pymux.aio's entry points: run(), new_event_loop(), EventLoopPolicy and
 install(), which put asyncio code on pymux.aio.Loop."""
 import asyncio
+import gc
 import sys
 import threading
 import warnings
@@ -8,6 +9,7 @@ import warnings
 import pytest
 
 import pymux.aio
+import pymux.reactor
 
 
 async def running_loop_type():
@@ -119,3 +121,73 @@ def test_the_policy_runs_subprocesses(restore_policy):
         return out, proc.returncode
 
     assert asyncio.run(echo()) == (b"hi\n", 0)
+
+
+# --- backends ----------------------------------------------------------------
+
+async def accepts_a_regular_file(path):
+    """Whether the running loop watches a regular file: epoll refuses it
+    (PermissionError), poll and select report it ready."""
+    loop = asyncio.get_running_loop()
+    with open(path, "w") as f:
+        try:
+            loop.add_reader(f.fileno(), print)
+        except PermissionError:
+            return False
+        loop.remove_reader(f.fileno())
+        return True
+
+
+def test_every_reactor_backend_name_makes_a_loop_on_that_backend(tmp_path):
+    # One table of names: the reactor's (pymux.reactor.BACKENDS).
+    for backend in pymux.reactor.BACKENDS:
+        loop = pymux.aio.Loop(backend)
+        try:
+            accepts = loop.run_until_complete(accepts_a_regular_file(tmp_path / "f"))
+            assert accepts is not backend.startswith("epoll"), backend
+        finally:
+            loop.close()
+
+
+@pytest.mark.parametrize("backend", ["poll", "select"])
+def test_run_and_new_event_loop_take_the_backend(tmp_path, backend):
+    assert pymux.aio.run(accepts_a_regular_file(tmp_path / "f"), backend=backend)
+    assert not pymux.aio.run(accepts_a_regular_file(tmp_path / "f"))   # epoll
+    loop = pymux.aio.new_event_loop(backend)
+    try:
+        assert loop.run_until_complete(accepts_a_regular_file(tmp_path / "f"))
+    finally:
+        loop.close()
+
+
+def test_install_and_the_policy_take_the_backend(restore_policy, tmp_path):
+    pymux.aio.install("poll")
+    assert asyncio.run(accepts_a_regular_file(tmp_path / "f"))
+    asyncio.set_event_loop_policy(pymux.aio.EventLoopPolicy())
+    assert not asyncio.run(accepts_a_regular_file(tmp_path / "f"))
+
+
+def run_closing(coro, backend):
+    """pymux.aio.run(coro, backend=backend); closes coro if it did not run."""
+    try:
+        return pymux.aio.run(coro, backend=backend)
+    finally:
+        coro.close()
+
+
+@pytest.mark.parametrize("make", [
+    pymux.aio.Loop, pymux.aio.new_event_loop, pymux.aio.EventLoopPolicy, pymux.aio.install,
+    lambda backend: run_closing(asyncio.sleep(0), backend),
+    pymux.reactor.Reactor,
+], ids=["Loop", "new_event_loop", "EventLoopPolicy", "install", "run", "Reactor"])
+def test_an_unknown_backend_raises_the_reactors_value_error_and_leaks_nothing(
+        restore_policy, make):
+    policy = asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no unclosed-loop ResourceWarning, no __del__ error
+        for name in ("kqueue", "EPOLL", ""):
+            with pytest.raises(ValueError, match=r"unknown backend .*; choose from "
+                               r"\['epoll', 'epoll-et', 'poll', 'select'\]"):
+                make(name)
+        gc.collect()
+    assert asyncio.get_event_loop_policy() is policy   # install() changed nothing

@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
+
 SIZES = [0, 1, 65_535, 65_537, 1024 * 1024 + 7, 64 * 1024 * 1024]
 SIZE_IDS = ["0B", "1B", "64KiB-1", "64KiB+1", "1MiB+7", "64MiB"]
 CHUNK = 256 * 1024

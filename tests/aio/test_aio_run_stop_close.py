@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from aio_helpers import LOOPS, make_loop
+from aio_helpers import ALL_LOOPS, make_loop
 
 
 def open_fds():
@@ -175,7 +175,7 @@ def test_a_thread_waking_the_loop_while_it_closes_never_crashes(aio_loop):
     assert aio_loop.is_closed()
 
 
-@pytest.mark.parametrize("kind", LOOPS)
+@pytest.mark.parametrize("kind", ALL_LOOPS)
 def test_close_releases_the_loops_fds(kind):
     before = open_fds()
     loop = make_loop(kind)
@@ -184,7 +184,7 @@ def test_close_releases_the_loops_fds(kind):
     assert open_fds() <= before
 
 
-@pytest.mark.parametrize("kind", LOOPS)
+@pytest.mark.parametrize("kind", ALL_LOOPS)
 def test_an_unclosed_loop_warns_when_collected_and_releases_its_fds(kind):
     before = open_fds()
     loop = make_loop(kind)

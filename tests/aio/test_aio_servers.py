@@ -6,6 +6,9 @@ import socket
 
 import pytest
 
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
+
 PAYLOAD = os.urandom(256 * 1024)
 
 

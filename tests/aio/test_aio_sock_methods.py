@@ -1,8 +1,11 @@
-"""loop.sock_* methods over loopback, on both loops."""
+"""loop.sock_* methods over loopback, on both loops (and every pymux backend)."""
 import asyncio
 import socket
 
 import pytest
+
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""call_later and call_at, on both loops."""
+"""call_later and call_at, on both loops (and every pymux backend)."""
 import asyncio
+import contextvars
 import math
 import random
 import sys
@@ -8,6 +9,9 @@ import time
 import pytest
 
 import pymux.aio
+
+# A representative part of the suite: on every pymux backend (conftest.py).
+pytestmark = pytest.mark.every_backend
 
 
 def run_until_stopped(loop, at):
@@ -60,6 +64,54 @@ def test_a_timer_never_fires_before_its_deadline(aio_loop):
     run_until_stopped(aio_loop, now + 0.05)
     assert len(late) == 300
     assert min(late) >= 0
+
+
+def test_a_timer_under_a_millisecond_away_never_fires_early(aio_loop):
+    # Each timer is armed by the one before, so the loop waits for it alone:
+    # the wait for a 0.2-0.5 ms timer must not end before it is due (pymux
+    # waits to the microsecond, asyncio rounds its wait up to 1 ms).
+    delays = [0.0002, 0.00025, 0.0003, 0.00037, 0.0004, 0.0005] * 5
+    late = []
+
+    def fired(when, i):
+        late.append(aio_loop.time() - when)
+        if i + 1 < len(delays):
+            arm(i + 1)
+        else:
+            aio_loop.stop()
+
+    def arm(i):
+        if i % 2:
+            handle = aio_loop.call_later(delays[i], lambda: fired(handle.when(), i))
+        else:
+            when = aio_loop.time() + delays[i]
+            aio_loop.call_at(when, fired, when, i)
+
+    arm(0)
+    aio_loop.run_forever()
+    assert len(late) == len(delays)
+    assert min(late) >= 0
+
+
+def test_timers_run_with_their_args_in_their_context(aio_loop):
+    var = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    seen = []
+
+    def record(*args):
+        seen.append((args, var.get()))
+
+    now = aio_loop.time()
+    aio_loop.call_later(0, record)
+    aio_loop.call_later(0.001, record, 1, 2)
+    aio_loop.call_later(0.002, record, context=ctx)
+    aio_loop.call_later(0.003, record, 3, context=ctx)
+    aio_loop.call_at(now + 0.004, record, 4)
+    aio_loop.call_at(now + 0.005, record, context=ctx)
+    run_until_stopped(aio_loop, now + 0.02)
+    assert seen == [((), "outer"), ((1, 2), "outer"), ((), "inner"), ((3,), "inner"),
+                    ((4,), "outer"), ((), "inner")]
 
 
 def test_cancelled_timer_does_not_fire(aio_loop):

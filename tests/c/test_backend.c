@@ -4,14 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "check.h"
-#include "mux_backend_internal.h"   /* mux__backend_adopt */
+#include "mux_backend_internal.h"   /* mux__backend_adopt, mux__timeout_* */
 
 static mux_backend_t *new_backend(int kind)
 {
@@ -368,23 +373,102 @@ static void epoll_edge_triggered_reports_once_until_new_data(void)
     close(p[1]);
 }
 
-static void short_timeouts_round_up_instead_of_spinning(void)
+static void timeout_ms_rounds_up_so_a_wait_is_never_early_nor_busy(void)
 {
+    CHECK_EQ(mux__timeout_ms(-1), -1);
+    CHECK_EQ(mux__timeout_ms(INT64_MIN), -1);
+    CHECK_EQ(mux__timeout_ms(0), 0);
+    CHECK_EQ(mux__timeout_ms(1), 1);
+    CHECK_EQ(mux__timeout_ms(300), 1);
+    CHECK_EQ(mux__timeout_ms(1000), 1);
+    CHECK_EQ(mux__timeout_ms(1001), 2);
+    CHECK_EQ(mux__timeout_ms((int64_t)INT_MAX * 1000), INT_MAX);
+    CHECK_EQ(mux__timeout_ms(INT64_MAX), INT_MAX);
+}
+
+static void timeout_ts_keeps_every_microsecond(void)
+{
+    struct timespec ts;
+
+    CHECK(mux__timeout_ts(-1, &ts) == NULL);
+    CHECK(mux__timeout_ts(INT64_MIN, &ts) == NULL);
+    REQUIRE(mux__timeout_ts(0, &ts) == &ts);
+    CHECK_EQ(ts.tv_sec, 0);
+    CHECK_EQ(ts.tv_nsec, 0);
+    mux__timeout_ts(1, &ts);
+    CHECK_EQ(ts.tv_sec, 0);
+    CHECK_EQ(ts.tv_nsec, 1000);
+    mux__timeout_ts(300, &ts);
+    CHECK_EQ(ts.tv_nsec, 300000);
+    mux__timeout_ts(2999999, &ts);
+    CHECK_EQ(ts.tv_sec, 2);
+    CHECK_EQ(ts.tv_nsec, 999999000);
+    /* Past 68 years: clamped, so a 32-bit time_t cannot overflow. */
+    mux__timeout_ts(INT64_MAX, &ts);
+    CHECK_EQ(ts.tv_sec, INT_MAX);
+    CHECK_EQ(ts.tv_nsec, 0);
+}
+
+/* Sub-millisecond and odd timeouts, on every backend: the wait never
+ * returns before its timeout (how much later is for bench/bench_aio.py). */
+static void short_timeouts_never_return_early(void)
+{
+    static const int64_t timeouts_us[] = {1, 137, 300, 999, 1000, 1001, 1500};
+    size_t i;
     int k;
 
     for (k = 0; k < 3; k++) {
         mux_backend_t *b = new_backend(all_backends[k]);
-        int64_t t0;
 
         REQUIRE(b != NULL);
-        t0 = now_us();
-        CHECK_EQ(mux_backend_wait(b, 1500), 0);
-        CHECK(now_us() - t0 >= 1500);
-        t0 = now_us();
-        CHECK_EQ(mux_backend_wait(b, 1), 0);
-        CHECK(now_us() - t0 >= 1);
+        for (i = 0; i < sizeof(timeouts_us) / sizeof(timeouts_us[0]); i++) {
+            int64_t t0 = now_us();
+
+            CHECK_EQ(mux_backend_wait(b, timeouts_us[i]), 0);
+            CHECK(now_us() - t0 >= timeouts_us[i]);
+            say_on_failure("backend %s, timeout %lld us", kind_name(all_backends[k]),
+                           (long long)timeouts_us[i]);
+        }
         mux_backend_free(b);
     }
+}
+
+/* A kernel without epoll_pwait2 (or a seccomp filter that refuses it):
+ * this forked test installs a filter that makes it fail with ENOSYS, and
+ * the epoll backend falls back to epoll_wait rounded up to the ms. */
+static int refuse_epoll_pwait2(void)
+{
+#ifdef SYS_epoll_pwait2
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_epoll_pwait2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+        || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        return -errno;
+#endif
+    return 0;
+}
+
+static void epoll_without_pwait2_rounds_up_to_the_millisecond_never_early(void)
+{
+    mux_backend_t *b;
+    int k;
+
+    REQUIRE(refuse_epoll_pwait2() == 0);
+    b = new_backend(MUX_BACKEND_EPOLL);
+    REQUIRE(b != NULL);
+    for (k = 0; k < 3; k++) {   /* the first wait finds out, the others remember */
+        int64_t t0 = now_us();
+
+        CHECK_EQ(mux_backend_wait(b, 300), 0);
+        CHECK(now_us() - t0 >= 1000);   /* rounded up to 1 ms, not down */
+    }
+    mux_backend_free(b);
 }
 
 static void select_once_reports_the_indices_of_ready_entries(void)
@@ -462,7 +546,10 @@ const test_t backend_tests[] = {
     TEST(adopt_epoll_takes_ownership_of_the_fd),
     TEST(adopt_is_enotsup_for_poll_and_select_and_leaves_the_fd_alone),
     TEST(epoll_edge_triggered_reports_once_until_new_data),
-    TEST(short_timeouts_round_up_instead_of_spinning),
+    TEST(timeout_ms_rounds_up_so_a_wait_is_never_early_nor_busy),
+    TEST(timeout_ts_keeps_every_microsecond),
+    TEST(short_timeouts_never_return_early),
+    TEST(epoll_without_pwait2_rounds_up_to_the_millisecond_never_early),
     TEST(select_once_reports_the_indices_of_ready_entries),
     TEST(select_once_refuses_bad_counts_and_out_of_range_fds),
     {NULL, NULL},

@@ -146,6 +146,37 @@ static void timers_fire_in_deadline_order_and_never_early(void)
     mux_loop_free(loop);
 }
 
+/* Every backend waits for a timer under a millisecond away until it is due
+ * (a wait rounded down would come back early, with no record) and not
+ * before: so each run_once that waits returns a timer, and never early. */
+static void sub_millisecond_timers_fire_after_one_wait_never_early(void)
+{
+    static const int64_t delays_ns[] = {1000, 137000, 300001, 999999, 1000300};
+    enum { NDELAYS = sizeof(delays_ns) / sizeof(delays_ns[0]) };
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        mux_loop_t *loop = new_loop(all_backends[k], 0);
+        size_t i;
+
+        REQUIRE(loop != NULL);
+        for (i = 0; i < NDELAYS; i++) {
+            int64_t deadline = mux_loop_now_ns() + delays_ns[i];
+            int id = mux_timer_add(loop, deadline);
+            rec_t r[2];
+            int n = run(loop, -1, r, 2);
+
+            CHECK_EQ(n, 1);
+            CHECK_EQ(r[0].kind, MUX_REC_TIMER);
+            CHECK_EQ(r[0].token, id);
+            CHECK(mux_loop_now_ns() >= deadline);
+            say_on_failure("backend %s, delay %lld ns", kind_name(all_backends[k]),
+                           (long long)delays_ns[i]);
+        }
+        mux_loop_free(loop);
+    }
+}
+
 static void run_once_sleeps_until_the_nearest_timer(void)
 {
     mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
@@ -674,6 +705,7 @@ const test_t loop_tests[] = {
     TEST(bad_fds_masks_and_sizes_are_refused),
     TEST(tokens_that_were_never_handed_out_are_refused_with_ebadf),
     TEST(timers_fire_in_deadline_order_and_never_early),
+    TEST(sub_millisecond_timers_fire_after_one_wait_never_early),
     TEST(run_once_sleeps_until_the_nearest_timer),
     TEST(equal_deadlines_fire_in_fifo_order),
     TEST(many_timers_with_duplicate_deadlines_and_cancels_fire_in_order),

@@ -1,0 +1,56 @@
+"""pymux.aio only: call_soon and call_at build asyncio's Handle and
+TimerHandle without their __init__ chain (pymux/aio/_handles.py). Every
+slot asyncio's constructors set must be set, to the same value: a Python
+that adds a slot to Handle fails here, not later with an AttributeError."""
+import asyncio
+import contextvars
+from asyncio import events
+
+import pymux.aio
+from pymux.aio._handles import new_handle
+
+
+def slots(cls):
+    return [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
+
+
+def slot_values(handle, cls):
+    return {name: getattr(handle, name) for name in slots(cls)}
+
+
+def callback(*args):
+    pass
+
+
+def test_call_soon_and_new_handle_set_every_slot_of_asyncios_handle(pymux_loop):
+    ctx = contextvars.copy_context()
+    expected = slot_values(events.Handle(callback, (1, 2), pymux_loop, ctx), events.Handle)
+    built = [pymux_loop.call_soon(callback, 1, 2, context=ctx),
+             new_handle(events.Handle, callback, (1, 2), pymux_loop, ctx)]
+    for handle in built:
+        assert type(handle) is events.Handle
+        assert slot_values(handle, events.Handle) == expected
+
+
+def test_call_at_sets_every_slot_of_asyncios_timer_handle(pymux_loop):
+    ctx = contextvars.copy_context()
+    when = pymux_loop.time() + 60
+    expected = slot_values(events.TimerHandle(when, callback, (3,), pymux_loop, ctx),
+                           events.TimerHandle)
+    expected["_scheduled"] = True   # asyncio's call_at sets it once the heap holds it
+    timer = pymux_loop.call_at(when, callback, 3, context=ctx)
+    try:
+        assert isinstance(timer, asyncio.TimerHandle)
+        assert slot_values(timer, events.TimerHandle) == expected
+        assert isinstance(timer._timer_id, int)   # pymux's one slot more
+    finally:
+        timer.cancel()
+
+
+def test_without_a_context_each_handle_gets_a_copy_of_the_current_one(pymux_loop):
+    var = contextvars.ContextVar("var")
+    var.set("now")
+    for handle in (pymux_loop.call_soon(callback), pymux_loop.call_later(60, callback)):
+        assert handle._context is not contextvars.copy_context()
+        assert handle._context.get(var) == "now"
+        handle.cancel()
