@@ -37,8 +37,8 @@ def start_listener(loop, protocol_factory, sock, server, backlog):
         owned(token)
         return False
     listener = Listener(loop, token, protocol_factory, sock, server)
-    loop._listeners[token] = listener
-    loop._listener_of_fd[sock.fileno()] = listener
+    loop._core.listeners[token] = listener
+    loop._core.listener_of_fd[sock.fileno()] = listener
     return True
 
 
@@ -113,7 +113,7 @@ class Listener:
             return
         if loop._cloop is not None:
             owned(mux_listener_close(loop._cloop, self._token))
-        loop._listeners.pop(self._token, None)
+        loop._core.listeners.pop(self._token, None)
         self._token = None
         if self._retry is not None:
             self._retry.cancel()

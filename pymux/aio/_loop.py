@@ -41,10 +41,11 @@ from functools import partial
 from time import monotonic as _monotonic
 
 from .._backends import new_c_loop
-from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_read_buffer, mux_loop_run_once,
-                     mux_loop_wakeup, mux_timer_add)
+from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_run_once, mux_loop_wakeup,
+                     mux_timer_add)
 from .._errors import check_loop
 from .._mux import ffi, lib
+from ._core import Core
 from ._handles import report_callback_error
 from ._listeners import Listener, is_stream_socket, start_listener
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
@@ -81,20 +82,12 @@ class Loop(asyncio.SelectorEventLoop):
             raise
         # The safety net if __init__ fails below; close() frees it at once.
         self._cloop = ffi.gc(cloop, mux_loop_free)
-        self._fired = mux_loop_fired(self._cloop)
-        self._most_fired = 0              # most records one iteration returned
-        self._unfinished = None           # records an exception cut off (see _queue_fired)
-        self._rptr = mux_loop_read_buffer(self._cloop)   # the C read buffer DATA records name
-        self._rbuf = ffi.buffer(self._rptr, lib.MUX_READ_BUFFER)
-        self._streams = {}                # C stream token -> StreamTransport
-        self._on_data = {}                # token -> protocol.data_received
-        self._buffered = {}               # token -> StreamTransport of a BufferedProtocol
-        self._listeners = {}              # C listener token -> Listener
-        self._listener_of_fd = {}         # listening socket's fd -> Listener
+        self._core = Core(self._cloop)    # records, read buffer, streams (see _core.py)
         self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
-        # Few attributes of our own: past 30, CPython stops sharing the
-        # instance dict's keys and every attribute read gets slower.
+        # Few attributes of our own (30 in all, with _core and the partials
+        # below): past 30, CPython stops sharing the instance dict's keys
+        # and every attribute read gets slower.
         super().__init__(WatcherTable(self._cloop))
         # Every future costs a create_future() call and, in the C Future's
         # __init__, a get_debug() call: as C partials they run no Python
@@ -190,21 +183,22 @@ class Loop(asyncio.SelectorEventLoop):
 
     def _run_once(self):
         ready = self._ready
-        if self._unfinished is None:
+        core = self._core
+        if core.unfinished is None:
             timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
             n = mux_loop_run_once(self._cloop, timeout_us)
             if n > 0:
-                if n > self._most_fired:   # the record array may have moved
-                    self._most_fired = n
-                    self._fired = mux_loop_fired(self._cloop)
-                self._queue_fired(_unpack(self._fired, n * _RECORD_INTS))
+                if n > core.most_fired:   # the record array may have moved
+                    core.most_fired = n
+                    core.fired = mux_loop_fired(self._cloop)
+                self._queue_fired(_unpack(core.fired, n * _RECORD_INTS))
             elif n < 0:
                 check_loop(n)
         else:
             # The last iteration ended in the middle of its records: finish
             # them before waiting again (no run_once since, so the read
             # buffer still holds the bytes their DATA records name).
-            records, self._unfinished = self._unfinished, None
+            records, core.unfinished = core.unfinished, None
             self._queue_fired(records)
         # The callbacks ready now, those the protocol methods above
         # scheduled included; those these schedule wait for the next
@@ -230,8 +224,9 @@ class Loop(asyncio.SelectorEventLoop):
         ready = self._ready
         timers = self._timers
         keys = self._selector._fd_to_key
-        on_data = self._on_data
-        rbuf = self._rbuf
+        core = self._core
+        on_data = core.on_data
+        rbuf = core.rbuf
         it = iter(records)
         try:
             for kind, ident, a, b in zip(it, it, it, it):
@@ -243,9 +238,9 @@ class Loop(asyncio.SelectorEventLoop):
                         except (SystemExit, KeyboardInterrupt):
                             raise
                         except BaseException as exc:
-                            self._streams[ident]._data_failed(exc)
+                            core.streams[ident]._data_failed(exc)
                     else:
-                        transport = self._buffered.get(ident)
+                        transport = core.buffered.get(ident)
                         if transport is not None:
                             transport._buffer_data(a, b)
                 elif kind == _TIMER:
@@ -270,7 +265,7 @@ class Loop(asyncio.SelectorEventLoop):
                         else:
                             ready.append(writer)
                 else:   # the other stream records, and the listeners'
-                    owner = (self._streams if kind < _ACCEPT else self._listeners).get(ident)
+                    owner = (core.streams if kind < _ACCEPT else core.listeners).get(ident)
                     if owner is not None:
                         _STREAM_RECORDS[kind](owner, a)
         except BaseException:
@@ -278,7 +273,7 @@ class Loop(asyncio.SelectorEventLoop):
             # run, as in asyncio; the records after it are kept for the next
             # run (their bytes already left the kernel: dropping them would
             # lose data, and their timers left the C heap).
-            self._unfinished = list(it)
+            core.unfinished = list(it)
             raise
 
     # --- transports ---------------------------------------------------------
@@ -293,7 +288,7 @@ class Loop(asyncio.SelectorEventLoop):
                                *args, **kwargs)
 
     def _stop_serving(self, sock):
-        listener = self._listener_of_fd.pop(sock.fileno(), None)
+        listener = self._core.listener_of_fd.pop(sock.fileno(), None)
         if listener is not None:
             listener.close()
         super()._stop_serving(sock)
@@ -340,21 +335,10 @@ class Loop(asyncio.SelectorEventLoop):
         with self._wake_lock:
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
-            for transport in self._streams.values():
-                transport._loop_closed()   # before C frees the streams
-            self._streams.clear()
-            for listener in self._listeners.values():
-                listener._token = None   # C closes the dups with the loop
-            self._listeners.clear()
-            self._listener_of_fd.clear()
-            self._on_data.clear()
-            self._buffered.clear()
-            self._unfinished = None
-            self._rptr = self._rbuf = None   # views of C memory freed next
+            self._core.release()   # before C frees the streams and listeners
             for handle in self._timers.values():
                 handle._scheduled = False   # nothing left to cancel in C
             self._timers.clear()
-            self._fired = None
             ffi.release(cloop)
 
 

@@ -103,7 +103,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         self._empty_waiter = None   # sendfile waits for the write queue to drain
         self._server = server
         check_loop(mux_stream_set_reading(self._cloop, token, 0))   # until _start_reading
-        loop._streams[token] = self
+        loop._core.streams[token] = self
         self.set_protocol(protocol)
         if server is not None:
             server._attach(self) if _SERVER_KNOWS_TRANSPORTS else server._attach()
@@ -134,15 +134,15 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         loop = self._loop
         token = self._token
         if isinstance(self._protocol, protocols.BufferedProtocol):
-            loop._on_data.pop(token, None)
-            loop._buffered[token] = self
+            loop._core.on_data.pop(token, None)
+            loop._core.buffered[token] = self
         else:
-            loop._buffered.pop(token, None)
-            loop._on_data[token] = self._protocol.data_received
+            loop._core.buffered.pop(token, None)
+            loop._core.on_data[token] = self._protocol.data_received
 
     def _unroute_data(self):
-        self._loop._on_data.pop(self._token, None)
-        self._loop._buffered.pop(self._token, None)
+        self._loop._core.on_data.pop(self._token, None)
+        self._loop._core.buffered.pop(self._token, None)
 
     # --- writing ------------------------------------------------------------
 
@@ -232,7 +232,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         """A DATA record for a BufferedProtocol: get_buffer, copy from the C
         read buffer, buffer_updated, until all nbytes are delivered (the
         protocol's buffer may be smaller)."""
-        src = self._loop._rptr + offset
+        src = self._loop._core.rptr + offset
         while nbytes and not self._closing:
             protocol = self._protocol   # buffer_updated may set another one
             try:
@@ -352,7 +352,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
             waiter = self._empty_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_exception(ConnectionError("Connection is closed by peer"))
-            self._loop._streams.pop(self._token, None)
+            self._loop._core.streams.pop(self._token, None)
             self._protocol = None
             server, self._server = self._server, None
             if server is not None:
