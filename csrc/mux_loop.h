@@ -104,8 +104,10 @@ int mux_stream_open(mux_loop_t *loop, int fd);
 /* Sends at once with MSG_NOSIGNAL and queues only what the kernel did not
  * take; write interest is armed only while something is queued. Returns
  * the bytes queued afterwards (0: all sent), or -errno (the stream is then
- * unusable: close it). */
-int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len);
+ * unusable: close it). data is a void pointer so that cffi takes only bytes
+ * or a cdata pointer for it (as a char pointer it would also take a list of
+ * one-byte bytes, building the array). */
+int64_t mux_stream_write(mux_loop_t *loop, int token, const void *data, size_t len);
 
 int64_t mux_stream_queued(mux_loop_t *loop, int token);
 int mux_stream_set_reading(mux_loop_t *loop, int token, int reading);
@@ -117,12 +119,20 @@ int mux_stream_set_limits(mux_loop_t *loop, int token, int64_t high, int64_t low
 /* shutdown(SHUT_WR) once the queue has drained. */
 int mux_stream_shutdown(mux_loop_t *loop, int token);
 
-/* Closes the stream. abort, or nothing queued: closed now, returns 1.
+/* How mux_stream_close treats the write queue. */
+enum mux_close_mode {
+    MUX_CLOSE_FLUSH = 0,      /* send the queue first */
+    MUX_CLOSE_RESET = 1,      /* drop it; SO_LINGER 0: the peer sees a reset */
+    MUX_CLOSE_DROP = 2        /* drop it; a plain close (asyncio's abort()) */
+};
+
+/* Closes the stream. RESET, DROP, or nothing queued: closed now, returns 1.
  * Otherwise the queue is flushed first and a MUX_REC_CLOSED record reports
  * the close; returns 0. Either way the token is dead for the caller's
- * writes from now on; only an abort still reaches a close waiting for its
- * queue to drain (a peer that never reads would otherwise keep it). */
-int mux_stream_close(mux_loop_t *loop, int token, int abort);
+ * writes from now on; only RESET or DROP still reaches a close waiting for
+ * its queue to drain (a peer that never reads would otherwise keep it).
+ * Another mode: -EINVAL. */
+int mux_stream_close(mux_loop_t *loop, int token, int mode);
 
 /* The fd behind a live stream or listener token. */
 int mux_token_fd(mux_loop_t *loop, int token);

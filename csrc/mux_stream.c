@@ -313,19 +313,22 @@ static int stream_shutdown_held(mux_loop_t *loop, int token)
     return 0;
 }
 
-static int stream_close_held(mux_loop_t *loop, int token, int abort)
+static int stream_close_held(mux_loop_t *loop, int token, int mode)
 {
-    /* abort also ends a close still waiting for its queue to drain (a peer
-     * that never reads would otherwise hold it forever). */
-    mux_fd_t *e = abort ? mux__entry(loop, token, MUX__FD_STREAM)
-                        : live_stream(loop, token);
+    /* Dropping the queue also ends a close still waiting for it to drain
+     * (a peer that never reads would otherwise hold it forever). */
+    int drop = mode != MUX_CLOSE_FLUSH;
+    mux_fd_t *e;
     int fd = mux__token_fd(token);
 
+    if (mode < MUX_CLOSE_FLUSH || mode > MUX_CLOSE_DROP)
+        return -EINVAL;
+    e = drop ? mux__entry(loop, token, MUX__FD_STREAM) : live_stream(loop, token);
     if (e == NULL)
         return -EBADF;
-    if (abort || e->wq == NULL) {
-        if (abort) {
-            /* SO_LINGER 0: the peer sees a reset, like asyncio's abort(). */
+    if (drop || e->wq == NULL) {
+        if (mode == MUX_CLOSE_RESET) {
+            /* SO_LINGER 0: the peer sees a reset. */
             struct linger lg = {1, 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         }
@@ -443,7 +446,7 @@ int mux_stream_open(mux_loop_t *loop, int fd)
     return MUX__HOLDING(loop, mux__stream_adopt(loop, fd));
 }
 
-int64_t mux_stream_write(mux_loop_t *loop, int token, const char *data, size_t len)
+int64_t mux_stream_write(mux_loop_t *loop, int token, const void *data, size_t len)
 {
     return MUX__HOLDING(loop, stream_write_held(loop, token, data, len));
 }
@@ -468,7 +471,7 @@ int mux_stream_shutdown(mux_loop_t *loop, int token)
     return MUX__HOLDING(loop, stream_shutdown_held(loop, token));
 }
 
-int mux_stream_close(mux_loop_t *loop, int token, int abort)
+int mux_stream_close(mux_loop_t *loop, int token, int mode)
 {
-    return MUX__HOLDING(loop, stream_close_held(loop, token, abort));
+    return MUX__HOLDING(loop, stream_close_held(loop, token, mode));
 }

@@ -267,10 +267,12 @@ def test_write_accepts_bytes_bytearray_and_memoryview(reactor, accepted):
     assert bytes(peer.received) == b"one,two,three,"
 
 
-def test_write_of_a_str_raises_type_error(reactor, accepted):
+@pytest.mark.parametrize("data", ["text", [b"x"], (b"x",), 42])
+def test_write_of_a_non_bytes_like_object_raises_type_error(reactor, accepted, data):
+    # A list or tuple of bytes would pass as a C char array: refused too.
     proto, peer = accepted()
     with pytest.raises(TypeError):
-        proto.transport.write("text")
+        proto.transport.write(data)
 
 
 def test_writelines_sends_the_concatenation(reactor, accepted):

@@ -1,14 +1,19 @@
 """Loop: asyncio's selector event loop with the C core's iteration.
 
-What asyncio implements over readiness (transports, SSL, UDP, pipes,
-subprocesses, sock_* methods, add_reader/add_writer) is inherited unchanged
-and reaches the C loop's watchers through WatcherTable. Replaced:
+What asyncio implements over readiness (SSL, UDP, pipes, subprocesses,
+sock_* methods, add_reader/add_writer) is inherited unchanged and reaches
+the C loop's watchers through WatcherTable. Replaced:
 
-- _run_once: one mux_loop_run_once crossing waits and expires timers; its
-  records (IO first, then due timers, in (deadline, FIFO) order) queue their
-  handles on _ready, then the callbacks ready at that point run, exactly as
-  asyncio's own _run_once does (callbacks they schedule wait for the next
-  iteration);
+- _run_once: one mux_loop_run_once crossing waits, reads, flushes and
+  expires timers. Its records, in C's order: stream records call their
+  protocol at once (DATA: data_received, or get_buffer/buffer_updated; EOF,
+  ERROR, RESUME_WRITING, CLOSED: the transport's handlers), IO records queue
+  asyncio's reader/writer handles on _ready, due timers (in (deadline, FIFO)
+  order) queue theirs. Then the callbacks ready at that point run, those
+  the protocol methods scheduled included (as uvloop runs them); those they
+  schedule wait for the next iteration, as in asyncio;
+- _make_socket_transport: TCP and Unix stream sockets get a StreamTransport
+  on a C stream (see _transport.py); SSL transports stay asyncio's;
 - call_at and call_later: timers live on the C heap, and their
   TimerHandle's cancel() removes them there (see _timers.py);
 - call_soon (and so the callbacks futures schedule): the same Handle,
@@ -16,9 +21,11 @@ and reaches the C loop's watchers through WatcherTable. Replaced:
 - _write_to_self (call_soon_threadsafe's wake-up): the C loop's eventfd.
   The self-pipe stays, for signals.
 
-The C loop belongs to the Loop: close() frees it, and an unclosed Loop is
-closed by asyncio's __del__ (with its "unclosed event loop" ResourceWarning)
-when collected. Nothing else keeps the pointer past close().
+The C loop belongs to the Loop: close() detaches the open transports
+(their C streams, fds included, go with the loop), then frees it; an
+unclosed Loop is closed by asyncio's __del__ (with its "unclosed event
+loop" ResourceWarning) when collected. Nothing else keeps the pointer past
+close().
 """
 import asyncio
 import math
@@ -27,8 +34,10 @@ import threading
 from asyncio.base_events import _format_handle
 from asyncio.events import Handle
 from asyncio.format_helpers import extract_stack
+from asyncio.futures import Future
 from asyncio.log import logger
 from contextvars import copy_context
+from functools import partial
 from time import monotonic as _monotonic
 
 from .._backends import new_c_loop
@@ -36,11 +45,17 @@ from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_run_once, mux_loop_
                      mux_timer_add)
 from .._errors import check_loop
 from .._mux import ffi, lib
+from ._core import Core
+from ._handles import report_callback_error
+from ._listeners import Listener, is_stream_socket, start_listener
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
+from ._transport import StreamTransport, open_stream
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
 _TIMER = lib.MUX_REC_TIMER
+_DATA = lib.MUX_REC_DATA
+_ACCEPT = lib.MUX_REC_ACCEPT
 _READ = lib.MUX_READ
 _WRITE = lib.MUX_WRITE
 _RECORD_INTS = lib.MUX_RECORD_INTS
@@ -67,13 +82,21 @@ class Loop(asyncio.SelectorEventLoop):
             raise
         # The safety net if __init__ fails below; close() frees it at once.
         self._cloop = ffi.gc(cloop, mux_loop_free)
-        self._fired = mux_loop_fired(self._cloop)
-        self._most_fired = 0              # most records one iteration returned
+        self._core = Core(self._cloop)    # records, read buffer, streams (see _core.py)
         self._timers = {}                 # C timer id -> TimerHandle
         self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
-        # Few attributes of our own: past 30, CPython stops sharing the
-        # instance dict's keys and every attribute read gets slower.
+        # Few attributes of our own (30 in all, with _core and the partials
+        # below): past 30, CPython stops sharing the instance dict's keys
+        # and every attribute read gets slower.
         super().__init__(WatcherTable(self._cloop))
+        # Every future costs a create_future() call and, in the C Future's
+        # __init__, a get_debug() call: as C partials they run no Python
+        # frame (unless a subclass has its own).
+        cls = type(self)
+        if cls.create_future is Loop.create_future:
+            self.create_future = partial(Future, loop=self)
+        if cls.get_debug is Loop.get_debug:
+            self.get_debug = partial(getattr, self, "_debug")
 
     # --- callbacks --------------------------------------------------------
 
@@ -160,54 +183,126 @@ class Loop(asyncio.SelectorEventLoop):
 
     def _run_once(self):
         ready = self._ready
-        timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
-        n = mux_loop_run_once(self._cloop, timeout_us)
-        if n > 0:
-            if n > self._most_fired:   # the record array may have moved
-                self._most_fired = n
-                self._fired = mux_loop_fired(self._cloop)
-            self._queue_fired(_unpack(self._fired, n * _RECORD_INTS))
-        elif n < 0:
-            check_loop(n)
-        # Only the callbacks ready now: those they schedule wait for the
-        # next iteration (after another wait for I/O), as in asyncio.
+        core = self._core
+        if core.unfinished is None:
+            timeout_us = 0 if ready or self._stopping else _MAX_TIMEOUT_US
+            n = mux_loop_run_once(self._cloop, timeout_us)
+            if n > 0:
+                if n > core.most_fired:   # the record array may have moved
+                    core.most_fired = n
+                    core.fired = mux_loop_fired(self._cloop)
+                self._queue_fired(_unpack(core.fired, n * _RECORD_INTS))
+            elif n < 0:
+                check_loop(n)
+        else:
+            # The last iteration ended in the middle of its records: finish
+            # them before waiting again (no run_once since, so the read
+            # buffer still holds the bytes their DATA records name).
+            records, core.unfinished = core.unfinished, None
+            self._queue_fired(records)
+        # The callbacks ready now, those the protocol methods above
+        # scheduled included; those these schedule wait for the next
+        # iteration (after another wait for I/O), as in asyncio.
         if self._debug:
             self._run_ready_timed(len(ready))
             return
+        # Handle._run() inline: one Python frame less per callback.
         for _ in range(len(ready)):
             handle = ready.popleft()
             if not handle._cancelled:
-                handle._run()
+                try:
+                    handle._context.run(handle._callback, *handle._args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    report_callback_error(handle, exc)
 
     def _queue_fired(self, records):
-        """Queue the handles of one batch on _ready: asyncio's
-        _process_events for IO records, then the due timers."""
+        """One batch of records: stream records call their protocol at once
+        (DATA inline: the hot path), watcher records queue their handles on
+        _ready (asyncio's _process_events), then due timers."""
         ready = self._ready
         timers = self._timers
         keys = self._selector._fd_to_key
+        core = self._core
+        on_data = core.on_data
+        rbuf = core.rbuf
         it = iter(records)
-        for kind, ident, mask, _ in zip(it, it, it, it):
-            if kind == _TIMER:
-                handle = timers.pop(ident, None)
-                if handle is not None:
-                    handle._scheduled = False
-                    if not handle._cancelled:
-                        ready.append(handle)
-            elif kind == _IO:
-                key = keys.get(ident)
-                if key is None:
-                    continue
-                reader, writer = key.data
-                if mask & _READ and reader is not None:
-                    if reader._cancelled:
-                        self._remove_reader(key.fileobj)
+        try:
+            for kind, ident, a, b in zip(it, it, it, it):
+                if kind == _DATA:
+                    data_received = on_data.get(ident)
+                    if data_received is not None:
+                        try:
+                            data_received(rbuf[a:a + b])
+                        except (SystemExit, KeyboardInterrupt):
+                            raise
+                        except BaseException as exc:
+                            core.streams[ident]._data_failed(exc)
                     else:
-                        ready.append(reader)
-                if mask & _WRITE and writer is not None:
-                    if writer._cancelled:
-                        self._remove_writer(key.fileobj)
-                    else:
-                        ready.append(writer)
+                        transport = core.buffered.get(ident)
+                        if transport is not None:
+                            transport._buffer_data(a, b)
+                elif kind == _TIMER:
+                    handle = timers.pop(ident, None)
+                    if handle is not None:
+                        handle._scheduled = False
+                        if not handle._cancelled:
+                            ready.append(handle)
+                elif kind == _IO:
+                    key = keys.get(ident)
+                    if key is None:
+                        continue
+                    reader, writer = key.data
+                    if a & _READ and reader is not None:
+                        if reader._cancelled:
+                            self._remove_reader(key.fileobj)
+                        else:
+                            ready.append(reader)
+                    if a & _WRITE and writer is not None:
+                        if writer._cancelled:
+                            self._remove_writer(key.fileobj)
+                        else:
+                            ready.append(writer)
+                else:   # the other stream records, and the listeners'
+                    owner = (core.streams if kind < _ACCEPT else core.listeners).get(ident)
+                    if owner is not None:
+                        _STREAM_RECORDS[kind](owner, a)
+        except BaseException:
+            # KeyboardInterrupt or SystemExit from a protocol method ends the
+            # run, as in asyncio; the records after it are kept for the next
+            # run (their bytes already left the kernel: dropping them would
+            # lose data, and their timers left the C heap).
+            core.unfinished = list(it)
+            raise
+
+    # --- transports ---------------------------------------------------------
+
+    def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
+                       backlog=100, *args, **kwargs):
+        """Plain stream servers accept in C (see _listeners.py)."""
+        if sslcontext is None and is_stream_socket(sock) and \
+                start_listener(self, protocol_factory, sock, server, backlog):
+            return
+        super()._start_serving(protocol_factory, sock, sslcontext, server, backlog,
+                               *args, **kwargs)
+
+    def _stop_serving(self, sock):
+        listener = self._core.listener_of_fd.pop(sock.fileno(), None)
+        if listener is not None:
+            listener.close()
+        super()._stop_serving(sock)
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None,
+                               server=None):
+        """TCP and Unix stream sockets get a transport on a C stream; other
+        sockets, or an fd the C loop cannot take, asyncio's."""
+        if is_stream_socket(sock):
+            transport = open_stream(self, sock, protocol, waiter, extra, server)
+            if transport is not None:
+                return transport
+        return super()._make_socket_transport(sock, protocol, waiter, extra=extra,
+                                              server=server)
 
     def _run_ready_timed(self, ntodo):
         """The ready callbacks in debug mode: slow ones are logged as
@@ -240,8 +335,20 @@ class Loop(asyncio.SelectorEventLoop):
         with self._wake_lock:
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
+            self._core.release()   # before C frees the streams and listeners
             for handle in self._timers.values():
                 handle._scheduled = False   # nothing left to cancel in C
             self._timers.clear()
-            self._fired = None
             ffi.release(cloop)
+
+
+# The records but DATA, TIMER and IO (inline in _queue_fired): kind ->
+# handler(its transport or listener, the record's first int).
+_STREAM_RECORDS = {
+    lib.MUX_REC_ACCEPT: Listener._accepted,
+    lib.MUX_REC_ACCEPT_ERROR: Listener._accept_failed,
+    lib.MUX_REC_EOF: StreamTransport._eof_received,
+    lib.MUX_REC_ERROR: StreamTransport._stream_failed,
+    lib.MUX_REC_RESUME_WRITING: StreamTransport._queue_drained,
+    lib.MUX_REC_CLOSED: StreamTransport._deferred_close_done,
+}

@@ -9,18 +9,11 @@ A Transport holds the C loop pointer only while its stream is attached:
 once the stream is gone (closed, lost, or taken down by Reactor.close())
 it holds NULL, which C refuses (EINVAL), so nothing reaches freed memory.
 """
-import os
-import socket
-
 from .._clib import (mux_stream_close, mux_stream_queued, mux_stream_set_limits,
                      mux_stream_set_reading, mux_stream_shutdown, mux_stream_write,
                      mux_token_fd)
 from .._errors import oserror, owned
-from .._mux import ffi
-
-DEFAULT_HIGH_WATER = 64 * 1024
-DEAD_TOKEN = -1   # never issued by the C core (tokens are >= 0)
-NO_LOOP = ffi.NULL   # a detached transport's loop: C refuses it with -EINVAL
+from .._streams import DEAD_TOKEN, DEFAULT_HIGH_WATER, NO_LOOP, dup_socket, write_buffer
 
 
 class Transport:
@@ -54,16 +47,9 @@ class Transport:
         try:
             queued = mux_stream_write(self._cloop, self._token, data, len(data))
         except TypeError:
-            queued = self._write_buffer(data)
+            queued = write_buffer(self._cloop, self._token, data)
         if queued:   # rare: a partial send (> 0) or a refusal (< 0)
             self._after_write(queued)
-
-    def _write_buffer(self, data):
-        if not isinstance(data, (bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, "
-                            f"not {type(data).__name__!r}")
-        data = ffi.from_buffer(data)
-        return mux_stream_write(self._cloop, self._token, data, len(data))
 
     def _after_write(self, queued):
         if queued < 0:
@@ -234,11 +220,7 @@ class Transport:
         if "socket" not in extra and not self._closing:
             fd = mux_token_fd(self._cloop, self._token)
             if fd >= 0:
-                sock = extra["socket"] = socket.socket(fileno=os.dup(fd))
-                # PyPy's socket(fileno=) makes the fd blocking (CPython leaves
-                # it alone), and a dup shares that flag with the fd C sends on:
-                # blocking, one peer that does not read would stall the loop.
-                sock.setblocking(False)
+                extra["socket"] = dup_socket(fd)
         return extra.get("socket")
 
     def __repr__(self):

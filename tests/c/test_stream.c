@@ -504,6 +504,45 @@ static void abort_resets_the_peer_even_with_data_queued(void)
     close(b);
 }
 
+static void drop_closes_without_a_reset_even_with_data_queued(void)
+{
+    mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
+    int a, b, tok, it, err = 0, eof = 0;
+
+    REQUIRE(loop != NULL);
+    tok = open_flooded_stream(loop, &a, &b);
+    CHECK_EQ(mux_stream_close(loop, tok, MUX_CLOSE_DROP), 1);
+    CHECK(!fd_is_open(a));
+    CHECK_EQ(mux_stream_queued(loop, tok), -EBADF);
+    for (it = 0; it < 200 && !err && !eof; it++) {
+        drain_fd(b, NULL, 0, &eof, &err);
+        if (!err && !eof)
+            usleep(1000);
+    }
+    CHECK_EQ(err, 0);   /* the peer reads what the kernel had, then EOF */
+    CHECK(eof);
+    CHECK_EQ(run(loop, 0, NULL, 0), 0);   /* no CLOSED record */
+    mux_loop_free(loop);
+    close(b);
+}
+
+static void close_refuses_an_unknown_mode(void)
+{
+    mux_loop_t *loop = new_loop(MUX_BACKEND_EPOLL, 0);
+    int sv[2], tok;
+
+    REQUIRE(loop != NULL);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    tok = mux_stream_open(loop, sv[0]);
+    CHECK(tok >= 0);
+    CHECK_EQ(mux_stream_close(loop, tok, -1), -EINVAL);
+    CHECK_EQ(mux_stream_close(loop, tok, 3), -EINVAL);
+    CHECK_EQ(mux_stream_queued(loop, tok), 0);   /* still open */
+    CHECK_EQ(mux_stream_close(loop, tok, MUX_CLOSE_FLUSH), 1);
+    mux_loop_free(loop);
+    close(sv[1]);
+}
+
 /* --- tokens ---------------------------------------------------------------- */
 
 static void stale_tokens_are_refused_after_close_and_after_the_fd_is_reused(void)
@@ -956,6 +995,8 @@ const test_t stream_tests[] = {
     TEST(close_pending_stream_whose_peer_resets_still_reports_closed),
     TEST(close_with_an_empty_queue_closes_at_once_without_a_record),
     TEST(abort_resets_the_peer_even_with_data_queued),
+    TEST(drop_closes_without_a_reset_even_with_data_queued),
+    TEST(close_refuses_an_unknown_mode),
     TEST(stale_tokens_are_refused_after_close_and_after_the_fd_is_reused),
     TEST(stream_opened_on_a_closed_fd_reports_an_error_record_on_every_backend),
     TEST(listener_reports_each_accepted_connection_as_an_accept_record),
