@@ -4,8 +4,9 @@ StreamReader/StreamWriter) on pymux.aio.
 One task per connection reads, writes the reply and awaits drain():
 backpressure is drain() waiting while the replies exceed --max-buffer (the
 task then stops reading, and the StreamReader pauses the transport once its
-own buffer is full). The rest is EchoServer's and Connection's, as for the
-other APIs.
+own buffer is full). finish() ends that wait: a peer that never reads would
+keep the task in drain() and its input unread (closing then resets it). The
+rest is EchoServer's and Connection's, as for the other APIs.
 """
 import asyncio
 
@@ -18,7 +19,11 @@ READ_SIZE = 65536   # bytes asked for per read()
 class StreamConnection(Connection):
     """A connection served by a task; transport is its StreamWriter's."""
 
-    __slots__ = ()
+    __slots__ = ("finished",)
+
+    def __init__(self, owner):
+        super().__init__(owner)
+        self.finished = None   # a future finish() completes, while drain() waits
 
     def finish(self):
         """The queued replies, then FIN; the task drops what it reads from
@@ -27,6 +32,24 @@ class StreamConnection(Connection):
             return
         self.ending = WROTE_EOF
         self.transport.write_eof()
+        if self.finished is not None:
+            self.finished.set_result(None)
+
+    async def drain(self, writer):
+        """writer.drain(), until finish() (then the task reads on)."""
+        if writer.transport.get_write_buffer_size() <= self.owner.args.max_buffer:
+            await writer.drain()   # returns at once, or raises the connection's error
+            return
+        drain = asyncio.ensure_future(writer.drain())
+        self.finished = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((drain, self.finished), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.finished = None
+        if drain.done():
+            drain.result()
+        else:
+            drain.cancel()
 
 
 class StreamsEchoServer(AioEchoServer):
@@ -54,7 +77,7 @@ class StreamsEchoServer(AioEchoServer):
                 writer.write(data.upper() if upper else data)
                 conn.requests += 1
                 conn.nbytes += len(data)
-                await writer.drain()
+                await conn.drain(writer)
             # The peer sent EOF: close() sends the queued replies first.
             conn.ending |= CLOSE_WHEN_DRAINED
             writer.close()
