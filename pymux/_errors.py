@@ -33,14 +33,14 @@ def owned(rc):
     call_soon_threadsafe), or -ECHILD, a process forked after the loop was
     created (its kernel state is the parent's). Both are programming errors."""
     if rc == -errno.EBUSY:
-        raise RuntimeError("the reactor was used from another thread while it runs; "
+        raise RuntimeError("the event loop was used from another thread while it runs; "
                            "use call_soon_threadsafe()")
     if rc == -errno.ECHILD:
         raise RuntimeError(FORKED)
     return rc
 
 
-FORKED = ("this reactor was created before fork(), in the parent process: a child "
+FORKED = ("this event loop was created before fork(), in the parent process: a child "
           "may only close() it, and must make its own")
 
 
