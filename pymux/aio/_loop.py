@@ -103,8 +103,8 @@ class Loop(asyncio.SelectorEventLoop):
     def call_soon(self, callback, *args, context=None):
         if self._closed:
             self._check_closed()
-        # new_handle's body, inline: one Python call in all (futures and
-        # streams schedule their callbacks through here).
+        # Handle.__init__'s work inline (see _handles.py): one Python call
+        # in all (futures and streams schedule their callbacks through here).
         handle = _new(Handle)
         handle._context = copy_context() if context is None else context
         handle._loop = self
@@ -140,7 +140,7 @@ class Loop(asyncio.SelectorEventLoop):
 
     def call_at(self, when, callback, *args, context=None):
         # One Python call in all (call_at is on every timeout's path): the
-        # deadline_ns and new_handle bodies are inline.
+        # deadline_ns and TimerHandle.__init__'s work are inline.
         if when is None:
             raise TypeError("when cannot be None")
         if -FAST_WHEN < when < FAST_WHEN:

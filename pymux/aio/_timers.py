@@ -60,8 +60,8 @@ def exact_deadline_ns(when):
 class TimerHandle(events.TimerHandle):
     """asyncio's TimerHandle for a timer on the C heap (id `_timer_id`).
 
-    Same attributes and behaviour as asyncio's. Loop.call_at builds it as
-    new_handle does, not with __init__; _scheduled is True while the loop
+    Same attributes and behaviour as asyncio's. Loop.call_at builds it
+    without __init__ (see _handles.py); _scheduled is True while the loop
     holds it in _timers under _timer_id, until it fires, is cancelled or the
     loop closes (so the loop's _cloop is there whenever _scheduled is True)."""
 

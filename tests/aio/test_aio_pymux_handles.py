@@ -7,7 +7,6 @@ import contextvars
 from asyncio import events
 
 import pymux.aio
-from pymux.aio._handles import new_handle
 
 
 def slots(cls):
@@ -22,14 +21,12 @@ def callback(*args):
     pass
 
 
-def test_call_soon_and_new_handle_set_every_slot_of_asyncios_handle(pymux_loop):
+def test_call_soon_sets_every_slot_of_asyncios_handle(pymux_loop):
     ctx = contextvars.copy_context()
     expected = slot_values(events.Handle(callback, (1, 2), pymux_loop, ctx), events.Handle)
-    built = [pymux_loop.call_soon(callback, 1, 2, context=ctx),
-             new_handle(events.Handle, callback, (1, 2), pymux_loop, ctx)]
-    for handle in built:
-        assert type(handle) is events.Handle
-        assert slot_values(handle, events.Handle) == expected
+    handle = pymux_loop.call_soon(callback, 1, 2, context=ctx)
+    assert type(handle) is events.Handle
+    assert slot_values(handle, events.Handle) == expected
 
 
 def test_call_at_sets_every_slot_of_asyncios_timer_handle(pymux_loop):
