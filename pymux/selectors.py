@@ -25,8 +25,10 @@ Deliberate differences from the stdlib:
 - select() from two threads at once on one selector raises RuntimeError
   (the stdlib's PollSelector does too; its other selectors let both
   wait). Registering, modifying and unregistering from another thread
-  during a select() work, as in the stdlib (the poll backend waits on a
-  snapshot of its pollfd array).
+  during a select() work, as in the stdlib; PollSelector and
+  SelectSelector apply them from the next select() on (they hand their
+  changes to C when select() starts; the stdlib's select and poll
+  objects, too, wait on the fds they were given when the wait began).
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -41,6 +43,7 @@ import errno
 import math
 import selectors as _std
 import socket
+import threading
 import time
 from collections.abc import Mapping
 
@@ -69,6 +72,7 @@ _socket_type = socket.socket
 _EINTR = -errno.EINTR
 _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
+_ENOENT = -errno.ENOENT
 _FD_SETSIZE = lib.FD_SETSIZE
 _monotonic_ns = time.monotonic_ns
 _unpack = ffi.unpack
@@ -146,10 +150,22 @@ class _BaseSelectorImpl(BaseSelector):
     State: `_fd_to_key` (fd -> SelectorKey, as in the stdlib) and `_pairs`
     (code -> (key, events) for select(); a CodeTable on PyPy), always
     updated together; the C selector `_sel` holds the same fds with their
-    interest.
+    interest, except those in `_pending` (fd -> interest, or -1 once
+    unregistered).
+
+    Poll and select keep no kernel state between waits, and their waits
+    poll a copy of the registrations taken when the wait starts (a change
+    made during a wait shows in the next one). So for fds below
+    `_DEFER_BELOW` register, modify and unregister change only Python's
+    state and set the fd's entry in `_pending`; the next select() hands
+    each pending fd's last state to C (_apply_pending): one C call per
+    changed fd per wait instead of one per change, none for changes that
+    cancel out. Epoll registers at once (the kernel wakes a waiting
+    epoll_wait for a new fd).
     """
 
     _KIND = None
+    _DEFER_BELOW = 0    # fds below this wait in _pending for the next select()
 
     def __init__(self, *, edge_triggered=False):
         if edge_triggered and self._KIND != lib.MUX_BACKEND_EPOLL:
@@ -173,6 +189,10 @@ class _BaseSelectorImpl(BaseSelector):
         self._pairs = CodeTable() if JIT_INLINES_CFFI else {}
         self._pair = self._pairs.__getitem__
         self._map = _SelectorMapping(self)
+        self._pending = {}
+        # One thread hands _pending to C at a time: two could apply an
+        # fd's states out of order.
+        self._applying = threading.Lock()
 
     @property
     def edge_triggered(self):
@@ -212,7 +232,7 @@ class _BaseSelectorImpl(BaseSelector):
     def _register_failed(self, rc, fd):
         """The C side refused fd: roll back and raise as the stdlib's poll
         and epoll objects do."""
-        del self._fd_to_key[fd]
+        self._fd_to_key.pop(fd, None)   # gone already if unregistered before _apply_pending
         self._drop_pairs(fd)
         if fd > INT_MAX:
             raise OverflowError("Python int too large to convert to C int")
@@ -246,6 +266,9 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 1] = (key, 1)
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
+        if fd < self._DEFER_BELOW:
+            self._pending[fd] = interest    # after the Python state: see _apply_pending
+            return key
         try:
             rc = mux_selector_register(self._sel, fd * 4 + interest)
         except OverflowError:   # fd >= 2**29: the code does not fit a C int
@@ -257,11 +280,13 @@ class _BaseSelectorImpl(BaseSelector):
     def unregister(self, fileobj):
         key = self._key_of(fileobj)
         fd = key[1]
-        # Errors are ignored, as in the stdlib (the fd may be closed already).
-        try:
-            mux_selector_unregister(self._sel, fd)
-        except OverflowError:   # an fd only SelectSelector accepts, never in C
-            pass
+        deferred = fd < self._DEFER_BELOW
+        if not deferred:
+            # Errors are ignored, as in the stdlib (the fd may be closed already).
+            try:
+                mux_selector_unregister(self._sel, fd)
+            except OverflowError:   # an fd only SelectSelector accepts, never in C
+                pass
         self._fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
@@ -271,6 +296,8 @@ class _BaseSelectorImpl(BaseSelector):
                 pass
         else:
             self._drop_pairs(fd)
+        if deferred:
+            self._pending[fd] = -1
         return key
 
     def _drop_pairs(self, fd):
@@ -278,15 +305,43 @@ class _BaseSelectorImpl(BaseSelector):
         for code in range(fd * 4, fd * 4 + 4):
             pop(code, None)
 
+    def _apply_pending(self):
+        """Gives C the current state of every fd in _pending (select() calls
+        it before waiting).
+
+        Each change sets its fd's entry after changing Python's state, and
+        popitem() takes an entry out atomically: a change made meanwhile by
+        another thread stays pending for the next select().
+        """
+        if not self._applying.acquire(False):
+            return      # another thread is applying (and its select() waits)
+        try:
+            pending, sel = self._pending, self._sel
+            while pending:
+                fd, interest = pending.popitem()
+                if interest < 0:
+                    mux_selector_unregister(sel, fd)    # -ENOENT if C never had it
+                    continue
+                code = fd * 4 + interest
+                rc = mux_selector_modify(sel, code)
+                if rc == _ENOENT:
+                    rc = mux_selector_register(sel, code)
+                if rc:
+                    self._register_failed(rc, fd)
+        finally:
+            self._applying.release()
+
     def modify(self, fileobj, events, data=None):
         key = self._key_of(fileobj)
         fd = key[1]
         # Like the stdlib, modify() does not validate events, and only an
         # events change reaches the kernel.
         old = key[2]
+        deferred = False
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
-            rc = mux_selector_modify(self._sel, fd * 4 + interest)
+            deferred = fd < self._DEFER_BELOW
+            rc = 0 if deferred else mux_selector_modify(self._sel, fd * 4 + interest)
             if rc:
                 # The stdlib forgets the key (the C side already did).
                 del self._fd_to_key[fd]
@@ -299,6 +354,8 @@ class _BaseSelectorImpl(BaseSelector):
         key = _tuple_new(SelectorKey, (key[0], key[1], events, data))
         self._fd_to_key[fd] = key
         self._replace_pairs(fd, old, key)
+        if deferred:
+            self._pending[fd] = interest
         return key
 
     def _replace_pairs(self, fd, old_events, key):
@@ -340,6 +397,8 @@ class _BaseSelectorImpl(BaseSelector):
         """Raise what a closed selector's kernel object would."""
 
     def select(self, timeout=None):
+        if self._pending:
+            self._apply_pending()
         try:
             if timeout is None:
                 n = mux_selector_wait(self._sel, -1)
@@ -414,6 +473,7 @@ class _BaseSelectorImpl(BaseSelector):
             self._raise(rc)
         self._fd_to_key.clear()
         self._pairs.clear()
+        self._pending.clear()
         self._map = None
 
     def _close_c(self):
@@ -432,6 +492,7 @@ class SelectSelector(_BaseSelectorImpl):
     """Select-based selector."""
 
     _KIND = lib.MUX_BACKEND_SELECT
+    _DEFER_BELOW = _FD_SETSIZE      # the C select backend refuses the others
 
     def __init__(self, *, edge_triggered=False):
         super().__init__(edge_triggered=edge_triggered)
@@ -490,21 +551,21 @@ class SelectSelector(_BaseSelectorImpl):
                             or fileobj.__class__ is _socket_type and fileobj.fileno() >= 0)):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
-            if fd not in self._unselectable:
-                rc = mux_selector_modify(self._sel, fd * 4 + events)
-                if rc:
-                    self._raise(rc)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
+            deferred = fd < _FD_SETSIZE     # the others are unselectable
             del fd_to_key[fd]
             self._readers.discard(fd)     # the stdlib's unregister and register
             self._writers.discard(fd)
             self._add_to_sets(fd, events)
         elif data != key[3]:
             new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
+            deferred = False
         else:
             return key
         fd_to_key[fd] = new
         self._replace_pairs(fd, key[2], new)
+        if deferred:
+            self._pending[fd] = events
         return new
 
     def close(self):
@@ -529,6 +590,8 @@ class SelectSelector(_BaseSelectorImpl):
                     raise OverflowError("Python int too large to convert to C int")
                 if fd >= _FD_SETSIZE:
                     raise ValueError("filedescriptor out of range in select()")
+        if self._pending:
+            self._apply_pending()
         try:
             started = _monotonic_ns() if timeout_us > 0 else 0
             n = mux_selector_wait(self._sel, timeout_us)
@@ -543,6 +606,7 @@ class PollSelector(_BaseSelectorImpl):
     """Poll-based selector."""
 
     _KIND = lib.MUX_BACKEND_POLL
+    _DEFER_BELOW = lib.MUX_MAX_FD   # the C poll backend refuses the others (EBADF)
 
 
 class EpollSelector(_BaseSelectorImpl):
