@@ -43,6 +43,7 @@ import errno
 import math
 import selectors as _std
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -74,6 +75,9 @@ _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
 _ENOENT = -errno.ENOENT
 _FD_SETSIZE = lib.FD_SETSIZE
+# CPython's sets iterate in an order their whole add/discard history
+# decides; PyPy's in insertion order (see SelectSelector._select_order).
+_SETS_ITERATE_BY_HASH = sys.implementation.name != "pypy"
 _monotonic_ns = time.monotonic_ns
 _unpack = ffi.unpack
 
@@ -499,10 +503,9 @@ class SelectSelector(_BaseSelectorImpl):
         # The stdlib registers fds >= FD_SETSIZE and raises in select();
         # they never reach the C select backend (which refuses them).
         self._unselectable = set()
-        # The stdlib's sets of fds to select() for reading and for writing,
-        # changed by the same operations in the same order, so that with
-        # several unselectable fds select() raises for the one the stdlib
-        # meets first (ValueError, or OverflowError above INT_MAX).
+        # On CPython, the stdlib's sets of fds to select() for reading and
+        # for writing, changed by the same operations in the same order
+        # (see _select_order).
         self._readers, self._writers = set(), set()
 
     def _register_failed(self, rc, fd):
@@ -513,7 +516,8 @@ class SelectSelector(_BaseSelectorImpl):
 
     def register(self, fileobj, events, data=None):
         key = _BaseSelectorImpl.register(self, fileobj, events, data)
-        self._add_to_sets(key[1], events)
+        if _SETS_ITERATE_BY_HASH:
+            self._add_to_sets(key[1], events)
         return key
 
     def _add_to_sets(self, fd, events):
@@ -525,10 +529,25 @@ class SelectSelector(_BaseSelectorImpl):
     def unregister(self, fileobj):
         key = _BaseSelectorImpl.unregister(self, fileobj)
         fd = key[1]
-        self._readers.discard(fd)
-        self._writers.discard(fd)
-        self._unselectable.discard(fd)
+        if _SETS_ITERATE_BY_HASH:
+            self._readers.discard(fd)
+            self._writers.discard(fd)
+        if fd >= _FD_SETSIZE:
+            self._unselectable.discard(fd)
         return key
+
+    def _select_order(self):
+        """The registered fds in the order the stdlib's select() checks them:
+        its reader set, then its writer set, so that with several
+        unselectable fds select() raises for the one the stdlib meets first
+        (ValueError, or OverflowError above INT_MAX). On PyPy, where sets
+        iterate in insertion order, that is _fd_to_key's order, which the
+        same operations change in the same order."""
+        if _SETS_ITERATE_BY_HASH:
+            return (*self._readers, *self._writers)
+        keys = self._fd_to_key.values()
+        return ([key[1] for key in keys if key[2] & EVENT_READ]
+                + [key[1] for key in keys if key[2] & EVENT_WRITE])
 
     def modify(self, fileobj, events, data=None):
         # The stdlib's generic modify: an events change is unregister plus
@@ -554,9 +573,10 @@ class SelectSelector(_BaseSelectorImpl):
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
             deferred = fd < _FD_SETSIZE     # the others are unselectable
             del fd_to_key[fd]
-            self._readers.discard(fd)     # the stdlib's unregister and register
-            self._writers.discard(fd)
-            self._add_to_sets(fd, events)
+            if _SETS_ITERATE_BY_HASH:
+                self._readers.discard(fd)     # the stdlib's unregister and register
+                self._writers.discard(fd)
+                self._add_to_sets(fd, events)
         elif data != key[3]:
             new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
             deferred = False
@@ -585,7 +605,7 @@ class SelectSelector(_BaseSelectorImpl):
             ns = to_ns(max(timeout, 0), 1_000_000_000, "timeout must be a float or None")
             timeout_us = -(-ns // 1000)
         if self._unselectable:
-            for fd in (*self._readers, *self._writers):
+            for fd in self._select_order():
                 if fd > INT_MAX:
                     raise OverflowError("Python int too large to convert to C int")
                 if fd >= _FD_SETSIZE:
