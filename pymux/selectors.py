@@ -100,6 +100,10 @@ def _fileobj_to_fd(fileobj):
     return fd
 
 
+def _not_registered(fileobj):
+    return KeyError("{!r} is not registered".format(fileobj))
+
+
 def _check_events(events):
     """The stdlib's register() check, for anything but a plain int 1..3."""
     if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
@@ -110,6 +114,18 @@ def _interest(events):
     """The two selector-event bits of `events`, as the stdlib derives the
     kernel mask from it (any type with &)."""
     return (EVENT_READ if events & EVENT_READ else 0) | (EVENT_WRITE if events & EVENT_WRITE else 0)
+
+
+def _interest_of_key(events):
+    """The interest of a key's events. A key's events are an int 1..3,
+    something register() masked, or (after a modify() that changed only the
+    data) a value equal to such events, 2.0 for 2, say: that one's int."""
+    if events.__class__ is int:
+        return events & 3
+    try:
+        return _interest(events)
+    except TypeError:
+        return _interest(int(events))
 
 
 # The masked events a wait can report for an interest (see _pairs_of), and
@@ -154,18 +170,16 @@ class _BaseSelectorImpl(BaseSelector):
     State: `_fd_to_key` (fd -> SelectorKey, as in the stdlib) and `_pairs`
     (code -> (key, events) for select(); a CodeTable on PyPy), always
     updated together; the C selector `_sel` holds the same fds with their
-    interest, except those in `_pending` (fd -> interest, or -1 once
-    unregistered).
+    interest, except the fds in `_pending`.
 
     Poll and select keep no kernel state between waits, and their waits
     poll a copy of the registrations taken when the wait starts (a change
     made during a wait shows in the next one). So for fds below
     `_DEFER_BELOW` register, modify and unregister change only Python's
-    state and set the fd's entry in `_pending`; the next select() hands
-    each pending fd's last state to C (_apply_pending): one C call per
-    changed fd per wait instead of one per change, none for changes that
-    cancel out. Epoll registers at once (the kernel wakes a waiting
-    epoll_wait for a new fd).
+    state and add the fd to `_pending`; the next select() hands each
+    pending fd's state as it is then to C (_apply_pending): one C call per
+    changed fd per wait instead of one per change. Epoll registers at once
+    (the kernel wakes a waiting epoll_wait for a new fd).
     """
 
     _KIND = None
@@ -193,7 +207,7 @@ class _BaseSelectorImpl(BaseSelector):
         self._pairs = CodeTable() if JIT_INLINES_CFFI else {}
         self._pair = self._pairs.__getitem__
         self._map = _SelectorMapping(self)
-        self._pending = {}
+        self._pending = set()
         # One thread hands _pending to C at a time: two could apply an
         # fd's states out of order.
         self._applying = threading.Lock()
@@ -225,7 +239,7 @@ class _BaseSelectorImpl(BaseSelector):
         try:
             return self._fd_to_key[self._fileobj_lookup(fileobj)]
         except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+            raise _not_registered(fileobj) from None
 
     def _key_from_fd(self, fd):
         return self._fd_to_key.get(fd)
@@ -271,7 +285,7 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
         if fd < self._DEFER_BELOW:
-            self._pending[fd] = interest    # after the Python state: see _apply_pending
+            self._pending.add(fd)   # after the Python state: see _apply_pending
             return key
         try:
             rc = mux_selector_register(self._sel, fd * 4 + interest)
@@ -282,16 +296,22 @@ class _BaseSelectorImpl(BaseSelector):
         return key
 
     def unregister(self, fileobj):
-        key = self._key_of(fileobj)
-        fd = key[1]
-        deferred = fd < self._DEFER_BELOW
-        if not deferred:
+        fd = self._fileobj_lookup(fileobj)
+        if fd < self._DEFER_BELOW:
+            key = self._fd_to_key.pop(fd, None)
+            if key is None:
+                raise _not_registered(fileobj)
+            self._pending.add(fd)   # after the Python state: see _apply_pending
+        else:
+            key = self._fd_to_key.get(fd)
+            if key is None:
+                raise _not_registered(fileobj)
             # Errors are ignored, as in the stdlib (the fd may be closed already).
             try:
                 mux_selector_unregister(self._sel, fd)
             except OverflowError:   # an fd only SelectSelector accepts, never in C
                 pass
-        self._fd_to_key.pop(fd, None)
+            self._fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
             try:
@@ -300,8 +320,6 @@ class _BaseSelectorImpl(BaseSelector):
                 pass
         else:
             self._drop_pairs(fd)
-        if deferred:
-            self._pending[fd] = -1
         return key
 
     def _drop_pairs(self, fd):
@@ -313,20 +331,24 @@ class _BaseSelectorImpl(BaseSelector):
         """Gives C the current state of every fd in _pending (select() calls
         it before waiting).
 
-        Each change sets its fd's entry after changing Python's state, and
-        popitem() takes an entry out atomically: a change made meanwhile by
-        another thread stays pending for the next select().
+        Each change adds its fd after changing Python's state, and an fd is
+        taken out (atomically) before its state is read: a change made
+        meanwhile by another thread leaves it pending for the next select().
         """
         if not self._applying.acquire(False):
             return      # another thread is applying (and its select() waits)
         try:
-            pending, sel = self._pending, self._sel
-            while pending:
-                fd, interest = pending.popitem()
-                if interest < 0:
+            pending, fd_to_key, sel = self._pending, self._fd_to_key, self._sel
+            while True:
+                try:
+                    fd = pending.pop()
+                except KeyError:    # empty (close() in another thread may empty it)
+                    break
+                key = fd_to_key.get(fd)
+                if key is None:
                     mux_selector_unregister(sel, fd)    # -ENOENT if C never had it
                     continue
-                code = fd * 4 + interest
+                code = fd * 4 + _interest_of_key(key[2])
                 rc = mux_selector_modify(sel, code)
                 if rc == _ENOENT:
                     rc = mux_selector_register(sel, code)
@@ -341,25 +363,25 @@ class _BaseSelectorImpl(BaseSelector):
         # Like the stdlib, modify() does not validate events, and only an
         # events change reaches the kernel.
         old = key[2]
-        deferred = False
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
             deferred = fd < self._DEFER_BELOW
-            rc = 0 if deferred else mux_selector_modify(self._sel, fd * 4 + interest)
-            if rc:
-                # The stdlib forgets the key (the C side already did).
-                del self._fd_to_key[fd]
-                self._drop_pairs(fd)
-                self._raise(rc)
+            if not deferred:
+                rc = mux_selector_modify(self._sel, fd * 4 + interest)
+                if rc:
+                    # The stdlib forgets the key (the C side already did).
+                    del self._fd_to_key[fd]
+                    self._drop_pairs(fd)
+                    self._raise(rc)
         elif data != key[3]:
-            pass
+            deferred = False
         else:
             return key
         key = _tuple_new(SelectorKey, (key[0], key[1], events, data))
         self._fd_to_key[fd] = key
         self._replace_pairs(fd, old, key)
         if deferred:
-            self._pending[fd] = interest
+            self._pending.add(fd)
         return key
 
     def _replace_pairs(self, fd, old_events, key):
@@ -585,7 +607,7 @@ class SelectSelector(_BaseSelectorImpl):
         fd_to_key[fd] = new
         self._replace_pairs(fd, key[2], new)
         if deferred:
-            self._pending[fd] = events
+            self._pending.add(fd)
         return new
 
     def close(self):
