@@ -26,9 +26,10 @@ Deliberate differences from the stdlib:
   (the stdlib's PollSelector does too; its other selectors let both
   wait). Registering, modifying and unregistering from another thread
   during a select() work, as in the stdlib; PollSelector and
-  SelectSelector apply them from the next select() on (they hand their
-  changes to C when select() starts; the stdlib's select and poll
-  objects, too, wait on the fds they were given when the wait began).
+  SelectSelector apply them from the next select() on (the stdlib's
+  select and poll objects, too, wait on the fds they were given when the
+  wait began; on PyPy these two selectors hand their changes to C only
+  when select() starts).
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -78,6 +79,9 @@ _FD_SETSIZE = lib.FD_SETSIZE
 # CPython's sets iterate in an order their whole add/discard history
 # decides; PyPy's in insertion order (see SelectSelector._select_order).
 _SETS_ITERATE_BY_HASH = sys.implementation.name != "pypy"
+# Poll and select selectors hand their changes to C at the next select()
+# (see _BaseSelectorImpl) where a C call costs more than Python's work.
+_DEFERS = JIT_INLINES_CFFI
 _monotonic_ns = time.monotonic_ns
 _unpack = ffi.unpack
 
@@ -117,11 +121,9 @@ def _interest(events):
 
 
 def _interest_of_key(events):
-    """The interest of a key's events. A key's events are an int 1..3,
-    something register() masked, or (after a modify() that changed only the
-    data) a value equal to such events, 2.0 for 2, say: that one's int."""
-    if events.__class__ is int:
-        return events & 3
+    """The interest of a key's events other than an int: something
+    register() masked, or (after a modify() that changed only the data) a
+    value equal to such events, 2.0 for 2, say: that one's int."""
     try:
         return _interest(events)
     except TypeError:
@@ -179,7 +181,9 @@ class _BaseSelectorImpl(BaseSelector):
     state and add the fd to `_pending`; the next select() hands each
     pending fd's state as it is then to C (_apply_pending): one C call per
     changed fd per wait instead of one per change. Epoll registers at once
-    (the kernel wakes a waiting epoll_wait for a new fd).
+    (the kernel wakes a waiting epoll_wait for a new fd). Only on PyPy
+    (_DEFERS): on CPython the bookkeeping costs what the C call saves, and
+    asyncio's modify, select, modify on the same fd saves no call.
     """
 
     _KIND = None
@@ -348,7 +352,8 @@ class _BaseSelectorImpl(BaseSelector):
                 if key is None:
                     mux_selector_unregister(sel, fd)    # -ENOENT if C never had it
                     continue
-                code = fd * 4 + _interest_of_key(key[2])
+                events = key[2]
+                code = fd * 4 + (events & 3 if events.__class__ is int else _interest_of_key(events))
                 rc = mux_selector_modify(sel, code)
                 if rc == _ENOENT:
                     rc = mux_selector_register(sel, code)
@@ -518,7 +523,8 @@ class SelectSelector(_BaseSelectorImpl):
     """Select-based selector."""
 
     _KIND = lib.MUX_BACKEND_SELECT
-    _DEFER_BELOW = _FD_SETSIZE      # the C select backend refuses the others
+    # (the C select backend refuses the others)
+    _DEFER_BELOW = _FD_SETSIZE if _DEFERS else 0
 
     def __init__(self, *, edge_triggered=False):
         super().__init__(edge_triggered=edge_triggered)
@@ -593,7 +599,11 @@ class SelectSelector(_BaseSelectorImpl):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
-            deferred = fd < _FD_SETSIZE     # the others are unselectable
+            deferred = fd < self._DEFER_BELOW
+            if not deferred and fd not in self._unselectable:
+                rc = mux_selector_modify(self._sel, fd * 4 + events)
+                if rc:
+                    self._raise(rc)
             del fd_to_key[fd]
             if _SETS_ITERATE_BY_HASH:
                 self._readers.discard(fd)     # the stdlib's unregister and register
@@ -648,7 +658,8 @@ class PollSelector(_BaseSelectorImpl):
     """Poll-based selector."""
 
     _KIND = lib.MUX_BACKEND_POLL
-    _DEFER_BELOW = lib.MUX_MAX_FD   # the C poll backend refuses the others (EBADF)
+    # (the C poll backend refuses the others with EBADF)
+    _DEFER_BELOW = lib.MUX_MAX_FD if _DEFERS else 0
 
 
 class EpollSelector(_BaseSelectorImpl):
