@@ -428,8 +428,6 @@ class _BaseSelectorImpl(BaseSelector):
         """Raise what a closed selector's kernel object would."""
 
     def select(self, timeout=None):
-        if self._pending:
-            self._apply_pending()
         try:
             if timeout is None:
                 n = mux_selector_wait(self._sel, -1)
@@ -660,6 +658,12 @@ class PollSelector(_BaseSelectorImpl):
     _KIND = lib.MUX_BACKEND_POLL
     # (the C poll backend refuses the others with EBADF)
     _DEFER_BELOW = lib.MUX_MAX_FD if _DEFERS else 0
+
+    if _DEFERS:     # (the JIT inlines the call; CPython's select() stays as it was)
+        def select(self, timeout=None):
+            if self._pending:
+                self._apply_pending()
+            return _BaseSelectorImpl.select(self, timeout)
 
 
 class EpollSelector(_BaseSelectorImpl):
