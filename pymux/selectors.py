@@ -288,7 +288,7 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 1] = (key, 1)
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
-        if fd < self._DEFER_BELOW:
+        if _DEFERS and fd < self._DEFER_BELOW:
             self._pending.add(fd)   # after the Python state: see _apply_pending
             return key
         try:
@@ -301,7 +301,7 @@ class _BaseSelectorImpl(BaseSelector):
 
     def unregister(self, fileobj):
         fd = self._fileobj_lookup(fileobj)
-        if fd < self._DEFER_BELOW:
+        if _DEFERS and fd < self._DEFER_BELOW:
             key = self._fd_to_key.pop(fd, None)
             if key is None:
                 raise _not_registered(fileobj)
@@ -370,7 +370,7 @@ class _BaseSelectorImpl(BaseSelector):
         old = key[2]
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
-            deferred = fd < self._DEFER_BELOW
+            deferred = _DEFERS and fd < self._DEFER_BELOW
             if not deferred:
                 rc = mux_selector_modify(self._sel, fd * 4 + interest)
                 if rc:
@@ -597,7 +597,7 @@ class SelectSelector(_BaseSelectorImpl):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
             new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
-            deferred = fd < self._DEFER_BELOW
+            deferred = _DEFERS and fd < self._DEFER_BELOW
             if not deferred and fd not in self._unselectable:
                 rc = mux_selector_modify(self._sel, fd * 4 + events)
                 if rc:
