@@ -25,8 +25,11 @@ Deliberate differences from the stdlib:
 - select() from two threads at once on one selector raises RuntimeError
   (the stdlib's PollSelector does too; its other selectors let both
   wait). Registering, modifying and unregistering from another thread
-  during a select() work, as in the stdlib (the poll backend waits on a
-  snapshot of its pollfd array).
+  during a select() work, as in the stdlib; PollSelector and
+  SelectSelector apply them from the next select() on (the stdlib's
+  select and poll objects, too, wait on the fds they were given when the
+  wait began; on PyPy these two selectors hand their changes to C only
+  when select() starts).
 - After close(), PollSelector and SelectSelector forget their fds entirely
   (the stdlib's keep polling fds whose keys are gone).
 - The order of select()'s list may differ (the stdlib leaves it
@@ -41,6 +44,8 @@ import errno
 import math
 import selectors as _std
 import socket
+import sys
+import threading
 import time
 from collections.abc import Mapping
 
@@ -69,7 +74,14 @@ _socket_type = socket.socket
 _EINTR = -errno.EINTR
 _EBADF = -errno.EBADF
 _EBUSY = -errno.EBUSY
+_ENOENT = -errno.ENOENT
 _FD_SETSIZE = lib.FD_SETSIZE
+# CPython's sets iterate in an order their whole add/discard history
+# decides; PyPy's in insertion order (see SelectSelector._select_order).
+_SETS_ITERATE_BY_HASH = sys.implementation.name != "pypy"
+# Poll and select selectors hand their changes to C at the next select()
+# (see _BaseSelectorImpl) where a C call costs more than Python's work.
+_DEFERS = JIT_INLINES_CFFI
 _monotonic_ns = time.monotonic_ns
 _unpack = ffi.unpack
 
@@ -92,6 +104,10 @@ def _fileobj_to_fd(fileobj):
     return fd
 
 
+def _not_registered(fileobj):
+    return KeyError("{!r} is not registered".format(fileobj))
+
+
 def _check_events(events):
     """The stdlib's register() check, for anything but a plain int 1..3."""
     if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
@@ -102,6 +118,16 @@ def _interest(events):
     """The two selector-event bits of `events`, as the stdlib derives the
     kernel mask from it (any type with &)."""
     return (EVENT_READ if events & EVENT_READ else 0) | (EVENT_WRITE if events & EVENT_WRITE else 0)
+
+
+def _interest_of_key(events):
+    """The interest of a key's events other than an int: something
+    register() masked, or (after a modify() that changed only the data) a
+    value equal to such events, 2.0 for 2, say: that one's int."""
+    try:
+        return _interest(events)
+    except TypeError:
+        return _interest(int(events))
 
 
 # The masked events a wait can report for an interest (see _pairs_of), and
@@ -146,10 +172,22 @@ class _BaseSelectorImpl(BaseSelector):
     State: `_fd_to_key` (fd -> SelectorKey, as in the stdlib) and `_pairs`
     (code -> (key, events) for select(); a CodeTable on PyPy), always
     updated together; the C selector `_sel` holds the same fds with their
-    interest.
+    interest, except the fds in `_pending`.
+
+    Poll and select keep no kernel state between waits, and their waits
+    poll a copy of the registrations taken when the wait starts (a change
+    made during a wait shows in the next one). So for fds below
+    `_DEFER_BELOW` register, modify and unregister change only Python's
+    state and add the fd to `_pending`; the next select() hands each
+    pending fd's state as it is then to C (_apply_pending): one C call per
+    changed fd per wait instead of one per change. Epoll registers at once
+    (the kernel wakes a waiting epoll_wait for a new fd). Only on PyPy
+    (_DEFERS): on CPython the bookkeeping costs what the C call saves, and
+    asyncio's modify, select, modify on the same fd saves no call.
     """
 
     _KIND = None
+    _DEFER_BELOW = 0    # fds below this wait in _pending for the next select()
 
     def __init__(self, *, edge_triggered=False):
         if edge_triggered and self._KIND != lib.MUX_BACKEND_EPOLL:
@@ -173,6 +211,10 @@ class _BaseSelectorImpl(BaseSelector):
         self._pairs = CodeTable() if JIT_INLINES_CFFI else {}
         self._pair = self._pairs.__getitem__
         self._map = _SelectorMapping(self)
+        self._pending = set()
+        # One thread hands _pending to C at a time: two could apply an
+        # fd's states out of order.
+        self._applying = threading.Lock()
 
     @property
     def edge_triggered(self):
@@ -201,7 +243,7 @@ class _BaseSelectorImpl(BaseSelector):
         try:
             return self._fd_to_key[self._fileobj_lookup(fileobj)]
         except KeyError:
-            raise KeyError("{!r} is not registered".format(fileobj)) from None
+            raise _not_registered(fileobj) from None
 
     def _key_from_fd(self, fd):
         return self._fd_to_key.get(fd)
@@ -212,7 +254,7 @@ class _BaseSelectorImpl(BaseSelector):
     def _register_failed(self, rc, fd):
         """The C side refused fd: roll back and raise as the stdlib's poll
         and epoll objects do."""
-        del self._fd_to_key[fd]
+        self._fd_to_key.pop(fd, None)   # gone already if unregistered before _apply_pending
         self._drop_pairs(fd)
         if fd > INT_MAX:
             raise OverflowError("Python int too large to convert to C int")
@@ -246,6 +288,9 @@ class _BaseSelectorImpl(BaseSelector):
             pairs[base + 1] = (key, 1)
             pairs[base + 2] = (key, 2)
             pairs[base + 3] = (key, 3)
+        if _DEFERS and fd < self._DEFER_BELOW:
+            self._pending.add(fd)   # after the Python state: see _apply_pending
+            return key
         try:
             rc = mux_selector_register(self._sel, fd * 4 + interest)
         except OverflowError:   # fd >= 2**29: the code does not fit a C int
@@ -255,14 +300,22 @@ class _BaseSelectorImpl(BaseSelector):
         return key
 
     def unregister(self, fileobj):
-        key = self._key_of(fileobj)
-        fd = key[1]
-        # Errors are ignored, as in the stdlib (the fd may be closed already).
-        try:
-            mux_selector_unregister(self._sel, fd)
-        except OverflowError:   # an fd only SelectSelector accepts, never in C
-            pass
-        self._fd_to_key.pop(fd, None)
+        fd = self._fileobj_lookup(fileobj)
+        if _DEFERS and fd < self._DEFER_BELOW:
+            key = self._fd_to_key.pop(fd, None)
+            if key is None:
+                raise _not_registered(fileobj)
+            self._pending.add(fd)   # after the Python state: see _apply_pending
+        else:
+            key = self._fd_to_key.get(fd)
+            if key is None:
+                raise _not_registered(fileobj)
+            # Errors are ignored, as in the stdlib (the fd may be closed already).
+            try:
+                mux_selector_unregister(self._sel, fd)
+            except OverflowError:   # an fd only SelectSelector accepts, never in C
+                pass
+            self._fd_to_key.pop(fd, None)
         events = key[2]
         if events.__class__ is int and events & 3 != 3:
             try:
@@ -278,6 +331,37 @@ class _BaseSelectorImpl(BaseSelector):
         for code in range(fd * 4, fd * 4 + 4):
             pop(code, None)
 
+    def _apply_pending(self):
+        """Gives C the current state of every fd in _pending (select() calls
+        it before waiting).
+
+        Each change adds its fd after changing Python's state, and an fd is
+        taken out (atomically) before its state is read: a change made
+        meanwhile by another thread leaves it pending for the next select().
+        """
+        if not self._applying.acquire(False):
+            return      # another thread is applying (and its select() waits)
+        try:
+            pending, fd_to_key, sel = self._pending, self._fd_to_key, self._sel
+            while True:
+                try:
+                    fd = pending.pop()
+                except KeyError:    # empty (close() in another thread may empty it)
+                    break
+                key = fd_to_key.get(fd)
+                if key is None:
+                    mux_selector_unregister(sel, fd)    # -ENOENT if C never had it
+                    continue
+                events = key[2]
+                code = fd * 4 + (events & 3 if events.__class__ is int else _interest_of_key(events))
+                rc = mux_selector_modify(sel, code)
+                if rc == _ENOENT:
+                    rc = mux_selector_register(sel, code)
+                if rc:
+                    self._register_failed(rc, fd)
+        finally:
+            self._applying.release()
+
     def modify(self, fileobj, events, data=None):
         key = self._key_of(fileobj)
         fd = key[1]
@@ -286,19 +370,23 @@ class _BaseSelectorImpl(BaseSelector):
         old = key[2]
         if events != old:
             interest = events & 3 if events.__class__ is int else _interest(events)
-            rc = mux_selector_modify(self._sel, fd * 4 + interest)
-            if rc:
-                # The stdlib forgets the key (the C side already did).
-                del self._fd_to_key[fd]
-                self._drop_pairs(fd)
-                self._raise(rc)
+            deferred = _DEFERS and fd < self._DEFER_BELOW
+            if not deferred:
+                rc = mux_selector_modify(self._sel, fd * 4 + interest)
+                if rc:
+                    # The stdlib forgets the key (the C side already did).
+                    del self._fd_to_key[fd]
+                    self._drop_pairs(fd)
+                    self._raise(rc)
         elif data != key[3]:
-            pass
+            deferred = False
         else:
             return key
         key = _tuple_new(SelectorKey, (key[0], key[1], events, data))
         self._fd_to_key[fd] = key
         self._replace_pairs(fd, old, key)
+        if deferred:
+            self._pending.add(fd)
         return key
 
     def _replace_pairs(self, fd, old_events, key):
@@ -414,6 +502,7 @@ class _BaseSelectorImpl(BaseSelector):
             self._raise(rc)
         self._fd_to_key.clear()
         self._pairs.clear()
+        self._pending.clear()
         self._map = None
 
     def _close_c(self):
@@ -432,16 +521,17 @@ class SelectSelector(_BaseSelectorImpl):
     """Select-based selector."""
 
     _KIND = lib.MUX_BACKEND_SELECT
+    # (the C select backend refuses the others)
+    _DEFER_BELOW = _FD_SETSIZE if _DEFERS else 0
 
     def __init__(self, *, edge_triggered=False):
         super().__init__(edge_triggered=edge_triggered)
         # The stdlib registers fds >= FD_SETSIZE and raises in select();
         # they never reach the C select backend (which refuses them).
         self._unselectable = set()
-        # The stdlib's sets of fds to select() for reading and for writing,
-        # changed by the same operations in the same order, so that with
-        # several unselectable fds select() raises for the one the stdlib
-        # meets first (ValueError, or OverflowError above INT_MAX).
+        # On CPython, the stdlib's sets of fds to select() for reading and
+        # for writing, changed by the same operations in the same order
+        # (see _select_order).
         self._readers, self._writers = set(), set()
 
     def _register_failed(self, rc, fd):
@@ -452,7 +542,8 @@ class SelectSelector(_BaseSelectorImpl):
 
     def register(self, fileobj, events, data=None):
         key = _BaseSelectorImpl.register(self, fileobj, events, data)
-        self._add_to_sets(key[1], events)
+        if _SETS_ITERATE_BY_HASH:
+            self._add_to_sets(key[1], events)
         return key
 
     def _add_to_sets(self, fd, events):
@@ -464,10 +555,25 @@ class SelectSelector(_BaseSelectorImpl):
     def unregister(self, fileobj):
         key = _BaseSelectorImpl.unregister(self, fileobj)
         fd = key[1]
-        self._readers.discard(fd)
-        self._writers.discard(fd)
-        self._unselectable.discard(fd)
+        if _SETS_ITERATE_BY_HASH:
+            self._readers.discard(fd)
+            self._writers.discard(fd)
+        if fd >= _FD_SETSIZE:
+            self._unselectable.discard(fd)
         return key
+
+    def _select_order(self):
+        """The registered fds in the order the stdlib's select() checks them:
+        its reader set, then its writer set, so that with several
+        unselectable fds select() raises for the one the stdlib meets first
+        (ValueError, or OverflowError above INT_MAX). On PyPy, where sets
+        iterate in insertion order, that is _fd_to_key's order, which the
+        same operations change in the same order."""
+        if _SETS_ITERATE_BY_HASH:
+            return (*self._readers, *self._writers)
+        keys = self._fd_to_key.values()
+        return ([key[1] for key in keys if key[2] & EVENT_READ]
+                + [key[1] for key in keys if key[2] & EVENT_WRITE])
 
     def modify(self, fileobj, events, data=None):
         # The stdlib's generic modify: an events change is unregister plus
@@ -490,21 +596,26 @@ class SelectSelector(_BaseSelectorImpl):
                             or fileobj.__class__ is _socket_type and fileobj.fileno() >= 0)):
                 self.unregister(fileobj)
                 return self.register(fileobj, events, data)
-            if fd not in self._unselectable:
+            new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
+            deferred = _DEFERS and fd < self._DEFER_BELOW
+            if not deferred and fd not in self._unselectable:
                 rc = mux_selector_modify(self._sel, fd * 4 + events)
                 if rc:
                     self._raise(rc)
-            new = _tuple_new(SelectorKey, (fileobj, fd, events, data))
             del fd_to_key[fd]
-            self._readers.discard(fd)     # the stdlib's unregister and register
-            self._writers.discard(fd)
-            self._add_to_sets(fd, events)
+            if _SETS_ITERATE_BY_HASH:
+                self._readers.discard(fd)     # the stdlib's unregister and register
+                self._writers.discard(fd)
+                self._add_to_sets(fd, events)
         elif data != key[3]:
             new = _tuple_new(SelectorKey, (key[0], key[1], key[2], data))
+            deferred = False
         else:
             return key
         fd_to_key[fd] = new
         self._replace_pairs(fd, key[2], new)
+        if deferred:
+            self._pending.add(fd)
         return new
 
     def close(self):
@@ -524,11 +635,13 @@ class SelectSelector(_BaseSelectorImpl):
             ns = to_ns(max(timeout, 0), 1_000_000_000, "timeout must be a float or None")
             timeout_us = -(-ns // 1000)
         if self._unselectable:
-            for fd in (*self._readers, *self._writers):
+            for fd in self._select_order():
                 if fd > INT_MAX:
                     raise OverflowError("Python int too large to convert to C int")
                 if fd >= _FD_SETSIZE:
                     raise ValueError("filedescriptor out of range in select()")
+        if self._pending:
+            self._apply_pending()
         try:
             started = _monotonic_ns() if timeout_us > 0 else 0
             n = mux_selector_wait(self._sel, timeout_us)
@@ -543,6 +656,14 @@ class PollSelector(_BaseSelectorImpl):
     """Poll-based selector."""
 
     _KIND = lib.MUX_BACKEND_POLL
+    # (the C poll backend refuses the others with EBADF)
+    _DEFER_BELOW = lib.MUX_MAX_FD if _DEFERS else 0
+
+    if _DEFERS:     # (the JIT inlines the call; CPython's select() stays as it was)
+        def select(self, timeout=None):
+            if self._pending:
+                self._apply_pending()
+            return _BaseSelectorImpl.select(self, timeout)
 
 
 class EpollSelector(_BaseSelectorImpl):

@@ -262,7 +262,60 @@ def test_fd_is_not_reported_after_unregister(make_selector, socketpair):
     assert s.select(0) == []
 
 
-# --- modify -------------------------------------------------------------------
+def test_an_fd_unregistered_and_closed_since_the_last_select_is_not_waited_on(make_selector,
+                                                                               socketpair):
+    # A select backend still waiting on the closed fd would fail with EBADF.
+    s = make_selector()
+    rd, wr = socketpair()
+    other_rd, other_wr = socketpair()
+    s.register(rd, EVENT_READ)
+    key = s.register(other_rd, EVENT_READ)
+    assert s.select(0) == []
+    s.unregister(rd)
+    rd.close()
+    other_wr.send(b"x")
+    assert s.select(0) == [(key, EVENT_READ)]
+
+
+def test_an_fd_number_reused_between_two_selects_is_reported_for_its_new_key(make_selector,
+                                                                             socketpair):
+    s = make_selector()
+    rd, _ = socketpair()
+    number = rd.fileno()
+    s.register(number, EVENT_READ | EVENT_WRITE)
+    assert s.select(0) == [(s.get_key(number), EVENT_WRITE)]
+    new_rd, new_wr = socketpair()
+    s.unregister(number)
+    rd.close()
+    os.dup2(new_rd.fileno(), number)   # the number now names another socket
+    try:
+        key = s.register(number, EVENT_READ, "new")
+        new_wr.send(b"x")
+        assert s.select(0) == [(key, EVENT_READ)]
+    finally:
+        s.unregister(number)
+        os.close(number)
+
+
+def test_changes_that_cancel_out_between_two_selects_leave_the_fd_as_it_was(make_selector,
+                                                                            socketpair):
+    s = make_selector()
+    rd, wr = socketpair()
+    wr.send(b"x")
+    key = s.register(rd, EVENT_READ)
+    s.unregister(rd)
+    s.register(rd, EVENT_WRITE)
+    s.modify(rd, EVENT_READ | EVENT_WRITE)
+    s.unregister(rd)
+    assert s.select(0) == []
+    key = s.register(rd, EVENT_READ)
+    s.modify(rd, EVENT_WRITE)
+    s.modify(rd, EVENT_READ, "data")
+    key = s.get_key(rd)
+    assert s.select(0) == [(key, EVENT_READ)]
+
+
+# --- modify ---------------------------------------------------------------
 
 def test_modify_events_returns_a_new_key(make_selector, socketpair):
     s = make_selector()

@@ -5,6 +5,7 @@ test_selectors_contract.py and test_selectors_stateful.py.)"""
 
 import contextlib
 import errno
+import random
 import selectors as std_selectors
 import threading
 import time
@@ -226,3 +227,34 @@ def test_every_selector_accepts_changes_during_select_in_another_thread(cls, soc
             sel.modify(other, EVENT_READ)
             sel.unregister(other)
         assert [k.fd for k, _ in sel.select(0)] == [rd.fileno()]
+
+
+def _raised_by_select(sel):
+    try:
+        sel.select(0)
+    except (ValueError, OverflowError) as exc:
+        return type(exc)
+    return None
+
+
+def test_select_selector_raises_for_the_unselectable_fd_the_stdlib_meets_first():
+    # With several unselectable fds, which error select() raises depends on
+    # the order the stdlib's reader and writer sets iterate in: on CPython
+    # their whole add/discard history, on PyPy insertion order. Random
+    # histories of registrations (never-opened fd numbers: the error comes
+    # before any system call), compared with the stdlib after each step.
+    rng = random.Random(10)
+    numbers = [*range(1024, 1040), *range(2**31, 2**31 + 8), 2**70]
+    for _ in range(60):
+        std, mux = std_selectors.SelectSelector(), mux_selectors.SelectSelector()
+        for _ in range(40):
+            fd = rng.choice(numbers)
+            events = rng.choice([EVENT_READ, EVENT_WRITE, EVENT_READ | EVENT_WRITE])
+            if fd not in std.get_map():
+                op = ("register", fd, events)
+            else:
+                op = rng.choice([("unregister", fd), ("modify", fd, events)])
+            for sel in (std, mux):
+                getattr(sel, op[0])(*op[1:])
+            assert _raised_by_select(mux) is _raised_by_select(std), op
+            assert list(mux.get_map()) == list(std.get_map())
