@@ -236,8 +236,8 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
         while nbytes and not self._closing:
             protocol = self._protocol   # buffer_updated may set another one
             try:
-                buf = protocol.get_buffer(nbytes)
-                size = memoryview(buf).nbytes
+                buf = memoryview(protocol.get_buffer(nbytes))
+                size = buf.nbytes
                 if not size:
                     raise RuntimeError("get_buffer() returned an empty buffer")
             except (SystemExit, KeyboardInterrupt):
@@ -245,8 +245,17 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
             except BaseException as exc:
                 self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
                 return
+            if buf.readonly or not buf.c_contiguous:
+                # asyncio's recv_into refuses such a buffer with TypeError.
+                self._fatal_error(TypeError(
+                    f"get_buffer() must return a writable, C-contiguous buffer, not "
+                    f"{'a read-only' if buf.readonly else 'a non-contiguous'} "
+                    f"{type(buf.obj).__name__}"), "Fatal read error on socket transport")
+                buf.release()
+                return
             size = min(size, nbytes)
             _memmove(buf, src, size)
+            buf.release()   # buffer_updated may resize the object it viewed
             src += size
             nbytes -= size
             try:

@@ -434,6 +434,46 @@ def test_an_empty_buffer_from_get_buffer_is_a_runtime_error(aio_loop, run, handl
     assert handler_contexts[0]["exception"] is exc
 
 
+@pytest.mark.parametrize("kind", ["read-only", "non-contiguous"])
+def test_a_buffer_that_cannot_be_written_is_a_fatal_read_error(aio_loop, run, handler_contexts,
+                                                              kind):
+    class Unwritable(Buffered):
+        def get_buffer(self, sizehint):
+            return bytes(16) if kind == "read-only" else memoryview(self.buf)[::2]
+
+    async def main():
+        proto = Unwritable(aio_loop)
+        async with serve_one(aio_loop, proto) as (_, client):
+            await aio_loop.sock_sendall(client, b"x")
+            return await proto.lost
+
+    exc = run(main())   # and the loop goes on: run() returned
+    assert isinstance(exc, TypeError)
+    assert handler_contexts[0]["exception"] is exc
+    assert handler_contexts[0]["message"] == "Fatal read error on socket transport"
+
+
+def test_buffer_updated_may_resize_the_bytearray_get_buffer_returned(aio_loop, run):
+    class Resizing(Buffered):
+        def get_buffer(self, sizehint):
+            return self.buf
+
+        def buffer_updated(self, nbytes):
+            self.data += self.buf[:nbytes]
+            self.buf.extend(b"\0")   # fails while a view of it is exported
+            del self.buf[-1:]
+
+    async def main():
+        proto = Resizing(aio_loop, 7)
+        async with serve_one(aio_loop, proto) as (_, client):
+            await aio_loop.sock_sendall(client, PAYLOAD)
+            client.shutdown(socket.SHUT_WR)
+            return await proto.lost, proto
+
+    exc, proto = run(main())
+    assert exc is None and proto.data == PAYLOAD
+
+
 @pytest.mark.parametrize("method", ["pause_writing", "resume_writing"])
 def test_exception_in_pause_or_resume_writing_goes_to_the_handler(aio_loop, run,
                                                                  handler_contexts, method):
