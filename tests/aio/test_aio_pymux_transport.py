@@ -196,3 +196,34 @@ def test_the_loop_adds_few_instance_attributes_to_asyncios(pymux_loop):
     finally:
         stdlib.close()
     assert len(added) <= 6, sorted(added)
+
+
+def test_an_unclosed_loop_with_open_c_streams_is_collected_safely():
+    # Loop, listener and transports dropped together, none closed: the
+    # loop's collection frees the C loop (ResourceWarning), the transports'
+    # collection meets a detached stream, and every fd is released.
+    import gc
+    import os
+    import warnings
+    import pymux.aio
+
+    def open_fds():
+        return set(os.listdir("/proc/self/fd"))
+
+    def serve_and_drop():
+        loop = pymux.aio.new_event_loop()
+        server = run(loop, loop.create_server(Echo, "127.0.0.1", 0))
+        transport, _ = run(loop, loop.create_connection(Echo, *server.sockets[0].getsockname()))
+        transport.write(b"ping")
+        run(loop, asyncio.sleep(0.01))
+        assert isinstance(transport, StreamTransport)
+
+    gc.collect()
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        serve_and_drop()
+        for _ in range(5):   # PyPy: objects freed by one collection free others
+            gc.collect()
+    assert any("unclosed event loop" in str(w.message) for w in caught)
+    assert open_fds() <= before
