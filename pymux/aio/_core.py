@@ -5,6 +5,8 @@ dozen already, and past 30 CPython stops sharing an instance dict's keys
 (every attribute read on the Loop gets slower). The loop reads these once
 per iteration, not per record.
 """
+import threading
+
 from .._clib import mux_loop_fired, mux_loop_read_buffer
 from .._mux import ffi, lib
 
@@ -14,7 +16,7 @@ class Core:
     gets each stream's and listener's records."""
 
     __slots__ = ("fired", "most_fired", "unfinished", "rptr", "rbuf", "streams", "on_data",
-                 "buffered", "listeners", "listener_of_fd")
+                 "buffered", "listeners", "listener_of_fd", "wake_lock")
 
     def __init__(self, cloop):
         self.fired = mux_loop_fired(cloop)
@@ -27,6 +29,7 @@ class Core:
         self.buffered = {}               # token -> StreamTransport of a BufferedProtocol
         self.listeners = {}              # C listener token -> Listener
         self.listener_of_fd = {}         # listening socket's fd -> Listener
+        self.wake_lock = threading.Lock()   # wake-ups from other threads vs Loop.close()
 
     def release(self):
         """Before the C loop is freed: detach every transport and listener

@@ -30,7 +30,6 @@ close().
 import asyncio
 import math
 import sys
-import threading
 from asyncio.base_events import _format_handle
 from asyncio.events import Handle
 from asyncio.format_helpers import extract_stack
@@ -39,6 +38,7 @@ from asyncio.log import logger
 from contextvars import copy_context
 from functools import partial
 from time import monotonic as _monotonic
+from types import MethodType
 
 from .._backends import new_c_loop
 from .._clib import (mux_loop_fired, mux_loop_free, mux_loop_run_once, mux_loop_wakeup,
@@ -84,10 +84,9 @@ class Loop(asyncio.SelectorEventLoop):
         self._cloop = ffi.gc(cloop, mux_loop_free)
         self._core = Core(self._cloop)    # records, read buffer, streams (see _core.py)
         self._timers = {}                 # C timer id -> TimerHandle
-        self._wake_lock = threading.Lock()   # wake-ups from other threads vs close()
-        # Few attributes of our own (30 in all, with _core and the partials
-        # below): past 30, CPython stops sharing the instance dict's keys
-        # and every attribute read gets slower.
+        # Few attributes of our own (30 in all, with _core and the bound
+        # callables below): past 30, CPython stops sharing the instance
+        # dict's keys and every attribute read gets slower.
         super().__init__(WatcherTable(self._cloop))
         # Every future costs a create_future() call and, in the C Future's
         # __init__, a get_debug() call: as C partials they run no Python
@@ -97,6 +96,11 @@ class Loop(asyncio.SelectorEventLoop):
             self.create_future = partial(Future, loop=self)
         if cls.get_debug is Loop.get_debug:
             self.get_debug = partial(getattr, self, "_debug")
+        # The C Future looks call_soon up on the loop for every callback it
+        # schedules (each task wake-up): found in the instance dict, the
+        # bound method is not built anew each time.
+        if cls.call_soon is Loop.call_soon:
+            self.call_soon = MethodType(Loop.call_soon, self)
 
     # --- callbacks --------------------------------------------------------
 
@@ -175,7 +179,7 @@ class Loop(asyncio.SelectorEventLoop):
 
     def _write_to_self(self):
         # Any thread, any time, even during or after close().
-        with self._wake_lock:
+        with self._core.wake_lock:
             if self._cloop is not None:
                 mux_loop_wakeup(self._cloop)
 
@@ -207,11 +211,21 @@ class Loop(asyncio.SelectorEventLoop):
             self._run_ready_timed(len(ready))
             return
         # Handle._run() inline: one Python frame less per callback.
+        popleft = ready.popleft
         for _ in range(len(ready)):
-            handle = ready.popleft()
+            handle = popleft()
             if not handle._cancelled:
+                args = handle._args
                 try:
-                    handle._context.run(handle._callback, *handle._args)
+                    # A call with *args builds two objects more: the
+                    # common shapes go without (one argument: a future's
+                    # callback, so every task wake-up).
+                    if len(args) == 1:
+                        handle._context.run(handle._callback, args[0])
+                    elif args:
+                        handle._context.run(handle._callback, *args)
+                    else:
+                        handle._context.run(handle._callback)
                 except (SystemExit, KeyboardInterrupt):
                     raise
                 except BaseException as exc:
@@ -332,7 +346,7 @@ class Loop(asyncio.SelectorEventLoop):
             self._release_cloop()
 
     def _release_cloop(self):
-        with self._wake_lock:
+        with self._core.wake_lock:
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
             self._core.release()   # before C frees the streams and listeners

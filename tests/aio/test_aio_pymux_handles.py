@@ -51,3 +51,29 @@ def test_without_a_context_each_handle_gets_a_copy_of_the_current_one(pymux_loop
         assert handle._context is not contextvars.copy_context()
         assert handle._context.get(var) == "now"
         handle.cancel()
+
+
+def test_futures_schedule_through_a_subclass_s_own_call_soon():
+    # The Loop binds call_soon on the instance (the C Future looks it up
+    # there for every callback): a subclass's override must still win.
+    scheduled = []
+
+    class Tracing(pymux.aio.Loop):
+        def call_soon(self, callback, *args, context=None):
+            scheduled.append(callback)
+            return super().call_soon(callback, *args, context=context)
+
+    loop = Tracing()
+    try:
+        fut = loop.create_future()
+        fut.add_done_callback(callback)
+        fut.set_result(None)
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    assert callback in scheduled
+
+
+def test_call_soon_is_the_loops_own_bound_method(pymux_loop):
+    assert pymux_loop.call_soon.__self__ is pymux_loop
+    assert pymux_loop.call_soon.__func__ is pymux.aio.Loop.call_soon
