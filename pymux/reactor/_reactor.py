@@ -327,7 +327,7 @@ class Reactor:
 
     def run_forever(self):
         """Run iterations until stop() is called."""
-        self._run(lambda: False, None)
+        self._run(None, None)
 
     def run(self, main, *args):
         """call_soon(main, *args), then run_forever() until stop()."""
@@ -340,6 +340,7 @@ class Reactor:
         return self._run(predicate, timeout)
 
     def _run(self, predicate, timeout):
+        """predicate None: until stop() (run_forever, which has no timeout)."""
         self._check_open()
         if self._running:
             raise RuntimeError("This reactor is already running")
@@ -350,6 +351,12 @@ class Reactor:
         # stop() called before: one iteration, waiting for nothing, as in asyncio.
         stopped = False
         try:
+            if predicate is None:   # run_forever: no predicate call per iteration
+                run_once = self._run_once
+                while not stopped:
+                    run_once()
+                    stopped = self._stopping
+                return False
             while not predicate():
                 if stopped or (deadline is not None and self.time() >= deadline):
                     return False
