@@ -241,9 +241,17 @@ class Loop(asyncio.SelectorEventLoop):
         core = self._core
         on_data = core.on_data
         rbuf = core.rbuf
-        it = iter(records)
+        # By index, not zip(it, it, it, it): as fast on CPython, and PyPy's
+        # JIT reads the list in place instead of building a tuple a record.
+        i = 0
+        end = len(records)
         try:
-            for kind, ident, a, b in zip(it, it, it, it):
+            while i < end:
+                kind = records[i]
+                ident = records[i + 1]
+                a = records[i + 2]
+                b = records[i + 3]
+                i += 4
                 if kind == _DATA:
                     data_received = on_data.get(ident)
                     if data_received is not None:
@@ -287,7 +295,7 @@ class Loop(asyncio.SelectorEventLoop):
             # run, as in asyncio; the records after it are kept for the next
             # run (their bytes already left the kernel: dropping them would
             # lose data, and their timers left the C heap).
-            core.unfinished = list(it)
+            core.unfinished = records[i:]
             raise
 
     # --- transports ---------------------------------------------------------

@@ -465,12 +465,20 @@ class Reactor:
         timers = self._timers
         handlers = self._RECORD_HANDLERS
         DATA, TIMER = _DATA, _TIMER
-        it = iter(records)
         # DATA and TIMER, the hot paths, are handled inline: through the
         # table each would cost one more Python call per record (measured
         # +15% per timer). Every other kind goes through the table.
+        # By index, not zip(it, it, it, it): as fast on CPython, and PyPy's
+        # JIT reads the list in place instead of building a tuple a record.
+        i = 0
+        end = len(records)
         try:
-            for kind, token, a, b in zip(it, it, it, it):
+            while i < end:
+                kind = records[i]
+                token = records[i + 1]
+                a = records[i + 2]
+                b = records[i + 3]
+                i += 4
                 if kind == DATA:
                     data_received = on_data.get(token)
                     if data_received is not None:
@@ -491,7 +499,7 @@ class Reactor:
             # as in asyncio; the records after it are kept for the next
             # run, which dispatches them first (their bytes already left
             # the kernel: dropping them would lose data).
-            self._unfinished = list(it)
+            self._unfinished = records[i:]
             raise
 
     # --- the other record kinds: handler(self, token, a) ---------------------
