@@ -2,7 +2,7 @@
 
     python bench/bench_echo.py [--quick] [--reps 5] [--duration 2] [--sizes 64,1024,16384]
                                [--conns 1,10,100] [--servers pymux,selectors,...]
-                               [--python PATH] [--upper] [--idle-conns 10000] [--json out.json]
+                               [--python PATH ...] [--upper] [--idle-conns 10000] [--json out.json]
 
 The servers are chosen by name from bench/servers/registry.py (any of its
 names, the study's models too); the default is pymux, selectors, asyncio,
@@ -13,7 +13,9 @@ asyncio-streams, uvloop-streams, pymux-aio-streams), and an HTTP/1.1
 http-pymux-aio): the load generator sends it keep-alive GETs (--sizes is
 not used for it) and checks every response. With --python PATH (for example a PyPy venv's python
 with pymux installed) the Python servers also run under that interpreter,
-side by side, named NAME@TAG (pymux@pypy3.9). A server under a JIT (PyPy)
+side by side, named NAME@TAG (pymux@pypy3.9); --python may be given more
+than once (two checkouts of pymux: before and after a change, in one run;
+a second interpreter with the same tag is NAME@TAG-2). A server under a JIT (PyPy)
 is warmed up in 2 s windows (at least three) until two in a row agree within
 5% on its CPU per request (at most --jit-warmup seconds); the report lists
 the windows.
@@ -53,8 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=float, default=0.3, help="seconds before each cell")
     p.add_argument("--server-warmup", type=float, default=1.0,
                    help="seconds of load (10 x 1 KiB) after each server start")
-    p.add_argument("--python", metavar="PATH",
-                   help="also run the Python servers under this interpreter (pymux installed)")
+    p.add_argument("--python", metavar="PATH", action="append", default=[],
+                   help="also run the Python servers under this interpreter (pymux installed); "
+                        "repeatable (two pymux checkouts: before/after in one run)")
     p.add_argument("--jit-warmup", type=float, default=30.0,
                    help="at most this many seconds of warm-up for a server under a JIT")
     p.add_argument("--upper", action="store_true", help="servers upper-case, loadgen checks it")
@@ -87,16 +90,17 @@ class Bench(Session):
         self.cells = [(s, c) for s in args.sizes for c in args.conns]
         self.interpreters = {}          # entry -> the Interpreter its server runs under (C: None)
         self.servers, self.skipped = [], {}
-        others = [Interpreter(args.python)] if args.python else []
+        others = [Interpreter(path) for path in args.python]
         for other in others:
             if not other.can_import("pymux._mux", env=self.env):
-                raise SystemExit(f"bench_echo.py: error: --python {args.python}: pymux does "
+                raise SystemExit(f"bench_echo.py: error: --python {other.path}: pymux does "
                                  f"not import there; install it there first "
-                                 f"({args.python} -m pip install -e .)")
+                                 f"({other.path} -m pip install -e .)")
+        tags = interpreter_tags(others)
         for name in args.servers.split(","):
             server = BY_NAME[name]
             for interp in [THIS] + (others if server.is_python else []):
-                entry = name if interp is THIS else f"{name}@{interp.tag}"
+                entry = name if interp is THIS else f"{name}@{tags[interp]}"
                 why = server.missing(interp)
                 if why:
                     self.skipped[entry] = why
@@ -168,6 +172,16 @@ def summarize(bench):
                            requests=sum(r["requests"] for r in runs))
             out.append(row)
     return out
+
+
+def interpreter_tags(interpreters):
+    """{interpreter: its tag in entry names}: Interpreter.tag, numbered from
+    the second on when two share it (pypy3.9, pypy3.9-2)."""
+    tags, seen = {}, {}
+    for interp in interpreters:
+        seen[interp.tag] = seen.get(interp.tag, 0) + 1
+        tags[interp] = interp.tag if seen[interp.tag] == 1 else f"{interp.tag}-{seen[interp.tag]}"
+    return tags
 
 
 def by_interpreter(bench):

@@ -367,6 +367,23 @@ def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadge
         assert f"| pymux@{other.tag} | " in out.split("### JIT warm-up")[1], out
 
 
+def test_bench_echo_runs_each_of_several_interpreters_under_its_own_name(loadgen, capsys):
+    # --python twice with the same interpreter (two pymux checkouts look
+    # alike): each gets its own entries, the second tagged TAG-2.
+    import bench_echo
+    from harness.interpreter import Interpreter
+    tag = Interpreter(sys.executable).tag
+    bench_echo.main(["--servers", "pymux", "--python", sys.executable, "--python", sys.executable,
+                     "--reps", "1", "--duration", "0.3", "--warmup", "0", "--server-warmup", "0.2",
+                     "--jit-warmup", "2", "--sizes", "64", "--conns", "1", "--pin", "none",
+                     "--idle-conns", "0", "--strace-requests", "0"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[3].strip(): line for line in out.splitlines()
+            if line.startswith("| 64 | 1 |")}
+    assert set(rows) == {"pymux", f"pymux@{tag}", f"pymux@{tag}-2"}, out
+    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out
+
+
 def test_bench_echo_drives_the_http_servers(loadgen, capsys):
     import bench_echo
     bench_echo.main(["--servers", ",".join(HTTP_SERVERS), "--reps", "1", "--duration", "0.3",
