@@ -8,8 +8,9 @@ idle scaling time calls made in this process with them.
 - ``per_call(fn)``: a timer for ``interleaved``: ``run(calls)`` calls fn()
   that many times and returns ns per call.
 - ``interleaved(runs, rounds, calls=None)``: rounds that alternate which
-  implementation goes first; medians in ns per operation. ``calls=None``
-  calibrates the count once so that a round takes about ROUND_NS.
+  implementation goes first (under PyPy, after JIT_WARMUP_ROUNDS uncounted
+  ones); medians in ns per operation. ``calls=None`` calibrates the count
+  once so that a round takes about ROUND_NS.
 - ``row(label, result)``: a markdown row stdlib ns | pymux ns | ratio, plus,
   when result has a FLOOR entry (the benches' --floor), the time of pymux's
   C wait call alone and stdlib / that: the ratio pymux would reach if its
@@ -23,10 +24,14 @@ loaded machine stay out of the numbers.
 """
 import socket
 import statistics
+import sys
 import time
 import types
 
 ROUND_NS = 30_000_000       # calibrated rounds aim for ~30 ms of work per implementation
+# Under a JIT (PyPy) the first rounds also compile, each implementation's
+# at a different moment: they are run, not counted.
+JIT_WARMUP_ROUNDS = 3 if sys.implementation.name == "pypy" else 0
 clock_ns = time.perf_counter_ns     # what timers read; see use_cpu_time()
 FLOOR = "C wait"
 FLOOR_HEADER = (" C wait ns | stdlib / C wait |", "---:|---:|")
@@ -79,9 +84,11 @@ def interleaved(runs, rounds, calls=None):
         probe = max(runs[name](3) for name in names)
         calls = max(3, min(200_000, int(ROUND_NS / max(probe, 1))))
     samples = {name: [] for name in names}
-    for r in range(rounds):
+    for r in range(-JIT_WARMUP_ROUNDS, rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            samples[name].append(runs[name](calls))
+            ns = runs[name](calls)
+            if r >= 0:
+                samples[name].append(ns)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 

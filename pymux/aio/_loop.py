@@ -83,7 +83,10 @@ class Loop(asyncio.SelectorEventLoop):
         # The safety net if __init__ fails below; close() frees it at once.
         self._cloop = ffi.gc(cloop, mux_loop_free)
         self._core = Core(self._cloop)    # records, read buffer, streams (see _core.py)
-        self._timers = {}                 # C timer id -> TimerHandle
+        # C timer id -> TimerHandle, or None: C's ids index a dense slab
+        # (reused, lowest first), so a list does a dict's job, and on PyPy
+        # without a dict's cost per insert.
+        self._timers = []
         # Few attributes of our own (30 in all, with _core and the bound
         # callables below): past 30, CPython stops sharing the instance
         # dict's keys and every attribute read gets slower.
@@ -170,10 +173,18 @@ class Loop(asyncio.SelectorEventLoop):
         timer._when = when
         timer._scheduled = True
         timer._timer_id = timer_id
-        self._timers[timer_id] = timer
+        try:
+            self._timers[timer_id] = timer
+        except IndexError:   # an id C has not handed out before
+            self._add_timer_slots(timer_id)
+            self._timers[timer_id] = timer
         if self._debug:   # where call_at was called
             timer._source_traceback = extract_stack(sys._getframe(1))
         return timer
+
+    def _add_timer_slots(self, timer_id):
+        timers = self._timers
+        timers.extend([None] * (max(timer_id + 1, 2 * len(timers)) - len(timers)))
 
     # --- wake-up ----------------------------------------------------------
 
@@ -266,8 +277,9 @@ class Loop(asyncio.SelectorEventLoop):
                         if transport is not None:
                             transport._buffer_data(a, b)
                 elif kind == _TIMER:
-                    handle = timers.pop(ident, None)
+                    handle = timers[ident] if ident < len(timers) else None
                     if handle is not None:
+                        timers[ident] = None
                         handle._scheduled = False
                         if not handle._cancelled:
                             ready.append(handle)
@@ -358,8 +370,9 @@ class Loop(asyncio.SelectorEventLoop):
             cloop, self._cloop = self._cloop, None
         if cloop is not None:
             self._core.release()   # before C frees the streams and listeners
-            for handle in self._timers.values():
-                handle._scheduled = False   # nothing left to cancel in C
+            for handle in self._timers:
+                if handle is not None:
+                    handle._scheduled = False   # nothing left to cancel in C
             self._timers.clear()
             ffi.release(cloop)
 

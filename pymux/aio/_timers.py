@@ -75,7 +75,7 @@ class TimerHandle(events.TimerHandle):
             # -EBUSY: cancelled from another thread while the loop waits),
             # the record still comes and the loop drops it then.
             if self._scheduled and mux_timer_cancel(loop._cloop, timer_id) == 0:
-                del loop._timers[timer_id]
+                loop._timers[timer_id] = None
                 self._scheduled = False
             # asyncio's Handle.cancel(), inline:
             self._cancelled = True
