@@ -327,7 +327,7 @@ class Reactor:
 
     def run_forever(self):
         """Run iterations until stop() is called."""
-        self._run(None, None)
+        self._run(_forever, None)
 
     def run(self, main, *args):
         """call_soon(main, *args), then run_forever() until stop()."""
@@ -340,7 +340,6 @@ class Reactor:
         return self._run(predicate, timeout)
 
     def _run(self, predicate, timeout):
-        """predicate None: until stop() (run_forever, which has no timeout)."""
         self._check_open()
         if self._running:
             raise RuntimeError("This reactor is already running")
@@ -351,7 +350,7 @@ class Reactor:
         # stop() called before: one iteration, waiting for nothing, as in asyncio.
         stopped = False
         try:
-            if predicate is None:   # run_forever: no predicate call per iteration
+            if predicate is _forever:   # run_forever: no predicate call per iteration
                 run_once = self._run_once
                 while not stopped:
                     run_once()
@@ -577,6 +576,11 @@ class Reactor:
 
 def _nothing():
     """A timer callback that only ends the wait it is scheduled for."""
+
+
+def _forever():
+    """run_forever's predicate (Reactor._run loops without calling it)."""
+    return False
 
 
 def _check_signal(sig):
