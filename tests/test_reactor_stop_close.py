@@ -169,3 +169,13 @@ def test_stop_before_run_forever_polls_io_once_without_waiting(any_loop):
     finally:
         a.close()
         b.close()
+
+
+def test_run_until_refuses_a_predicate_that_cannot_be_called(reactor):
+    # run_forever's loop skips the predicate call; run_until(None) must not
+    # take that path and run forever: it raises, and the reactor still runs.
+    with pytest.raises(TypeError):
+        reactor.run_until(None)
+    assert not reactor.is_running()
+    reactor.call_soon(reactor.stop)
+    reactor.run_forever()
