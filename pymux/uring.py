@@ -192,7 +192,10 @@ def _copy_received(keep, nbytes):
     """Where buffers are not pinned: a recv's data, from the ring's copy
     into the caller's buffer (as much as it still holds)."""
     copy, buffer = keep
-    target = memoryview(buffer).cast("B")
+    try:
+        target = memoryview(buffer).cast("B")
+    except (ValueError, BufferError):   # released or closed since: the data has no home
+        return
     nbytes = min(nbytes, len(target))
     target[:nbytes] = ffi.buffer(copy, nbytes)
 
@@ -431,7 +434,7 @@ class Ring:
             raise ValueError("this completion has no provided buffer")
         _, view, size = pool
         start = (flags >> _BUFFER_SHIFT) * size
-        if not 0 <= res <= size or start >= len(view):
+        if not 0 <= res <= size or not 0 <= start < len(view):
             raise ValueError(f"no such buffer or length: res={res}, flags={flags:#x}")
         return view[start:start + res]
 
