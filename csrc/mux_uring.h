@@ -209,7 +209,9 @@ struct mux_uring_iovec {
  *                     own references: closing an fd later does not matter).
  *   REGISTER_EVENTFD  arg: int[1], an eventfd, nr_args 1: the kernel adds
  *                     to it on each completion.
- *   UNREGISTER_*      arg NULL, nr_args 0.
+ *   UNREGISTER_*      arg NULL, nr_args 0. (Older kernels make
+ *                     UNREGISTER_BUFFERS and _FILES wait until the fixed
+ *                     operations in flight complete.)
  * Returns the kernel's answer: 0, or -errno (-EBUSY: already registered,
  * -ENXIO: nothing to unregister); -EINVAL for another opcode or a bad
  * nr_args, -EFAULT for a NULL arg, -EBADF for an fd out of range. */
