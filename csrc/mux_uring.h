@@ -220,7 +220,7 @@ int mux_uring_register(mux_uring_t *r, int opcode, void *arg, int nr_args);
 /* IORING_OP_READ_FIXED / WRITE_FIXED: read into / write from registered
  * buffer `index`, len bytes from byte `offset` of it (offset + len within
  * it, else -EINVAL), at file_offset (-1: the file's position, and what
- * sockets and pipes take). */
+ * sockets and pipes use). */
 int mux_uring_prep_read_fixed(mux_uring_t *r, int fd, int index, int64_t offset,
                               int64_t len, int64_t file_offset, int64_t user_data);
 int mux_uring_prep_write_fixed(mux_uring_t *r, int fd, int index, int64_t offset,

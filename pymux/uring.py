@@ -485,8 +485,8 @@ class Ring:
     def prep_read_fixed(self, sock, index, user_data, nbytes=None, offset=0, file_offset=-1):
         """read() into registered buffer `index` (pymux.sys.io_uring_register),
         nbytes (default: to its end) from byte `offset` of it, at file_offset
-        (-1: the file's position, as read(2); sockets and pipes take only
-        that); res is the byte count."""
+        (-1: the file's position, as read(2), and what sockets and pipes
+        use); res is the byte count."""
         self._prep_fixed(mux_uring_prep_read_fixed, sock, index, user_data, nbytes, offset,
                          file_offset)
 
