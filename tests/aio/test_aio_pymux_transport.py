@@ -117,7 +117,7 @@ def test_loop_close_closes_open_connections_and_later_writes_raise(pymux_loop):
         assert transport.get_write_buffer_size() == 0
         transport.pause_reading()
         transport.resume_reading()
-        assert transport.get_extra_info("socket") is None
+        assert transport.get_extra_info("socket").fileno() == -1   # closed, as the fd is
 
 
 def test_buffered_protocols_are_offered_the_bytes_waiting(pymux_loop):
