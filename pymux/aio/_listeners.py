@@ -12,6 +12,7 @@ The C core polls a dup of the listening fd: asyncio's Server keeps the
 socket it made (Server.sockets) and closes it in _stop_serving, which
 closes the dup here first.
 """
+import errno
 import os
 import socket
 
@@ -23,6 +24,7 @@ from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
 from .._errors import oserror, owned
 from .._mux import lib
 from ._transport import StreamTransport, closed_like, connection_names
+from ._watchers import UNSELECTABLE
 
 _MAX_BATCH = 65536   # the C core's limit on connections accepted per readiness
 _MAX_SHARED = 256    # local addresses and peer hosts shared per listener
@@ -100,14 +102,21 @@ class Listener:
         return value
 
     def _accept_failed(self, err):
-        """An ACCEPT_ERROR record (EMFILE and friends): C paused the
-        listener; accepting resumes after asyncio's delay."""
+        """An ACCEPT_ERROR record (EMFILE and friends, or, on the select
+        backend, EINVAL for an fd select() cannot watch): C closed the new
+        connection and paused the listener; accepting resumes after
+        asyncio's delay."""
         self._loop.call_exception_handler({
             "message": "socket.accept() out of system resource",
-            "exception": oserror(-err),
+            "exception": self._accept_error(err),
             "socket": trsock.TransportSocket(self._sock),
         })
         self._retry = self._loop.call_later(constants.ACCEPT_RETRY_DELAY, self._resume)
+
+    def _accept_error(self, err):
+        if err == errno.EINVAL and self._loop._selector.select_limit is not None:
+            return ValueError(UNSELECTABLE)   # the new connection's fd
+        return oserror(-err)
 
     def _resume(self):
         self._retry = None

@@ -88,7 +88,7 @@ class Loop(asyncio.SelectorEventLoop):
         # Few attributes of our own (30 in all, with _core and the partials
         # below): past 30, CPython stops sharing the instance dict's keys
         # and every attribute read gets slower.
-        super().__init__(WatcherTable(self._cloop))
+        super().__init__(WatcherTable(self._cloop, backend))
         self._transports = TransportTable()   # no weak reference per C stream
         # Every future costs a create_future() call and, in the C Future's
         # __init__, a get_debug() call: as C partials they run no Python

@@ -53,10 +53,12 @@ _DEFAULT_LOW_WATER = DEFAULT_HIGH_WATER // 4
 
 def open_stream(loop, sock, protocol, waiter, extra, server):
     """A StreamTransport for a connected stream socket, or None if the C
-    loop cannot take its fd (the caller falls back to asyncio's)."""
+    loop cannot take its fd (the caller falls back to asyncio's; not for
+    one select() cannot watch: asyncio's could not read it either)."""
     token = mux_stream_open(loop._cloop, sock.fileno())
     if token < 0:
         owned(token)
+        loop._selector.refuse_unselectable(sock.fileno())
         return None
     sockname, peername = socket_names(sock, extra)
     base_events._set_nodelay(sock)
