@@ -41,6 +41,19 @@ async def accepted(loop, protocol, family=socket.AF_INET, tmp_path=None):
     return server, await protocol.made, client
 
 
+async def closed_by_the_server(loop, before=lambda server, transport, client: None,
+                               family=socket.AF_INET, tmp_path=None):
+    """Accept a connection, call before(server, transport, client), close
+    the transport: (before's result, the transport, what Lost saw)."""
+    proto = Lost(loop)
+    server, transport, client = await accepted(loop, proto, family, tmp_path)
+    async with server:
+        with client:
+            seen = before(server, transport, client)
+            transport.close()
+            return seen, transport, await proto.lost
+
+
 def test_names_outlive_a_reset_by_the_peer(aio_loop, run):
     async def main():
         proto = Lost(aio_loop)
@@ -57,16 +70,9 @@ def test_names_outlive_a_reset_by_the_peer(aio_loop, run):
 
 
 def test_names_outlive_close(aio_loop, run):
-    async def main():
-        proto = Lost(aio_loop)
-        server, transport, client = await accepted(aio_loop, proto)
-        async with server:
-            with client:
-                names = client.getpeername(), client.getsockname()
-                transport.close()
-                return names, await proto.lost
-
-    (server_end, client_end), (exc, sockname, peername) = run(main())
+    (server_end, client_end), _, (exc, sockname, peername) = run(closed_by_the_server(
+        aio_loop, lambda server, transport, client: (client.getpeername(),
+                                                     client.getsockname())))
     assert (exc, sockname, peername) == (None, server_end, client_end)
 
 
@@ -103,36 +109,25 @@ def test_each_connection_reports_its_own_peer(aio_loop, run):
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_UNIX])
 def test_socket_asked_for_first_after_close_is_a_closed_socket_of_its_kind(
         aio_loop, run, family, tmp_path):
-    async def main():
-        proto = Lost(aio_loop)
-        server, transport, client = await accepted(aio_loop, proto, family, tmp_path)
-        async with server:
-            with client:
-                kind = server.sockets[0].family, server.sockets[0].type, server.sockets[0].proto
-                transport.close()
-                await proto.lost
-                sock = transport.get_extra_info("socket")
-                return kind, sock, transport.get_extra_info("socket", "default")
+    def kind_of(server, transport, client):
+        listening = server.sockets[0]
+        return listening.family, listening.type, listening.proto
 
-    kind, sock, again = run(main())
+    kind, transport, _ = run(closed_by_the_server(aio_loop, kind_of, family, tmp_path))
+    sock = transport.get_extra_info("socket")
+    again = transport.get_extra_info("socket", "default")
     assert isinstance(sock, asyncio.trsock.TransportSocket)
     assert (sock.fileno(), (sock.family, sock.type, sock.proto)) == (-1, kind)
     assert again is sock
 
 
 def test_socket_asked_for_before_close_is_closed_with_the_transport(aio_loop, run):
-    async def main():
-        proto = Lost(aio_loop)
-        server, transport, client = await accepted(aio_loop, proto)
-        async with server:
-            with client:
-                sock = transport.get_extra_info("socket")
-                open_fd = sock.fileno()
-                transport.close()
-                await proto.lost
-                return open_fd, sock, transport.get_extra_info("socket")
+    def socket_and_fd(server, transport, client):
+        sock = transport.get_extra_info("socket")
+        return sock, sock.fileno()
 
-    open_fd, sock, after = run(main())
+    (sock, open_fd), transport, _ = run(closed_by_the_server(aio_loop, socket_and_fd))
+    after = transport.get_extra_info("socket")
     assert open_fd >= 0
     assert after is sock and sock.fileno() == -1
 
