@@ -6,11 +6,13 @@ the fd (add_reader, create_connection...), and its loop stays usable."""
 import asyncio
 import os
 import resource
+import select
 import socket
 
 import pytest
 
 from aio_helpers import make_loop
+from pypy_deviations import SELECT_FD_WORDING, pypy_stdlib_deviates
 
 FD_SETSIZE = 1024
 HIGH_FD = FD_SETSIZE + 16
@@ -19,6 +21,8 @@ MESSAGE = "filedescriptor out of range in select()"
 
 @pytest.fixture(params=["asyncio-select", "pymux-select"])
 def select_loop(request):
+    if request.param.startswith("asyncio"):
+        pypy_stdlib_deviates(select, SELECT_FD_WORDING)
     loop = make_loop(request.param)
     yield loop
     loop.close()
