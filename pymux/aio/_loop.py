@@ -49,7 +49,7 @@ from ._core import Core
 from ._handles import report_callback_error
 from ._listeners import Listener, is_stream_socket, start_listener
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
-from ._transport import StreamTransport, open_stream
+from ._transport import StreamTransport, TransportTable, open_stream
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
@@ -90,7 +90,8 @@ class Loop(asyncio.SelectorEventLoop):
         # Few attributes of our own (30 in all, with _core and the bound
         # callables below): past 30, CPython stops sharing the instance
         # dict's keys and every attribute read gets slower.
-        super().__init__(WatcherTable(self._cloop))
+        super().__init__(WatcherTable(self._cloop, backend))
+        self._transports = TransportTable()   # no weak reference per C stream
         # Every future costs a create_future() call and, in the C Future's
         # __init__, a get_debug() call: as C partials they run no Python
         # frame (unless a subclass has its own).
@@ -264,10 +265,10 @@ class Loop(asyncio.SelectorEventLoop):
                 b = records[i + 3]
                 i += 4
                 if kind == _DATA:
-                    data_received = on_data.get(ident)
-                    if data_received is not None:
+                    protocol = on_data.get(ident)
+                    if protocol is not None:
                         try:
-                            data_received(rbuf[a:a + b])
+                            protocol.data_received(rbuf[a:a + b])
                         except (SystemExit, KeyboardInterrupt):
                             raise
                         except BaseException as exc:
