@@ -285,7 +285,7 @@ static int enter_and_wait(mux_uring_t *r, unsigned to_submit, unsigned min_compl
                                MUX__ENTER_GETEVENTS | MUX__ENTER_EXT_ARG, &arg, sizeof(arg));
 }
 
-static int submit(mux_uring_t *r)
+int mux__uring_submit(mux_uring_t *r)
 {
     unsigned to_submit = publish(r);
 
@@ -294,10 +294,10 @@ static int submit(mux_uring_t *r)
 
 int mux_uring_submit(mux_uring_t *r)
 {
-    return MUX__URING_HOLDING(r, submit(r));
+    return MUX__URING_HOLDING(r, mux__uring_submit(r));
 }
 
-static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
+int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
 {
     unsigned to_submit;
     int64_t deadline;
@@ -327,7 +327,8 @@ int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
 {
     if (r != NULL && (min_complete < 0 || (unsigned)min_complete > r->cq_entries))
         return -EINVAL;
-    return MUX__URING_HOLDING(r, wait_and_reap(r, min_complete, timeout_us < 0 ? -1 : timeout_us));
+    return MUX__URING_HOLDING(r, mux__uring_wait(r, min_complete,
+                                                 timeout_us < 0 ? -1 : timeout_us));
 }
 
 /* --- close ---------------------------------------------------------------- */
@@ -345,7 +346,7 @@ static int64_t cancel_and_collect(mux_uring_t *r)
     if (r->inflight == 0)
         return 0;
     if ((sqe = mux__uring_next_sqe(r)) == NULL) {   /* a full SQ: make room */
-        submit(r);
+        mux__uring_submit(r);
         sqe = mux__uring_next_sqe(r);
     }
     if (sqe != NULL) {

@@ -6,9 +6,10 @@ import socket
 import pytest
 
 from pymux.reactor import Protocol, Reactor
+from uring_helpers import require_backend
 
 # Every reactor test runs on each (the `reactor` fixture in conftest.py).
-REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select")
+REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select", "uring")
 
 LONG = 10.0   # a hang guard only: generous even under ASan
 
@@ -83,5 +84,7 @@ def any_loop(request):
 
 @pytest.fixture(params=REACTOR_BACKENDS)
 def reactor_backend(request):
-    """A backend name, for tests that make their own Reactors."""
+    """A backend name, for tests that make their own Reactors ("uring" is
+    skipped, with the reason, where the kernel refuses io_uring)."""
+    require_backend(request.param)
     return request.param
