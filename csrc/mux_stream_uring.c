@@ -9,13 +9,15 @@
  * Pausing cancels the recv, so the kernel's socket buffer, not this
  * process, absorbs a peer that keeps sending.
  *
- * Writing: a write to an idle stream is sent at once with send(2), as on
- * the other backends (the bytes leave before the caller runs the loop
- * again, and only what the kernel did not take counts as queued); the rest
- * goes out by send operations, at most one in flight per stream, so bytes
- * stay in order. Its memory (`sending`) is never moved or freed before its
- * completion; what is written meanwhile goes to the stream's write queue,
- * which becomes the next send. The queued count is everything not sent.
+ * Writing: a write is copied and goes out by a send operation, submitted
+ * with the next iteration's wait (so a reply costs no system call of its
+ * own, and the bytes leave when the caller runs the loop again, not during
+ * the write); a large write to an idle stream is sent at once with send(2)
+ * instead, and only what the kernel did not take is copied. At most one
+ * send is in flight per stream, so bytes stay in order. Its memory
+ * (`sending`) is never moved or freed before its completion; what is
+ * written meanwhile goes to the stream's write queue, which becomes the
+ * next send. The queued count is every byte not sent yet.
  *
  * Closing: io_uring operations hold a reference to the socket, so close(2)
  * alone would leave it open (no FIN). The stream's operations are
@@ -32,6 +34,11 @@
 #include <unistd.h>
 
 #include "mux_loop_uring.h"
+
+/* Writes of at least this many bytes to an idle stream are sent at once;
+ * smaller ones wait for the next iteration's io_uring_enter, which submits
+ * every stream's sends together: no system call of their own. */
+#define MUX__DIRECT_SEND 65536
 
 static int wants_recv(const mux_fd_t *e)
 {
@@ -254,9 +261,10 @@ int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *da
     int64_t queued;
     int rc;
 
-    if (len > 0 && uf->sending == NULL && e->wq == NULL) {
-        /* Idle: sent at once, as on the other backends, so the bytes are
-         * on their way before the caller runs the loop again. */
+    if (len >= MUX__DIRECT_SEND && uf->sending == NULL && e->wq == NULL) {
+        /* A large write to an idle stream: sent at once, as on the other
+         * backends, so that only what the kernel did not take is copied
+         * and counted as queued. */
         ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
