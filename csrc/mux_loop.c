@@ -379,6 +379,8 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     e = &loop->fds[fd];
     if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
         return -EEXIST;   /* the loop owns this fd as a stream or listener */
+    if (loop->u != NULL)
+        return mux__uloop_watch(loop, fd, mask);
     e->kind = MUX__FD_WATCH;
     rc = sync_backend(loop, fd, mask);
     if (rc < 0 && e->interest == 0)
@@ -547,8 +549,7 @@ static int loop_run_once_held(mux_loop_t *loop, int64_t timeout_us)
 
 int mux_watch(mux_loop_t *loop, int fd, int mask)
 {
-    return MUX__HOLDING(loop, loop->u != NULL ? mux__uloop_watch(loop, fd, mask)
-                                              : watch_held(loop, fd, mask));
+    return MUX__HOLDING(loop, watch_held(loop, fd, mask));
 }
 
 int mux_token_fd(mux_loop_t *loop, int token)

@@ -206,7 +206,8 @@ static int arm_poll(mux_loop_t *loop, int fd)
 {
     mux__uloop_t *u = loop->u;
     mux_fd_t *e = &loop->fds[fd];
-    int events = ((e->interest & MUX_READ) ? POLLIN : 0) | ((e->interest & MUX_WRITE) ? POLLOUT : 0);
+    int events = ((e->interest & MUX_READ) ? POLLIN : 0)
+                 | ((e->interest & MUX_WRITE) ? POLLOUT : 0);
     uint64_t ud = ud_of(loop, MUX__UOP_POLL, fd);
     int rc = MUX__UPREP(u, mux__uring_prep_poll(u->ring, fd, events, 0, (int64_t)ud));
 
@@ -224,18 +225,13 @@ void mux__uwatch_cancel(mux_loop_t *loop, int fd)
     loop->u->ufds[fd].flags = 0;
 }
 
+/* mux_watch's io_uring half: fd (reserved, free or a watcher) gets a
+ * poll for mask, or none for 0. */
 int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
 {
-    mux_fd_t *e;
+    mux_fd_t *e = &loop->fds[fd];
     int rc;
 
-    if (mask & ~(MUX_READ | MUX_WRITE))
-        return -EINVAL;
-    if ((rc = mux__fd_reserve(loop, fd)) < 0)
-        return rc;
-    e = &loop->fds[fd];
-    if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
-        return -EEXIST;   /* the loop owns this fd as a stream or listener */
     if (mask != 0 && fcntl(fd, F_GETFD) < 0)
         return -errno;    /* as epoll_ctl would say at once */
     if (e->kind == MUX__FD_WATCH) {

@@ -113,20 +113,51 @@ static int peer_sees_end(int fd)
     return 0;
 }
 
-static void round_trip_delivers_data_then_eof(void)
+/* A uring loop with one stream on a loopback TCP pair (small socket
+ * buffers if `small`): its records go to *s (allocated), its peer is *peer.
+ * NULL where io_uring is refused, or on failure (counted). */
+static mux_loop_t *loop_with_stream(seen_t **s, int *peer, int small)
 {
     mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
-    int a, b, it;
+    int a;
+
+    *s = NULL;
+    if (loop == NULL)
+        return NULL;
+    *s = calloc(1, sizeof(**s));
+    if (small)
+        tcp_pair_small(&a, peer);
+    else
+        tcp_pair(&a, peer);
+    if (*s != NULL)
+        (*s)->token = mux_stream_open(loop, a);
+    if (*s == NULL || (*s)->token < 0) {
+        CHECK(!"a stream on a loopback pair");
+        mux_loop_free(loop);
+        close(a);
+        close(*peer);
+        free(*s);
+        return NULL;
+    }
+    return loop;
+}
+
+static void free_all(mux_loop_t *loop, seen_t *s, int peer)
+{
+    mux_loop_free(loop);
+    close(peer);
+    free(s);
+}
+
+static void round_trip_delivers_data_then_eof(void)
+{
+    seen_t *s;
+    int b, it;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 0);
     char buf[16];
 
-    if (loop == NULL) {
-        free(s);
+    if (loop == NULL)
         return;
-    }
-    tcp_pair(&a, &b);
-    s->token = mux_stream_open(loop, a);
-    REQUIRE(s->token >= 0);
     CHECK_EQ(send(b, "hello", 5, 0), 5);
     pump_until_bytes(loop, s, 5);
     CHECK(s->got == 5 && memcmp(s->data, "hello", 5) == 0);
@@ -143,25 +174,20 @@ static void round_trip_delivers_data_then_eof(void)
         pump(loop, 100000, s, NULL);
     CHECK_EQ(s->eofs, 1);
     CHECK_EQ(s->errors, 0);
-    mux_loop_free(loop);
-    close(b);
-    free(s);
+    free_all(loop, s, b);
 }
 
 static void completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused(void)
 {
-    mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
+    seen_t *s;
     int a, b, c, d, old, foreign = 0, it;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 0);
 
-    if (loop == NULL) {
-        free(s);
+    if (loop == NULL)
         return;
-    }
-    tcp_pair(&a, &b);
-    old = mux_stream_open(loop, a);
-    REQUIRE(old >= 0);
-    CHECK(pump(loop, 0, NULL, NULL) >= 0);   /* its recv reaches the kernel */
+    old = s->token;
+    a = mux_token_fd(loop, old);
+    CHECK(pump(loop, 0, s, NULL) >= 0);      /* its recv reaches the kernel */
     CHECK_EQ(send(b, "stale", 5, 0), 5);
     usleep(20000);                           /* completed, not harvested */
     CHECK_EQ(mux_stream_close(loop, old, MUX_CLOSE_DROP), 1);
@@ -182,29 +208,26 @@ static void completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reuse
     CHECK(s->got == 5 && memcmp(s->data, "fresh", 5) == 0);
     CHECK_EQ(foreign, 0);                    /* nothing for the old token */
     CHECK_EQ(mux_stream_write(loop, old, "x", 1), -EBADF);
-    mux_loop_free(loop);
-    close(b);
+    free_all(loop, s, b);
     close(d);
-    free(s);
 }
 
 static void queued_bytes_are_copied_and_sent_in_order_after_the_caller_reuses_its_buffer(void)
 {
     enum { CHUNK = 256 * 1024, CHUNKS = 8 };
-    mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
+    seen_t *s;
+    int b, i;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 1);
     char *buf = malloc(CHUNK), *got = malloc((size_t)CHUNK * CHUNKS);
     size_t have = 0;
-    int a, b, i;
     int64_t queued = 0, end;
 
     if (loop == NULL || buf == NULL || got == NULL) {
-        free(s), free(buf), free(got);
+        if (loop != NULL)
+            free_all(loop, s, b);
+        free(buf), free(got);
         return;
     }
-    tcp_pair_small(&a, &b);
-    s->token = mux_stream_open(loop, a);
-    REQUIRE(s->token >= 0);
     for (i = 0; i < CHUNKS; i++) {
         memset(buf, 'a' + i, CHUNK);   /* the caller's buffer changes after each write */
         queued = mux_stream_write(loop, s->token, buf, CHUNK);
@@ -226,27 +249,24 @@ static void queued_bytes_are_copied_and_sent_in_order_after_the_caller_reuses_it
     pump(loop, 10000, s, NULL);
     CHECK_EQ(mux_stream_queued(loop, s->token), 0);
     CHECK_EQ(s->resumes, 1);           /* it went above high water and drained */
-    mux_loop_free(loop);
-    close(b);
+    free_all(loop, s, b);
     free(got);
-    free(s);
 }
 
 static void close_with_a_send_in_flight_keeps_its_memory_until_the_completion(void)
 {
-    mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
+    seen_t *s;
+    int b, it, foreign = 0;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 1);
     char *big = malloc(4 << 20);
-    int a, b, it, foreign = 0;
 
     if (loop == NULL || big == NULL) {
-        free(s), free(big);
+        if (loop != NULL)
+            free_all(loop, s, b);
+        free(big);
         return;
     }
     memset(big, 'z', 4 << 20);
-    tcp_pair_small(&a, &b);
-    s->token = mux_stream_open(loop, a);
-    REQUIRE(s->token >= 0);
     CHECK(mux_stream_write(loop, s->token, big, 4 << 20) > 0);
     CHECK(pump(loop, 10000, s, NULL) >= 0);   /* the send is now in the kernel */
     CHECK(mux_stream_queued(loop, s->token) > 0);
@@ -256,24 +276,17 @@ static void close_with_a_send_in_flight_keeps_its_memory_until_the_completion(vo
     for (it = 0; it < 5; it++)                 /* the cancelled send's completion */
         CHECK(pump(loop, 10000, NULL, &foreign) >= 0);
     CHECK_EQ(foreign, 0);
-    mux_loop_free(loop);                       /* valgrind/LSan: nothing leaked */
-    close(b);
-    free(s);
+    free_all(loop, s, b);                      /* valgrind/LSan: nothing leaked */
 }
 
 static void paused_reading_holds_data_and_delivers_it_in_order_then_eof(void)
 {
-    mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
-    int a, b, it;
+    seen_t *s;
+    int b, it;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 0);
 
-    if (loop == NULL) {
-        free(s);
+    if (loop == NULL)
         return;
-    }
-    tcp_pair(&a, &b);
-    s->token = mux_stream_open(loop, a);
-    REQUIRE(s->token >= 0);
     CHECK(pump(loop, 0, s, NULL) >= 0);        /* the recv is armed */
     CHECK_EQ(send(b, "one,", 4, 0), 4);
     usleep(20000);                             /* completed before the pause */
@@ -289,9 +302,7 @@ static void paused_reading_holds_data_and_delivers_it_in_order_then_eof(void)
         pump(loop, 100000, s, NULL);
     CHECK(s->got == 8 && memcmp(s->data, "one,two,", 8) == 0);
     CHECK_EQ(s->eofs, 1);
-    mux_loop_free(loop);
-    close(b);
-    free(s);
+    free_all(loop, s, b);
 }
 
 static void freeing_a_loop_with_operations_in_flight_releases_every_fd(void)
@@ -393,27 +404,20 @@ static void a_watcher_is_reported_every_iteration_until_its_fd_is_read(void)
 
 static void a_forked_childs_free_leaves_the_parents_ring_serving(void)
 {
-    mux_loop_t *loop = uring_loop();
-    seen_t *s = calloc(1, sizeof(*s));
-    int a, b, status = -1;
+    seen_t *s;
+    int b, status = -1;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 0);
     pid_t pid;
 
-    if (loop == NULL) {
-        free(s);
+    if (loop == NULL)
         return;
-    }
-    tcp_pair(&a, &b);
-    s->token = mux_stream_open(loop, a);
-    REQUIRE(s->token >= 0);
     CHECK(pump(loop, 0, s, NULL) >= 0);
     pid = fork();
     if (pid == 0) {
         int ok = mux_loop_run_once(loop, 0) == -ECHILD
                  && mux_stream_write(loop, s->token, "x", 1) == -ECHILD;
 
-        mux_loop_free(loop);
-        free(s);
-        close(b);
+        free_all(loop, s, b);
         _exit(ok ? 0 : 1);
     }
     REQUIRE(pid > 0);
@@ -421,9 +425,7 @@ static void a_forked_childs_free_leaves_the_parents_ring_serving(void)
     CHECK_EQ(send(b, "still", 5, 0), 5);
     pump_until_bytes(loop, s, 5);
     CHECK(s->got == 5 && memcmp(s->data, "still", 5) == 0);
-    mux_loop_free(loop);
-    close(b);
-    free(s);
+    free_all(loop, s, b);
 }
 
 const test_t loop_uring_tests[] = {
