@@ -241,8 +241,12 @@ int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
     }
     e->kind = mask ? MUX__FD_WATCH : MUX__FD_FREE;
     e->interest = e->pending = (uint8_t)mask;
-    if (mask == 0)
+    if (mask == 0) {
+        /* Submitted now: the poll holds the file open, and the caller may
+         * close the fd next and expect its peer to see that at once. */
+        mux__uring_submit(loop->u->ring);
         return 0;
+    }
     e->gen = mux__next_gen(loop);
     if ((rc = arm_poll(loop, fd)) < 0) {
         e->kind = MUX__FD_FREE;
