@@ -39,7 +39,11 @@ enum mux__fd_flag {
     MUX__FLAG_SERVED = 1 << 8,        /* read from the still-ready list this pass */
     MUX__FLAG_PEER_DONE = 1 << 9,     /* edge-triggered: RDHUP/HUP/ERR seen,
                                          read to the end */
-    MUX__FLAG_STARVED = 1 << 10       /* in loop->still because the read buffer was full */
+    MUX__FLAG_STARVED = 1 << 10,      /* in loop->still because the read buffer was full */
+    MUX__FLAG_ARMED = 1 << 11,        /* io_uring: the fd's multishot recv or accept,
+                                         or its watcher's poll, is in flight */
+    MUX__FLAG_HELD = 1 << 12          /* io_uring stream: in u->waiting (data or its
+                                         end waits to be delivered) */
 };
 
 /* The flags that say where an fd is listed (loop->changes, loop->still).

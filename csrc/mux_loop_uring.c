@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,15 @@
 
 enum {
     MUX__URING_ENTRIES = 1024,       /* SQ slots; the CQ has twice as many */
-    MUX__URING_BUFFERS = 64,         /* provided buffers, shared by every stream: */
-    MUX__URING_BUFFER_SIZE = 16384,  /* 1 MiB in all, all touched in turn (FIFO) */
+    /* Provided buffers, shared by every stream: 512 KiB in all, the most
+     * one iteration receives. The kernel takes them in turn (FIFO), so all
+     * of them are resident once data flowed: kept small. */
+    MUX__URING_BUFFERS = 64,
+    MUX__URING_BUFFER_SIZE = 8192,
+    /* Completions one iteration handles at most (the rest wait in the
+     * CQ): a burst of connections then costs no more record memory than
+     * the loop starts with. */
+    MUX__URING_HARVEST = 1024,
     MUX__URING_OP_READ = 22          /* IORING_OP_READ, for the eventfd */
 };
 
@@ -153,7 +161,7 @@ static void harvest_teardown(mux_loop_t *loop)
 {
     mux__uloop_t *u = loop->u;
     int64_t *out = mux_uring_completions(u->ring);
-    int i, n = mux__uring_wait(u->ring, 0, 0);
+    int i, n = mux__uring_wait(u->ring, 0, 0, INT_MAX);
 
     for (i = 0; i < n; i++)
         dispatch_teardown(loop, (uint64_t)out[i * MUX_URING_CQE_INTS],
@@ -176,7 +184,7 @@ void mux__uloop_free(mux_loop_t *loop)
         /* Listeners first: a connection the kernel accepts meanwhile
          * must reach us to be closed. */
         for (fd = 0; fd < loop->nfds; fd++)
-            if (loop->fds[fd].kind == MUX__FD_LISTENER && (u->ufds[fd].flags & MUX__U_ACCEPT))
+            if (loop->fds[fd].kind == MUX__FD_LISTENER && (loop->fds[fd].flags & MUX__FLAG_ARMED))
                 mux__uprep_cancel(loop, MUX__UOP_ACCEPT, fd);
         mux__uring_submit(u->ring);
         harvest_teardown(loop);
@@ -194,7 +202,7 @@ void mux__uloop_free(mux_loop_t *loop)
         free(u->orphans[i].q);
     mux_uring_free(u->ring);
     free(u->orphans);
-    free(u->held_fds);
+    free(u->waiting);
     free(u->ufds);
     free(u);
     loop->u = NULL;
@@ -212,7 +220,7 @@ static int arm_poll(mux_loop_t *loop, int fd)
     int rc = MUX__UPREP(u, mux__uring_prep_poll(u->ring, fd, events, 0, (int64_t)ud));
 
     if (rc == 0)
-        u->ufds[fd].flags |= MUX__U_POLL;
+        e->flags |= MUX__FLAG_ARMED;
     return rc;
 }
 
@@ -220,9 +228,9 @@ static int arm_poll(mux_loop_t *loop, int fd)
  * (the entry's generation changes when it is watched again). */
 void mux__uwatch_cancel(mux_loop_t *loop, int fd)
 {
-    if (loop->u->ufds[fd].flags & MUX__U_POLL)
+    if (loop->fds[fd].flags & MUX__FLAG_ARMED)
         mux__uprep_cancel(loop, MUX__UOP_POLL, fd);
-    loop->u->ufds[fd].flags = 0;
+    loop->fds[fd].flags &= (uint16_t)~MUX__FLAG_ARMED;
 }
 
 /* mux_watch's io_uring half: fd (reserved, free or a watcher) gets a
@@ -235,7 +243,7 @@ int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
     if (mask != 0 && fcntl(fd, F_GETFD) < 0)
         return -errno;    /* as epoll_ctl would say at once */
     if (e->kind == MUX__FD_WATCH) {
-        if (mask == e->interest && (loop->u->ufds[fd].flags & MUX__U_POLL))
+        if (mask == e->interest && (e->flags & MUX__FLAG_ARMED))
             return 0;
         mux__uwatch_cancel(loop, fd);
     }
@@ -263,7 +271,7 @@ static void poll_done(mux_loop_t *loop, int fd, int res)
     mux_fd_t *e = &loop->fds[fd];
     int mask = 0;
 
-    loop->u->ufds[fd].flags &= (uint8_t)~MUX__U_POLL;
+    e->flags &= (uint16_t)~MUX__FLAG_ARMED;
     if (res == -ECANCELED)
         return;
     if (res < 0) {
@@ -350,7 +358,7 @@ int mux__uloop_run_once(mux_loop_t *loop, int64_t timeout_us)
         timeout_us = timer_us;
     if (loop->nfired > 0)
         timeout_us = 0;
-    n = mux__uring_wait(u->ring, timeout_us == 0 ? 0 : 1, timeout_us);
+    n = mux__uring_wait(u->ring, timeout_us == 0 ? 0 : 1, timeout_us, MUX__URING_HARVEST);
     if (n == -EINTR || n == -EBUSY || n == -EAGAIN)
         n = 0;   /* a signal (the caller runs its handlers), or the CQ was full */
     if (n < 0)

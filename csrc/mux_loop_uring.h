@@ -32,22 +32,19 @@ enum mux__uop {
     MUX__UOP_CANCEL = 6       /* a cancellation: nothing to do */
 };
 
-/* mux__ufd_t.flags */
-enum {
-    MUX__U_RECV = 1 << 0,     /* stream: a multishot recv is in flight */
-    MUX__U_ACCEPT = 1 << 1,   /* listener: a multishot accept is in flight */
-    MUX__U_POLL = 1 << 2,     /* watcher: a poll is in flight */
-    MUX__U_HELD = 1 << 3      /* stream: listed in u->held_fds */
-};
-
-/* The io_uring side of one fd-table entry. */
+/* The io_uring side of one fd-table entry (its flags are in mux_fd_t:
+ * MUX__FLAG_ARMED, MUX__FLAG_HELD). */
 typedef struct {
     mux_wqueue_t *sending;    /* stream: what the send in flight points into */
     mux_wqueue_t *held;       /* stream: received, not delivered yet */
-    int end_err;              /* with end == MUX_REC_ERROR: the errno */
-    uint8_t flags;
-    uint8_t end;              /* MUX_REC_EOF/ERROR waiting behind held data */
 } mux__ufd_t;
+
+/* A stream with something to deliver later: held data, and/or its end. */
+typedef struct {
+    int fd;
+    int end;                  /* MUX_REC_EOF/ERROR waiting behind held data, or 0 */
+    int end_err;              /* with MUX_REC_ERROR: the errno */
+} mux__waiting_t;
 
 /* Send memory of a stream closed with its send in flight. */
 typedef struct {
@@ -61,9 +58,9 @@ typedef struct mux__uloop {
     unsigned buf_size, buf_count;
     mux__ufd_t *ufds;         /* indexed by fd, as loop->fds */
     size_t ufds_cap;
-    int *held_fds;            /* streams with held data or end records */
-    int nheld;
-    size_t held_cap;
+    mux__waiting_t *waiting;  /* streams with held data or end records */
+    int nwaiting;
+    size_t waiting_cap;
     mux__orphan_t *orphans;
     int norphans;
     size_t orphans_cap;

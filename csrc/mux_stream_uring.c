@@ -51,7 +51,7 @@ static int arm_recv(mux_loop_t *loop, int fd)
     int rc = mux__uprep_recv(loop, fd);
 
     if (rc == 0)
-        loop->u->ufds[fd].flags |= MUX__U_RECV;
+        loop->fds[fd].flags |= MUX__FLAG_ARMED;
     return rc;
 }
 
@@ -95,31 +95,40 @@ static size_t deliver(mux_loop_t *loop, int fd, const char *data, size_t len)
     return len;
 }
 
-static void list_held(mux_loop_t *loop, int fd)
-{
-    mux__uloop_t *u = loop->u;
-
-    if (u->ufds[fd].flags & MUX__U_HELD)
-        return;
-    if (MUX__GROW(u->held_fds, u->held_cap, (size_t)u->nheld + 1) < 0) {
-        loop->record_error = -ENOMEM;   /* run_once fails rather than lose data */
-        return;
-    }
-    u->ufds[fd].flags |= MUX__U_HELD;
-    u->held_fds[u->nheld++] = fd;
-}
-
-static void unlist_held(mux_loop_t *loop, int fd)
+/* fd's entry in u->waiting, made if need be; NULL when memory ran out
+ * (run_once then fails rather than lose data). */
+static mux__waiting_t *waiting_entry(mux_loop_t *loop, int fd)
 {
     mux__uloop_t *u = loop->u;
     int i;
 
-    if (!(u->ufds[fd].flags & MUX__U_HELD))
+    if (loop->fds[fd].flags & MUX__FLAG_HELD) {
+        for (i = 0; i < u->nwaiting; i++)
+            if (u->waiting[i].fd == fd)
+                return &u->waiting[i];
+        assert(!"a stream flagged as waiting is listed");
+    }
+    if (MUX__GROW(u->waiting, u->waiting_cap, (size_t)u->nwaiting + 1) < 0) {
+        loop->record_error = -ENOMEM;
+        return NULL;
+    }
+    loop->fds[fd].flags |= MUX__FLAG_HELD;
+    u->waiting[u->nwaiting].fd = fd;
+    u->waiting[u->nwaiting].end = u->waiting[u->nwaiting].end_err = 0;
+    return &u->waiting[u->nwaiting++];
+}
+
+static void stop_waiting(mux_loop_t *loop, int fd)
+{
+    mux__uloop_t *u = loop->u;
+    int i;
+
+    if (!(loop->fds[fd].flags & MUX__FLAG_HELD))
         return;
-    u->ufds[fd].flags &= (uint8_t)~MUX__U_HELD;
-    for (i = 0; i < u->nheld; i++)
-        if (u->held_fds[i] == fd) {
-            u->held_fds[i] = u->held_fds[--u->nheld];
+    loop->fds[fd].flags &= (uint16_t)~MUX__FLAG_HELD;
+    for (i = 0; i < u->nwaiting; i++)
+        if (u->waiting[i].fd == fd) {
+            u->waiting[i] = u->waiting[--u->nwaiting];
             return;
         }
 }
@@ -132,29 +141,26 @@ static void take_data(mux_loop_t *loop, int fd, const char *data, size_t len)
 
     if (uf->held == NULL && (loop->fds[fd].flags & MUX__FLAG_READING))
         n = deliver(loop, fd, data, len);
-    if (n < len) {
-        if (mux__wqueue_append(&uf->held, data + n, len - n) < 0) {
-            loop->record_error = -ENOMEM;
-            return;
-        }
-        list_held(loop, fd);
-    }
+    if (n < len && waiting_entry(loop, fd) != NULL
+            && mux__wqueue_append(&uf->held, data + n, len - n) < 0)
+        loop->record_error = -ENOMEM;
 }
 
 /* The peer's end of the stream (EOF or an error), reported after any data
  * still held, and only while reading (as the other backends see it). */
 static void take_end(mux_loop_t *loop, int fd, int kind, int err)
 {
-    mux__ufd_t *uf = &loop->u->ufds[fd];
+    mux__waiting_t *w;
 
     loop->fds[fd].flags |= MUX__FLAG_EOF;
-    if (uf->held == NULL && (loop->fds[fd].flags & MUX__FLAG_READING)) {
+    if (loop->u->ufds[fd].held == NULL && (loop->fds[fd].flags & MUX__FLAG_READING)) {
         mux__push_record(loop, kind, mux__token_of(loop, fd), err, 0);
         return;
     }
-    uf->end = (uint8_t)kind;
-    uf->end_err = err;
-    list_held(loop, fd);
+    if ((w = waiting_entry(loop, fd)) != NULL) {
+        w->end = kind;
+        w->end_err = err;
+    }
 }
 
 void mux__ustream_deliver_held(mux_loop_t *loop)
@@ -162,12 +168,13 @@ void mux__ustream_deliver_held(mux_loop_t *loop)
     mux__uloop_t *u = loop->u;
     int i = 0;
 
-    while (i < u->nheld) {
-        int fd = u->held_fds[i];
+    while (i < u->nwaiting) {
+        mux__waiting_t *w = &u->waiting[i];
+        int fd = w->fd;
         mux_fd_t *e = &loop->fds[fd];
         mux__ufd_t *uf = &u->ufds[fd];
 
-        assert(e->kind == MUX__FD_STREAM && (uf->flags & MUX__U_HELD));
+        assert(e->kind == MUX__FD_STREAM && (e->flags & MUX__FLAG_HELD));
         if (!(e->flags & MUX__FLAG_READING)) {
             i++;
             continue;
@@ -184,11 +191,9 @@ void mux__ustream_deliver_held(mux_loop_t *loop)
             free(uf->held);
             uf->held = NULL;
         }
-        if (uf->end != 0) {
-            mux__push_record(loop, uf->end, mux__token_of(loop, fd), uf->end_err, 0);
-            uf->end = 0;
-        }
-        unlist_held(loop, fd);   /* moves the last entry here: look at i again */
+        if (w->end != 0)
+            mux__push_record(loop, w->end, mux__token_of(loop, fd), w->end_err, 0);
+        stop_waiting(loop, fd);   /* moves the last entry here: look at i again */
     }
 }
 
@@ -196,10 +201,9 @@ void mux__ustream_recv_done(mux_loop_t *loop, int fd, int res, unsigned flags)
 {
     mux__uloop_t *u = loop->u;
     mux_fd_t *e = &loop->fds[fd];
-    mux__ufd_t *uf = &u->ufds[fd];
 
     if (!(flags & MUX_URING_CQE_F_MORE))
-        uf->flags &= (uint8_t)~MUX__U_RECV;
+        e->flags &= (uint16_t)~MUX__FLAG_ARMED;
     if (res > 0) {
         unsigned bid = flags >> MUX_URING_CQE_BUFFER_SHIFT;
 
@@ -215,7 +219,7 @@ void mux__ustream_recv_done(mux_loop_t *loop, int fd, int res, unsigned flags)
     }
     /* The multishot recv ended (buffers ran out, it was cancelled by a
      * pause since undone, ...): arm another while reading is wanted. */
-    if (!(uf->flags & MUX__U_RECV) && wants_recv(e) && arm_recv(loop, fd) < 0)
+    if (!(e->flags & MUX__FLAG_ARMED) && wants_recv(e) && arm_recv(loop, fd) < 0)
         take_end(loop, fd, MUX_REC_ERROR, ENOMEM);
 }
 
@@ -228,14 +232,13 @@ int mux__ustream_reading_changed(mux_loop_t *loop, int fd)
     if (e->flags & MUX__FLAG_CLOSE_PENDING) {
         free(uf->held);   /* nobody is left to read it */
         uf->held = NULL;
-        uf->end = 0;
-        unlist_held(loop, fd);
+        stop_waiting(loop, fd);
     }
     if (wants_recv(e))
-        return uf->flags & MUX__U_RECV ? 0 : arm_recv(loop, fd);
+        return e->flags & MUX__FLAG_ARMED ? 0 : arm_recv(loop, fd);
     /* Stop the kernel reading for us; what it already took arrives as
      * completions and is held until reading resumes. */
-    return uf->flags & MUX__U_RECV ? mux__uprep_cancel(loop, MUX__UOP_RECV, fd) : 0;
+    return e->flags & MUX__FLAG_ARMED ? mux__uprep_cancel(loop, MUX__UOP_RECV, fd) : 0;
 }
 
 /* --- writing -------------------------------------------------------------- */
@@ -378,7 +381,7 @@ void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown)
     mux__uloop_t *u = loop->u;
     mux_fd_t *e = &loop->fds[fd];
     mux__ufd_t *uf = &u->ufds[fd];
-    int busy = (uf->flags & (MUX__U_RECV | MUX__U_ACCEPT)) || uf->sending != NULL;
+    int busy = (e->flags & MUX__FLAG_ARMED) || uf->sending != NULL;
 
     if (uf->sending != NULL) {
         if (MUX__GROW(u->orphans, u->orphans_cap, (size_t)u->norphans + 1) == 0) {
@@ -391,7 +394,7 @@ void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown)
     if (busy && !teardown)
         mux__ucancel_fd_now(loop, fd);
     free(uf->held);
-    unlist_held(loop, fd);
+    stop_waiting(loop, fd);
     memset(uf, 0, sizeof(*uf));
     mux__forget_fd(loop, fd);
     close(fd);
@@ -401,13 +404,13 @@ void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown)
 
 int mux__ulistener_arm(mux_loop_t *loop, int fd)
 {
-    mux__ufd_t *uf = &loop->u->ufds[fd];
+    mux_fd_t *e = &loop->fds[fd];
     int rc;
 
-    if (uf->flags & MUX__U_ACCEPT)
+    if (e->flags & MUX__FLAG_ARMED)
         return 0;
     if ((rc = mux__uprep_accept(loop, fd)) == 0)
-        uf->flags |= MUX__U_ACCEPT;
+        e->flags |= MUX__FLAG_ARMED;
     return rc;
 }
 
@@ -427,11 +430,11 @@ int mux__ulistener_start(mux_loop_t *loop, int fd, int token)
  * batch bounds nothing here (the kernel accepts as connections arrive). */
 void mux__ulistener_accept_done(mux_loop_t *loop, int fd, int res, unsigned flags)
 {
-    mux__ufd_t *uf = &loop->u->ufds[fd];
+    mux_fd_t *e = &loop->fds[fd];
     int token = mux__token_of(loop, fd), one = 1;
 
     if (!(flags & MUX_URING_CQE_F_MORE))
-        uf->flags &= (uint8_t)~MUX__U_ACCEPT;
+        e->flags &= (uint16_t)~MUX__FLAG_ARMED;
     if (res >= 0) {
         int ctoken;
 
@@ -450,8 +453,8 @@ void mux__ulistener_accept_done(mux_loop_t *loop, int fd, int res, unsigned flag
          * in a spin. */
         mux__pause_listener(loop, fd, -res);
     }
-    if (loop->fds[fd].flags & MUX__FLAG_PAUSED) {
-        if (uf->flags & MUX__U_ACCEPT)
+    if (e->flags & MUX__FLAG_PAUSED) {
+        if (e->flags & MUX__FLAG_ARMED)
             mux__uprep_cancel(loop, MUX__UOP_ACCEPT, fd);
     } else if (mux__ulistener_arm(loop, fd) < 0) {
         mux__pause_listener(loop, fd, ENOMEM);

@@ -297,7 +297,7 @@ int mux_uring_submit(mux_uring_t *r)
     return MUX__URING_HOLDING(r, mux__uring_submit(r));
 }
 
-int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
+int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us, int max)
 {
     unsigned to_submit;
     int64_t deadline;
@@ -312,7 +312,7 @@ int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
         rc = enter_and_wait(r, to_submit, (unsigned)min_complete, timeout_us);
     else if (to_submit)
         rc = mux__io_uring_enter(r->fd, to_submit, 0, 0, NULL, 0);
-    n = reap(r, r->out, (int)r->cq_entries);
+    n = reap(r, r->out, max < (int)r->cq_entries ? max : (int)r->cq_entries);
     if (n > 0 || rc == -ETIME || min_complete == 0)
         return n;
     if (rc > 0) {
@@ -328,7 +328,8 @@ int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
     if (r != NULL && (min_complete < 0 || (unsigned)min_complete > r->cq_entries))
         return -EINVAL;
     return MUX__URING_HOLDING(r, mux__uring_wait(r, min_complete,
-                                                 timeout_us < 0 ? -1 : timeout_us));
+                                                 timeout_us < 0 ? -1 : timeout_us,
+                                                 (int)r->cq_entries));
 }
 
 /* --- close ---------------------------------------------------------------- */

@@ -107,7 +107,9 @@ struct mux__sqe *mux__uring_next_sqe(mux_uring_t *r);
  * (mux_loop_uring.c), which checks its own arguments and holds its ring
  * itself. Each returns as its public counterpart does. */
 int mux__uring_submit(mux_uring_t *r);
-int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us);
+/* Harvests at most max completions; the rest stay in the CQ for the next
+ * call. */
+int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us, int max);
 int mux__uring_prep_accept(mux_uring_t *r, int fd, int flags, int multishot,
                            int64_t user_data);
 int mux__uring_prep_io(mux_uring_t *r, int opcode, int fd, const void *buf, int64_t len,
