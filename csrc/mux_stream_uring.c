@@ -40,10 +40,19 @@
  * every stream's sends together: no system call of their own. */
 #define MUX__DIRECT_SEND 65536
 
-static int wants_recv(const mux_fd_t *e)
+/* Received bytes held for a stream before its recv is cancelled. */
+#define MUX__HELD_MAX (4 * MUX_READ_CHUNK)
+
+/* A stream wants its recv armed while it is read and has not too much
+ * held already (the kernel's socket buffer then holds the rest, and the
+ * peer is slowed down as on the other backends). */
+static int wants_recv(const mux_loop_t *loop, int fd)
 {
+    const mux_fd_t *e = &loop->fds[fd];
+    const mux_wqueue_t *held = loop->u->ufds[fd].held;
+
     return (e->flags & (MUX__FLAG_READING | MUX__FLAG_EOF | MUX__FLAG_CLOSE_PENDING))
-           == MUX__FLAG_READING;
+           == MUX__FLAG_READING && (held == NULL || held->len < MUX__HELD_MAX);
 }
 
 static int arm_recv(mux_loop_t *loop, int fd)
@@ -72,22 +81,30 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd)
 
 /* --- reading -------------------------------------------------------------- */
 
-/* Copies up to len bytes into the read buffer as a DATA record (extending
- * the last record when it is this stream's and ends where these start).
+/* Copies up to len bytes into the read buffer as a DATA record, extending
+ * the last record when it is this stream's and ends where these start.
+ * A record holds at most MUX_READ_CHUNK, as one read on the other
+ * backends: what does not fit waits for the next pass (so a caller that
+ * pauses reading after one record overshoots its limits by as little).
  * Returns the count copied. */
 static size_t deliver(mux_loop_t *loop, int fd, const char *data, size_t len)
 {
-    size_t space = MUX_READ_BUFFER - loop->rused;
+    size_t space = MUX_READ_BUFFER - loop->rused, room = MUX_READ_CHUNK;
     int token = mux__token_of(loop, fd);
     int *last = loop->nfired > 0 ? loop->fired + (loop->nfired - 1) * MUX_RECORD_INTS : NULL;
+    int extend = last != NULL && last[0] == MUX_REC_DATA && last[1] == token
+                 && (size_t)last[2] + (size_t)last[3] == loop->rused;
 
+    if (extend)
+        room -= (size_t)last[3];
     if (len > space)
         len = space;
+    if (len > room)
+        len = room;
     if (len == 0)
         return 0;
     memcpy(loop->rbuf + loop->rused, data, len);
-    if (last != NULL && last[0] == MUX_REC_DATA && last[1] == token
-            && (size_t)last[2] + (size_t)last[3] == loop->rused)
+    if (extend)
         last[3] += (int)len;
     else if (mux__push_record(loop, MUX_REC_DATA, token, (int)loop->rused, (int)len) < 0)
         return 0;
@@ -137,13 +154,21 @@ static void stop_waiting(mux_loop_t *loop, int fd)
 static void take_data(mux_loop_t *loop, int fd, const char *data, size_t len)
 {
     mux__ufd_t *uf = &loop->u->ufds[fd];
-    size_t n = 0;
+    size_t n = 0, before = uf->held != NULL ? uf->held->len : 0;
 
     if (uf->held == NULL && (loop->fds[fd].flags & MUX__FLAG_READING))
         n = deliver(loop, fd, data, len);
-    if (n < len && waiting_entry(loop, fd) != NULL
-            && mux__wqueue_append(&uf->held, data + n, len - n) < 0)
+    if (n == len)
+        return;
+    if (waiting_entry(loop, fd) == NULL || mux__wqueue_append(&uf->held, data + n, len - n) < 0) {
         loop->record_error = -ENOMEM;
+        return;
+    }
+    /* Enough held now: stop the kernel reading for this stream until it
+     * is delivered (the recv is armed again then). */
+    if ((loop->fds[fd].flags & MUX__FLAG_ARMED) && before < MUX__HELD_MAX
+            && uf->held->len >= MUX__HELD_MAX)
+        mux__uprep_cancel(loop, MUX__UOP_RECV, fd);
 }
 
 /* The peer's end of the stream (EOF or an error), reported after any data
@@ -184,12 +209,16 @@ void mux__ustream_deliver_held(mux_loop_t *loop)
 
             uf->held->head += n;
             uf->held->len -= n;
-            if (uf->held->len > 0) {
+            if (uf->held->len == 0) {
+                free(uf->held);
+                uf->held = NULL;
+            }
+            if (!(e->flags & MUX__FLAG_ARMED) && wants_recv(loop, fd) && arm_recv(loop, fd) < 0)
+                loop->record_error = -ENOMEM;
+            if (uf->held != NULL) {
                 i++;
                 continue;
             }
-            free(uf->held);
-            uf->held = NULL;
         }
         if (w->end != 0)
             mux__push_record(loop, w->end, mux__token_of(loop, fd), w->end_err, 0);
@@ -219,7 +248,7 @@ void mux__ustream_recv_done(mux_loop_t *loop, int fd, int res, unsigned flags)
     }
     /* The multishot recv ended (buffers ran out, it was cancelled by a
      * pause since undone, ...): arm another while reading is wanted. */
-    if (!(e->flags & MUX__FLAG_ARMED) && wants_recv(e) && arm_recv(loop, fd) < 0)
+    if (!(e->flags & MUX__FLAG_ARMED) && wants_recv(loop, fd) && arm_recv(loop, fd) < 0)
         take_end(loop, fd, MUX_REC_ERROR, ENOMEM);
 }
 
@@ -234,7 +263,7 @@ int mux__ustream_reading_changed(mux_loop_t *loop, int fd)
         uf->held = NULL;
         stop_waiting(loop, fd);
     }
-    if (wants_recv(e))
+    if (wants_recv(loop, fd))
         return e->flags & MUX__FLAG_ARMED ? 0 : arm_recv(loop, fd);
     /* Stop the kernel reading for us; what it already took arrives as
      * completions and is held until reading resumes. */

@@ -305,6 +305,57 @@ static void paused_reading_holds_data_and_delivers_it_in_order_then_eof(void)
     free_all(loop, s, b);
 }
 
+static void a_fast_sender_is_delivered_in_chunk_sized_records_in_order(void)
+{
+    enum { TOTAL = 4 << 20 };
+    seen_t *s;
+    int b, it, biggest = 0;
+    mux_loop_t *loop = loop_with_stream(&s, &b, 0);
+    char *want = malloc(TOTAL), *got = malloc(TOTAL);
+    size_t sent = 0, have = 0;
+    int64_t end = now_us() + 20000000;
+
+    if (loop == NULL || want == NULL || got == NULL) {
+        if (loop != NULL)
+            free_all(loop, s, b);
+        free(want), free(got);
+        return;
+    }
+    for (it = 0; it < TOTAL; it++)
+        want[it] = (char)(it * 7 + it / 4096);
+    while (have < TOTAL && now_us() < end) {
+        int n, i;
+        const int *f;
+        const char *rb;
+
+        if (sent < TOTAL) {
+            ssize_t w = send(b, want + sent, TOTAL - sent, MSG_DONTWAIT);
+
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        n = mux_loop_run_once(loop, 1000);
+        f = mux_loop_fired(loop);
+        rb = mux_loop_read_buffer(loop);
+        for (i = 0; i < n; i++) {
+            if (f[i * 4] != MUX_REC_DATA)
+                continue;
+            CHECK(f[i * 4 + 1] == s->token && f[i * 4 + 3] <= MUX_READ_CHUNK);
+            if (f[i * 4 + 3] > biggest)
+                biggest = f[i * 4 + 3];
+            if (have + (size_t)f[i * 4 + 3] <= TOTAL)
+                memcpy(got + have, rb + f[i * 4 + 2], (size_t)f[i * 4 + 3]);
+            have += (size_t)f[i * 4 + 3];
+        }
+    }
+    CHECK_EQ(have, TOTAL);
+    CHECK(have == TOTAL && memcmp(got, want, TOTAL) == 0);
+    CHECK(biggest > 0 && biggest <= MUX_READ_CHUNK);
+    free_all(loop, s, b);
+    free(want);
+    free(got);
+}
+
 static void freeing_a_loop_with_operations_in_flight_releases_every_fd(void)
 {
     mux_loop_t *loop = uring_loop();
@@ -451,6 +502,7 @@ const test_t loop_uring_tests[] = {
     TEST(queued_bytes_are_copied_and_sent_in_order_after_the_caller_reuses_its_buffer),
     TEST(close_with_a_send_in_flight_keeps_its_memory_until_the_completion),
     TEST(paused_reading_holds_data_and_delivers_it_in_order_then_eof),
+    TEST(a_fast_sender_is_delivered_in_chunk_sized_records_in_order),
     TEST(freeing_a_loop_with_operations_in_flight_releases_every_fd),
     TEST(freeing_a_loop_with_a_send_in_flight_frees_its_memory),
     TEST(a_watcher_is_reported_every_iteration_until_its_fd_is_read),
