@@ -12,8 +12,10 @@ size, connections) cell with bench/loadgen.c (closed loop: each connection
 sends a message, waits for the echo and checks it byte for byte), stop it.
 Then, per model, syscalls per request under ``strace -c -f`` (10
 connections), and the idle-scaling measurement: the cost of one wait with 1
-ready fd among N registered, for pymux.select's select, poll and epoll (in
-this process).
+ready fd among N registered, for pymux.select's select, poll and epoll and
+for io_uring (pymux.uring: N - 1 multishot polls pending on idle fds, and
+each wait submits a poll of the ready fd and reaps its completion), in this
+process.
 
 Writes into --out (default bench/results/, gitignored): study.md (the tables,
 also printed), study.json (everything measured), and with matplotlib (the
@@ -147,11 +149,13 @@ class Study(Session):
         return dict(r, model=model.name, peak_threads=peak.threads, peak_rss_kb=peak.rss_kb)
 
     def run_idle_scaling(self):
-        """ns per wait (timeout 0) with 1 ready fd among N, for select, poll and epoll."""
+        """ns per wait (timeout 0) with 1 ready fd among N, for select, poll,
+        epoll and io_uring."""
         import select as stdlib_select
 
         import pymux.select as select
         from harness.microbench import Fds, interleaved, per_call
+        self.idle["uring"] = uring_unavailable()
         for n in self.idle_ns:
             self.progress.show(f"idle scaling: one wait among N = {n} fds")
             self.progress.step()
@@ -165,6 +169,9 @@ class Study(Session):
                 poller.register(fd, select.POLLIN)
                 ep.register(fd, select.EPOLLIN)
             waits = {"poll": lambda: poller.poll(0), "epoll": lambda: ep.poll(0)}
+            ring = None if self.idle["uring"] else uring_polling(nums)
+            if ring is not None:
+                waits["uring"] = ring_wait(ring, nums[0])
             if max(nums) < FD_SETSIZE:
                 waits["select"] = lambda: select.select(nums, [], [], 0)
                 # Reference only: the stdlib's select() converts the lists in C.
@@ -178,6 +185,8 @@ class Study(Session):
                                    self.a.idle_rounds, calls))
             self.idle["rows"].append(row)
             ep.close()
+            if ring is not None:
+                ring.close()
             fds.close()
 
     def run_extras(self):
@@ -188,6 +197,34 @@ class Study(Session):
                 self.syscalls[model.name] = {"error": why} if why else self.strace(
                     model, self.a.sizes[0], self.a.strace_requests)
         self.run_idle_scaling()
+
+
+def uring_unavailable():
+    """None where this process can make an io_uring ring, else why not."""
+    from pymux import uring
+    return uring.unavailable_reason()
+
+
+def uring_polling(fds):
+    """A ring with a multishot poll (POLLIN) pending on each of fds[1:]: the
+    idle fds an io_uring server keeps operations on."""
+    from pymux import uring
+    ring = uring.Ring(min(uring.MAX_ENTRIES, max(len(fds), 8)))
+    for i, fd in enumerate(fds[1:], 1):
+        ring.prep_poll(fd, 1, i, multishot=True)    # 1: POLLIN
+        if i % ring.sq_entries == 0:
+            ring.submit()
+    ring.submit()
+    return ring
+
+
+def ring_wait(ring, ready_fd):
+    """One io_uring wait that finds the ready fd: a poll of it, submitted and
+    reaped by the same io_uring_enter (it completes at once)."""
+    def wait():
+        ring.prep_poll(ready_fd, 1, 0)
+        return ring.wait(1, 0)
+    return wait
 
 
 def why_not(model, conns):
@@ -292,16 +329,19 @@ def report(study, summary):
     rows = study.idle["rows"]
     if rows:
         lines += ["", "### Idle scaling: microseconds per wait, 1 ready fd among N registered "
-                      "(pymux.select, timeout 0)", "",
-                  "| N | select | poll | epoll | stdlib select (reference) |",
-                  "|---:|---:|---:|---:|---:|"]
+                      "(pymux.select and pymux.uring, timeout 0)", "",
+                  "io_uring: N - 1 multishot polls pending on idle fds; each wait submits a "
+                  "poll of the ready fd and reaps its completion (one io_uring_enter).", "",
+                  "| N | select | poll | epoll | io_uring | stdlib select (reference) |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        uring_none = "n/a" + (f" ({study.idle['uring'][:80]})" if study.idle.get("uring") else "")
         for r in rows:
             cell = {m: fmt(r.get(m) and r[m] / 1000, ".2f",
                            none=f"n/a (fd >= FD_SETSIZE {FD_SETSIZE})"
-                           if m.startswith("select") else "n/a")
-                    for m in ("select", "poll", "epoll", "select_stdlib")}
+                           if m.startswith("select") else uring_none if m == "uring" else "n/a")
+                    for m in ("select", "poll", "epoll", "uring", "select_stdlib")}
             lines.append(f"| {r['n']} | {cell['select']} | {cell['poll']} | {cell['epoll']} "
-                         f"| {cell['select_stdlib']} |")
+                         f"| {cell['uring']} | {cell['select_stdlib']} |")
     lines += failures_md(study.failures)
     return "\n".join(lines) + "\n"
 

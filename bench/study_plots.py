@@ -6,7 +6,7 @@
 - study_throughput.png: requests/s vs connections, one line per model;
 - study_cpu.png: server CPU microseconds per request vs connections;
 - study_idle_scaling.png: cost of one wait with 1 ready fd among N registered,
-  for select, poll and epoll (pymux.select).
+  for select, poll and epoll (pymux.select) and io_uring (pymux.uring).
 One panel per message size in the first two. Cells a model could not run
 (select above FD_SETSIZE, a failed start) are missing points, named in the
 legend. matplotlib is imported only when plotting, so the driver can report
@@ -90,7 +90,7 @@ def plot_idle_scaling(result, path, dpi=90):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     rows = result["idle_scaling"]["rows"]
     lines = (("select", "select (pymux)", 0, "-"), ("poll", "poll (pymux)", 1, "-"),
-             ("epoll", "epoll (pymux)", 2, "-"),
+             ("epoll", "epoll (pymux)", 2, "-"), ("uring", "io_uring (pymux.uring)", 3, "-"),
              ("select_stdlib", "select (stdlib, reference)", 0, ":"))
     for i, (key, label, color, style) in enumerate(lines):
         pts = [(r["n"], r[key]) for r in rows if r.get(key) is not None]
@@ -106,7 +106,8 @@ def plot_idle_scaling(result, path, dpi=90):
     ax.set_yscale("log")
     ax.set_xlabel("registered fds (N), 1 of them ready")
     ax.set_ylabel("microseconds per wait (timeout 0)")
-    ax.set_title("Cost of one wait vs registered fds (pymux.select)", fontsize=11)
+    ax.set_title("Cost of one wait vs registered fds (pymux.select, pymux.uring)",
+                 fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -110,8 +110,7 @@ static int map_rings(mux_uring_t *r, const struct mux__uring_params *p)
     return 0;
 }
 
-/* Reads which operations the kernel has into r->ops. */
-static int probe_ops(mux_uring_t *r)
+int mux__uring_probe(int fd, uint8_t ops[32])
 {
     /* calloc: the kernel fills it, unseen by valgrind; zeroed, it is
      * defined to valgrind whatever the kernel wrote. */
@@ -120,15 +119,18 @@ static int probe_ops(mux_uring_t *r)
 
     if (probe == NULL)
         return -ENOMEM;
-    rc = mux__io_uring_register(r->fd, MUX__REGISTER_PROBE, probe, 256);
+    memset(ops, 0, 32);
+    rc = mux__io_uring_register(fd, MUX__REGISTER_PROBE, probe, 256);
     for (i = 0; rc >= 0 && i < probe->ops_len && i < 256; i++) {
         int op = probe->ops[i].op;
 
         if (probe->ops[i].flags & MUX__OP_SUPPORTED)
-            r->ops[op / 8] |= (uint8_t)(1u << (op % 8));
+            ops[op / 8] |= (uint8_t)(1u << (op % 8));
     }
+    if (rc >= 0)
+        rc = probe->last_op + 1;
     free(probe);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* What the kernel behind r lacks, as enum mux_uring_need bits. */
@@ -141,7 +143,7 @@ static unsigned missing_needs(mux_uring_t *r)
         missing |= MUX_URING_NEED_NODROP;
     if (!(r->features & MUX__FEAT_EXT_ARG))
         missing |= MUX_URING_NEED_EXT_ARG;
-    if (probe_ops(r) < 0)
+    if (mux__uring_probe(r->fd, r->ops) < 0)
         return missing | MUX_URING_NEED_PROBE;
     for (i = 0; i < sizeof(required_ops) / sizeof(required_ops[0]); i++)
         if (!mux_uring_supports(r, required_ops[i]))
@@ -404,6 +406,7 @@ void mux_uring_free(mux_uring_t *r)
         return;
     release(r, r->forks == mux__fork_generation());
     mux__uring_free_buffers(r, r->uncollected > 0);
+    mux__uring_free_registered(r);
     free(r->timespecs);
     free(r->out);
     free(r);

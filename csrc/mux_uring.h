@@ -38,6 +38,8 @@ typedef struct mux_uring mux_uring_t;
  * so mux_uring_supports() takes the same values). */
 enum mux_uring_op {
     MUX_URING_OP_NOP = 0,
+    MUX_URING_OP_READ_FIXED = 4,
+    MUX_URING_OP_WRITE_FIXED = 5,
     MUX_URING_OP_POLL_ADD = 6,
     MUX_URING_OP_TIMEOUT = 11,
     MUX_URING_OP_ACCEPT = 13,
@@ -162,5 +164,71 @@ int mux_uring_submit(mux_uring_t *r);
  * wait that found none (the caller runs its handlers and retries with the
  * remaining time). */
 int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us);
+
+/* --- io_uring_register(2) (mux_uring_register.c) --------------------------
+ * The opcodes mux_uring_register takes, numbered as the kernel numbers them
+ * (IORING_REGISTER_*: ABI). The provided-buffer ring
+ * (IORING_REGISTER_PBUF_RING) is mux_uring_setup_buffers: the kernel keeps
+ * its address, so the ring owns that memory. */
+enum mux_uring_register_op {
+    MUX_URING_REGISTER_BUFFERS = 0,
+    MUX_URING_UNREGISTER_BUFFERS = 1,
+    MUX_URING_REGISTER_FILES = 2,
+    MUX_URING_UNREGISTER_FILES = 3,
+    MUX_URING_REGISTER_EVENTFD = 4,
+    MUX_URING_UNREGISTER_EVENTFD = 5,
+    MUX_URING_REGISTER_PROBE = 8,
+    MUX_URING_REGISTER_PBUF_RING = 22
+};
+
+enum {
+    MUX_URING_MAX_FIXED_BUFFERS = 16384,   /* the kernel's IORING_MAX_REG_BUFFERS */
+    MUX_URING_MAX_FIXED_FILES = 1048576,   /* the kernel's IORING_MAX_FIXED_FILES */
+    MUX_URING_MAX_PROBE_OPS = 256,         /* opcodes are a byte */
+    MUX_URING_SQE_FIXED_FILE = 1           /* IOSQE_FIXED_FILE: fd is a registered file's index */
+};
+
+/* A fixed buffer for MUX_URING_REGISTER_BUFFERS (struct iovec's job). */
+struct mux_uring_iovec {
+    void *base;
+    int64_t len;
+};
+
+/* io_uring_register(2) on the ring's fd, its argument checked first:
+ *   REGISTER_PROBE    arg: uint8_t[nr_args] (1 .. MUX_URING_MAX_PROBE_OPS),
+ *                     set to 1 where operation i is supported, else 0;
+ *                     returns how many opcodes the kernel knows.
+ *   REGISTER_BUFFERS  arg: struct mux_uring_iovec[nr_args] (1 ..
+ *                     MUX_URING_MAX_FIXED_BUFFERS), each base non-NULL and
+ *                     len 1 .. MUX_URING_MAX_IO. The kernel pins their pages
+ *                     until UNREGISTER_BUFFERS or close: the caller keeps
+ *                     the memory allocated, unmoved, that long, and while
+ *                     a fixed operation on it is in flight.
+ *   REGISTER_FILES    arg: int[nr_args] (1 .. MUX_URING_MAX_FIXED_FILES):
+ *                     fds, or -1 for an empty slot (the kernel takes its
+ *                     own references: closing an fd later does not matter).
+ *   REGISTER_EVENTFD  arg: int[1], an eventfd, nr_args 1: the kernel adds
+ *                     to it on each completion.
+ *   UNREGISTER_*      arg NULL, nr_args 0. (Older kernels make
+ *                     UNREGISTER_BUFFERS and _FILES wait until the fixed
+ *                     operations in flight complete.)
+ * Returns the kernel's answer: 0, or -errno (-EBUSY: already registered,
+ * -ENXIO: nothing to unregister); -EINVAL for another opcode or a bad
+ * nr_args, -EFAULT for a NULL arg, -EBADF for an fd out of range. */
+int mux_uring_register(mux_uring_t *r, int opcode, void *arg, int nr_args);
+
+/* IORING_OP_READ_FIXED / WRITE_FIXED: read into / write from registered
+ * buffer `index`, len bytes from byte `offset` of it (offset + len within
+ * it, else -EINVAL), at file_offset (-1: the file's position, and what
+ * sockets and pipes use). */
+int mux_uring_prep_read_fixed(mux_uring_t *r, int fd, int index, int64_t offset,
+                              int64_t len, int64_t file_offset, int64_t user_data);
+int mux_uring_prep_write_fixed(mux_uring_t *r, int fd, int index, int64_t offset,
+                               int64_t len, int64_t file_offset, int64_t user_data);
+
+/* liburing's io_uring_sqe_set_flags: adds SQE flags (MUX_URING_SQE_FIXED_FILE
+ * only) to the operation prepared last, before it is submitted (-EINVAL if
+ * there is none, or for other flags). */
+int mux_uring_sqe_set_flags(mux_uring_t *r, int flags);
 
 #endif

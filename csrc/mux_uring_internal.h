@@ -66,6 +66,10 @@ struct mux_uring {
     uint16_t buf_tail;           /* the tail the kernel was last given */
     uint16_t *lent;              /* ids reported by the last wait: back to the kernel next */
     unsigned nlent;
+
+    /* Registered (fixed) buffers (mux_uring_register.c): the caller's. */
+    struct mux_uring_iovec *fixed;
+    unsigned nfixed;
 };
 
 /* Every public entry point holds the ring while it runs. A NULL ring gives
@@ -102,6 +106,14 @@ static inline void mux__uring_release(mux_uring_t *r)
 
 /* A zeroed SQE in the next free slot, or NULL when every slot is taken. */
 struct mux__sqe *mux__uring_next_sqe(mux_uring_t *r);
+
+/* IORING_REGISTER_PROBE on the ring's fd: the supported operations'
+ * bitmap into ops (zeroed first); returns how many opcodes the kernel
+ * knows, or -errno. */
+int mux__uring_probe(int fd, uint8_t ops[32]);
+
+/* mux_uring_register.c: forgets the registered buffers' table. */
+void mux__uring_free_registered(mux_uring_t *r);
 
 /* The unchecked halves of mux_uring.h's functions, for the loop core
  * (mux_loop_uring.c), which checks its own arguments and holds its ring

@@ -88,6 +88,10 @@ mux_uring_buffer_pool = lib.mux_uring_buffer_pool
 mux_uring_prep_recv_multishot = lib.mux_uring_prep_recv_multishot
 mux_uring_submit = lib.mux_uring_submit
 mux_uring_wait = lib.mux_uring_wait
+mux_uring_register = lib.mux_uring_register
+mux_uring_prep_read_fixed = lib.mux_uring_prep_read_fixed
+mux_uring_prep_write_fixed = lib.mux_uring_prep_write_fixed
+mux_uring_sqe_set_flags = lib.mux_uring_sqe_set_flags
 
 # The bare system calls (pymux.sys)
 mux_sys_fd_zero = lib.mux_sys_fd_zero

@@ -3,7 +3,7 @@
 For study, and for porting C code line by line: ``select`` with ``fd_set``
 and FD_ZERO/FD_SET/FD_CLR/FD_ISSET, ``poll`` on an array of ``struct
 pollfd``, ``epoll_create1``/``epoll_ctl``/``epoll_wait``, and io_uring's
-setup and enter over pymux.uring's mapped ring::
+setup, enter and register over pymux.uring's mapped ring::
 
     epfd = epoll_create1(EPOLL_CLOEXEC)
     epoll_ctl(epfd, EPOLL_CTL_ADD, sock.fileno(), EPOLLIN)
@@ -50,7 +50,10 @@ from .uring import Ring
 
 __all__ = ["select", "fd_set", "FD_ZERO", "FD_SET", "FD_CLR", "FD_ISSET", "FD_SETSIZE",
            "poll", "pollfd_array", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_events",
-           "io_uring_setup", "io_uring_enter",
+           "io_uring_setup", "io_uring_enter", "io_uring_register",
+           "IORING_REGISTER_PROBE", "IORING_REGISTER_BUFFERS", "IORING_UNREGISTER_BUFFERS",
+           "IORING_REGISTER_FILES", "IORING_UNREGISTER_FILES", "IORING_REGISTER_EVENTFD",
+           "IORING_UNREGISTER_EVENTFD", "IORING_REGISTER_PBUF_RING", "IOSQE_FIXED_FILE",
            "EPOLL_CTL_ADD", "EPOLL_CTL_MOD", "EPOLL_CTL_DEL", "EPOLL_CLOEXEC",
            "EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP", "EPOLLET",
            "EPOLLONESHOT", "EPOLLEXCLUSIVE",
@@ -60,6 +63,15 @@ FD_SETSIZE = lib.FD_SETSIZE
 EPOLL_CTL_ADD = lib.EPOLL_CTL_ADD
 EPOLL_CTL_MOD = lib.EPOLL_CTL_MOD
 EPOLL_CTL_DEL = lib.EPOLL_CTL_DEL
+IORING_REGISTER_PROBE = lib.MUX_URING_REGISTER_PROBE
+IORING_REGISTER_BUFFERS = lib.MUX_URING_REGISTER_BUFFERS
+IORING_UNREGISTER_BUFFERS = lib.MUX_URING_UNREGISTER_BUFFERS
+IORING_REGISTER_FILES = lib.MUX_URING_REGISTER_FILES
+IORING_UNREGISTER_FILES = lib.MUX_URING_UNREGISTER_FILES
+IORING_REGISTER_EVENTFD = lib.MUX_URING_REGISTER_EVENTFD
+IORING_UNREGISTER_EVENTFD = lib.MUX_URING_UNREGISTER_EVENTFD
+IORING_REGISTER_PBUF_RING = lib.MUX_URING_REGISTER_PBUF_RING
+IOSQE_FIXED_FILE = lib.MUX_URING_SQE_FIXED_FILE
 
 _INT_MIN = -INT_MAX - 1
 _POLLFD_ARRAY = ffi.typeof("struct pollfd[]")
@@ -252,3 +264,31 @@ def io_uring_enter(ring, min_complete=1, timeout=None):
     if not isinstance(ring, Ring):
         raise TypeError(f"ring must be a pymux.uring.Ring, not {type(ring).__name__!r}")
     return ring._wait(min_complete, timeout, retry_eintr=False)
+
+
+def io_uring_register(ring, opcode, arg=None):
+    """io_uring_register(2) on the ring's fd; nr_args is len(arg):
+
+    IORING_REGISTER_PROBE, arg None: the supported IORING_OP_* numbers, a
+    list (what Ring.supports() answers one at a time).
+    IORING_REGISTER_BUFFERS, arg a sequence of writable buffers (the
+    iovecs; pymux.uring.fixed_buffer(n) memory on any interpreter, any
+    contiguous buffer on CPython): for ring.prep_read_fixed() and
+    prep_write_fixed(). The kernel pins their pages, so the ring keeps the
+    buffers alive (a bytearray cannot be resized) until
+    IORING_UNREGISTER_BUFFERS or close.
+    IORING_REGISTER_FILES, arg a sequence of fds (-1: an empty slot): after
+    ring.sqe_set_flags(IOSQE_FIXED_FILE), an operation's fd is an index
+    into them. The kernel holds its own references to the files.
+    IORING_REGISTER_EVENTFD, arg an eventfd: signalled on each completion.
+    IORING_UNREGISTER_BUFFERS, _FILES, _EVENTFD: arg None.
+    IORING_REGISTER_PBUF_RING, arg (count, size): the kernel keeps the
+    buffer ring's address, so it is ring-owned memory: ring.setup_buffers().
+
+    Returns the kernel's result (0). Raises OSError for its errors (EBUSY:
+    already registered, ENXIO: nothing to unregister), ValueError for an
+    opcode not listed here or an array out of range, TypeError for an
+    argument of the wrong type."""
+    if not isinstance(ring, Ring):
+        raise TypeError(f"ring must be a pymux.uring.Ring, not {type(ring).__name__!r}")
+    return ring._register(opcode, arg)

@@ -7,7 +7,10 @@ from pymux.uring import Ring
 
 __all__ = ["select", "fd_set", "FD_ZERO", "FD_SET", "FD_CLR", "FD_ISSET", "FD_SETSIZE",
            "poll", "pollfd_array", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_events",
-           "io_uring_setup", "io_uring_enter",
+           "io_uring_setup", "io_uring_enter", "io_uring_register",
+           "IORING_REGISTER_PROBE", "IORING_REGISTER_BUFFERS", "IORING_UNREGISTER_BUFFERS",
+           "IORING_REGISTER_FILES", "IORING_UNREGISTER_FILES", "IORING_REGISTER_EVENTFD",
+           "IORING_UNREGISTER_EVENTFD", "IORING_REGISTER_PBUF_RING", "IOSQE_FIXED_FILE",
            "EPOLL_CTL_ADD", "EPOLL_CTL_MOD", "EPOLL_CTL_DEL", "EPOLL_CLOEXEC",
            "EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP", "EPOLLET",
            "EPOLLONESHOT", "EPOLLEXCLUSIVE",
@@ -34,6 +37,15 @@ POLLERR: Final[int]
 POLLHUP: Final[int]
 POLLNVAL: Final[int]
 POLLRDHUP: Final[int]
+IORING_REGISTER_PROBE: Final[int]
+IORING_REGISTER_BUFFERS: Final[int]
+IORING_UNREGISTER_BUFFERS: Final[int]
+IORING_REGISTER_FILES: Final[int]
+IORING_UNREGISTER_FILES: Final[int]
+IORING_REGISTER_EVENTFD: Final[int]
+IORING_UNREGISTER_EVENTFD: Final[int]
+IORING_REGISTER_PBUF_RING: Final[int]
+IOSQE_FIXED_FILE: Final[int]
 
 class fd_set:
     def __init__(self) -> None: ...
@@ -66,3 +78,7 @@ def epoll_wait(epfd: FileDescriptorLike, events: epoll_events, maxevents: int,
 def io_uring_setup(entries: int) -> Ring: ...
 def io_uring_enter(ring: Ring, min_complete: int = 1,
                    timeout: float | None = None) -> list[tuple[int, int, int]]: ...
+
+# The argument and the result depend on the opcode: see the docstring
+# (PROBE returns the supported opcodes; the others 0).
+def io_uring_register(ring: Ring, opcode: int, arg: Any = None) -> Any: ...

@@ -28,7 +28,10 @@ send's data is copied at prep_send(), a recv's into the caller's buffer
 when wait() returns its completion.) Provided buffers (setup_buffers(),
 prep_recv_multishot(), received()) are the ring's own memory: the kernel
 picks one when data arrives, and wait() gives it back at its next call.
-close() cancels every operation in flight and collects its completion
+Registered buffers (pymux.sys.io_uring_register, for prep_read_fixed()
+and prep_write_fixed()) are held by the ring while registered, and by each
+fixed operation until its final completion. close() cancels every
+operation in flight and collects its completion
 before it lets the buffers go (in the rare case the kernel does not answer
 within a second, they are kept for the life of the process). A user_data may be in flight only once at a time (ValueError
 otherwise), so a completion and a cancellation always name one operation.
@@ -58,21 +61,26 @@ import warnings
 from ._clib import (mux_uring_buffer_pool, mux_uring_close, mux_uring_completions,
                     mux_uring_cq_entries, mux_uring_features, mux_uring_fileno, mux_uring_free,
                     mux_uring_new, mux_uring_prep_accept, mux_uring_prep_cancel,
-                    mux_uring_prep_nop, mux_uring_prep_poll, mux_uring_prep_recv,
-                    mux_uring_prep_recv_multishot, mux_uring_prep_send, mux_uring_prep_timeout,
-                    mux_uring_setup_buffers, mux_uring_sq_entries, mux_uring_submit,
-                    mux_uring_supports, mux_uring_wait)
+                    mux_uring_prep_nop, mux_uring_prep_poll, mux_uring_prep_read_fixed,
+                    mux_uring_prep_recv, mux_uring_prep_recv_multishot, mux_uring_prep_send,
+                    mux_uring_prep_timeout, mux_uring_prep_write_fixed, mux_uring_register,
+                    mux_uring_setup_buffers, mux_uring_sq_entries, mux_uring_sqe_set_flags,
+                    mux_uring_submit, mux_uring_supports, mux_uring_wait)
 from ._errors import oserror
 from ._mux import ffi, lib
 from ._timeouts import retry_on_eintr, to_ns
+from ._uring_register import (REGISTER_BUFFERS, REGISTER_PBUF_RING, REGISTER_PROBE,
+                              UNREGISTER_BUFFERS, arguments, supported_ops)
 from .select import _fileno
 
-__all__ = ["Ring", "available", "unavailable_reason", "CQE_F_MORE", "CQE_F_BUFFER",
-           "MAX_ENTRIES", "MAX_BUFFERS",
-           "OP_NOP", "OP_POLL_ADD", "OP_TIMEOUT", "OP_ACCEPT", "OP_ASYNC_CANCEL",
-           "OP_SEND", "OP_RECV"]
+__all__ = ["Ring", "available", "unavailable_reason", "fixed_buffer", "CQE_F_MORE",
+           "CQE_F_BUFFER", "SQE_FIXED_FILE", "MAX_ENTRIES", "MAX_BUFFERS",
+           "OP_NOP", "OP_READ_FIXED", "OP_WRITE_FIXED", "OP_POLL_ADD", "OP_TIMEOUT",
+           "OP_ACCEPT", "OP_ASYNC_CANCEL", "OP_SEND", "OP_RECV"]
 
 OP_NOP = lib.MUX_URING_OP_NOP
+OP_READ_FIXED = lib.MUX_URING_OP_READ_FIXED
+OP_WRITE_FIXED = lib.MUX_URING_OP_WRITE_FIXED
 OP_POLL_ADD = lib.MUX_URING_OP_POLL_ADD
 OP_TIMEOUT = lib.MUX_URING_OP_TIMEOUT
 OP_ACCEPT = lib.MUX_URING_OP_ACCEPT
@@ -81,6 +89,7 @@ OP_SEND = lib.MUX_URING_OP_SEND
 OP_RECV = lib.MUX_URING_OP_RECV
 CQE_F_MORE = lib.MUX_URING_CQE_F_MORE
 CQE_F_BUFFER = lib.MUX_URING_CQE_F_BUFFER
+SQE_FIXED_FILE = lib.MUX_URING_SQE_FIXED_FILE
 MAX_ENTRIES = lib.MUX_URING_MAX_ENTRIES
 MAX_BUFFERS = lib.MUX_URING_MAX_BUFFERS
 
@@ -183,7 +192,10 @@ def _copy_received(keep, nbytes):
     """Where buffers are not pinned: a recv's data, from the ring's copy
     into the caller's buffer (as much as it still holds)."""
     copy, buffer = keep
-    target = memoryview(buffer).cast("B")
+    try:
+        target = memoryview(buffer).cast("B")
+    except (ValueError, BufferError):   # released or closed since: the data has no home
+        return
     nbytes = min(nbytes, len(target))
     target[:nbytes] = ffi.buffer(copy, nbytes)
 
@@ -192,12 +204,22 @@ def _flag(value):
     return 1 if value else 0
 
 
+def fixed_buffer(size):
+    """`size` zeroed bytes that never move: memory to register with
+    pymux.sys.io_uring_register(ring, IORING_REGISTER_BUFFERS, ...) on any
+    interpreter (CPython also pins a bytearray while it is registered)."""
+    size = operator.index(size)
+    if not 1 <= size <= _MAX_IO:
+        raise ValueError(f"size must be in 1 .. {_MAX_IO}, not {size}")
+    return ffi.buffer(ffi.new("char[]", size))
+
+
 class Ring:
     """An io_uring instance: `entries` submission slots (1 .. MAX_ENTRIES,
     rounded up to a power of two) and twice as many completion slots."""
 
-    __slots__ = ("_live", "_inflight", "_pool", "sq_entries", "cq_entries", "features",
-                 "__weakref__")
+    __slots__ = ("_live", "_inflight", "_pool", "_fixed", "sq_entries", "cq_entries",
+                 "features", "__weakref__")
 
     def __init__(self, entries=256):
         self._live = None
@@ -210,6 +232,7 @@ class Ring:
         self._live = (r, mux_uring_completions(r))
         self._inflight = {}   # user_data -> what the kernel may use, till its final completion
         self._pool = None     # (ring, view of the provided buffers, buffer size) once set up
+        self._fixed = None    # views of the registered buffers, while registered
         self.sq_entries = mux_uring_sq_entries(r)
         self.cq_entries = mux_uring_cq_entries(r)
         self.features = mux_uring_features(r)   # IORING_FEAT_* bits
@@ -236,7 +259,7 @@ class Ring:
         rc = mux_uring_close(live[0])
         if rc < 0:
             raise _failure(rc)
-        self._live = self._pool = None
+        self._live = self._pool = self._fixed = None
         if rc > 0:
             _UNCOLLECTED.append(self._inflight)
         self._inflight = {}
@@ -411,9 +434,79 @@ class Ring:
             raise ValueError("this completion has no provided buffer")
         _, view, size = pool
         start = (flags >> _BUFFER_SHIFT) * size
-        if not 0 <= res <= size or start >= len(view):
+        if not 0 <= res <= size or not 0 <= start < len(view):
             raise ValueError(f"no such buffer or length: res={res}, flags={flags:#x}")
         return view[start:start + res]
+
+    # --- registered resources (pymux.sys.io_uring_register) ---------------
+
+    def _register(self, opcode, arg):
+        """io_uring_register(2) with opcode's argument (see pymux.sys). The
+        ring keeps the registered buffers' views until they are
+        unregistered or the ring is closed."""
+        r = self._ring()
+        opcode = operator.index(opcode)
+        if opcode == REGISTER_PBUF_RING:   # the kernel keeps its address: ring-owned
+            count, size = arg
+            self.setup_buffers(count, size)
+            return 0
+        c_arg, nr_args, views = arguments(opcode, arg, _PINNING)
+        rc = mux_uring_register(r, opcode, c_arg, nr_args)
+        if rc < 0:
+            raise _failure(rc)
+        if opcode == REGISTER_BUFFERS:
+            self._fixed = views
+        elif opcode == UNREGISTER_BUFFERS:
+            self._fixed = None   # a fixed operation in flight keeps its own
+        elif opcode == REGISTER_PROBE:
+            return supported_ops(c_arg, nr_args)
+        return rc
+
+    def _prep_fixed(self, prep, sock, index, user_data, nbytes, offset, file_offset):
+        r = self._ring()
+        fd = _fileno(sock)
+        index, offset = operator.index(index), operator.index(offset)
+        fixed = self._fixed
+        if fixed is None or not 0 <= index < len(fixed):
+            raise ValueError(f"no registered buffer {index}")
+        view = fixed[index]
+        if not 0 <= offset <= len(view):
+            raise ValueError(f"offset must be in 0 .. {len(view)}, not {offset}")
+        nbytes = len(view) - offset if nbytes is None else operator.index(nbytes)
+        if not 0 <= nbytes <= len(view) - offset:
+            raise ValueError(f"nbytes must be in 0 .. {len(view) - offset}, not {nbytes}")
+        file_offset = operator.index(file_offset)
+        if not -1 <= file_offset < _USER_DATA_LIMIT:
+            raise ValueError("file_offset must be -1 (the file's position) or >= 0")
+        ud = self._claim(user_data)
+        rc = prep(r, fd, index, offset, nbytes, file_offset, ud)
+        self._prepared(rc, ud, view)
+
+    def prep_read_fixed(self, sock, index, user_data, nbytes=None, offset=0, file_offset=-1):
+        """read() into registered buffer `index` (pymux.sys.io_uring_register),
+        nbytes (default: to its end) from byte `offset` of it, at file_offset
+        (-1: the file's position, as read(2), and what sockets and pipes
+        use); res is the byte count."""
+        self._prep_fixed(mux_uring_prep_read_fixed, sock, index, user_data, nbytes, offset,
+                         file_offset)
+
+    def prep_write_fixed(self, sock, index, user_data, nbytes=None, offset=0, file_offset=-1):
+        """write() from registered buffer `index`, as prep_read_fixed()."""
+        self._prep_fixed(mux_uring_prep_write_fixed, sock, index, user_data, nbytes, offset,
+                         file_offset)
+
+    def sqe_set_flags(self, flags):
+        """liburing's io_uring_sqe_set_flags on the operation prepared last
+        (not yet submitted): SQE_FIXED_FILE makes its fd an index into the
+        registered files."""
+        flags = operator.index(flags)
+        if flags & ~SQE_FIXED_FILE:
+            raise ValueError(f"flags must be SQE_FIXED_FILE or 0, not {flags:#x}")
+        rc = mux_uring_sqe_set_flags(self._ring(), flags)
+        if rc == -errno.EINVAL:
+            raise ValueError("no operation was prepared since the last submit")
+        if rc < 0:
+            raise _failure(rc)
 
     # --- submission and completion ----------------------------------------
 

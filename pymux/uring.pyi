@@ -2,15 +2,17 @@
 # runs stubtest against the runtime module.
 from _typeshed import FileDescriptorLike, ReadableBuffer, WriteableBuffer
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 from typing_extensions import Self
 
-__all__ = ["Ring", "available", "unavailable_reason", "CQE_F_MORE", "CQE_F_BUFFER",
-           "MAX_ENTRIES", "MAX_BUFFERS",
-           "OP_NOP", "OP_POLL_ADD", "OP_TIMEOUT", "OP_ACCEPT", "OP_ASYNC_CANCEL",
-           "OP_SEND", "OP_RECV"]
+__all__ = ["Ring", "available", "unavailable_reason", "fixed_buffer", "CQE_F_MORE",
+           "CQE_F_BUFFER", "SQE_FIXED_FILE", "MAX_ENTRIES", "MAX_BUFFERS",
+           "OP_NOP", "OP_READ_FIXED", "OP_WRITE_FIXED", "OP_POLL_ADD", "OP_TIMEOUT",
+           "OP_ACCEPT", "OP_ASYNC_CANCEL", "OP_SEND", "OP_RECV"]
 
 OP_NOP: Final[int]
+OP_READ_FIXED: Final[int]
+OP_WRITE_FIXED: Final[int]
 OP_POLL_ADD: Final[int]
 OP_TIMEOUT: Final[int]
 OP_ACCEPT: Final[int]
@@ -19,11 +21,14 @@ OP_SEND: Final[int]
 OP_RECV: Final[int]
 CQE_F_MORE: Final[int]
 CQE_F_BUFFER: Final[int]
+SQE_FIXED_FILE: Final[int]
 MAX_ENTRIES: Final[int]
 MAX_BUFFERS: Final[int]
 
 def available() -> bool: ...
 def unavailable_reason() -> str | None: ...
+# A cffi buffer (writable, sliceable) of memory that never moves.
+def fixed_buffer(size: int) -> Any: ...
 
 class Ring:
     sq_entries: int
@@ -64,5 +69,14 @@ class Ring:
     def setup_buffers(self, count: int, size: int) -> None: ...
     def prep_recv_multishot(self, sock: FileDescriptorLike, user_data: int) -> None: ...
     def received(self, res: int, flags: int) -> bytes: ...
+    def prep_read_fixed(
+        self, sock: FileDescriptorLike, index: int, user_data: int, nbytes: int | None = None,
+        offset: int = 0, file_offset: int = -1
+    ) -> None: ...
+    def prep_write_fixed(
+        self, sock: FileDescriptorLike, index: int, user_data: int, nbytes: int | None = None,
+        offset: int = 0, file_offset: int = -1
+    ) -> None: ...
+    def sqe_set_flags(self, flags: int) -> None: ...
     def submit(self) -> int: ...
     def wait(self, min_complete: int = 1, timeout: float | None = None) -> list[tuple[int, int, int]]: ...

@@ -324,7 +324,11 @@ def test_driver_reports_limits_and_failures_instead_of_crashing(
     assert "cannot run: select() cannot watch fd >= FD_SETSIZE" in rows[("64", "1100", "select")]
     assert "FAILED: failed to start" in rows[("64", "1", "selectors-callbacks")], md
     assert "pymux.selectors" in rows[("64", "1", "selectors-callbacks")]
-    assert "| 30 |" in md                                  # the idle-scaling table
+    [idle] = [line for line in md.splitlines() if line.startswith("| 30 |")]  # idle scaling
+    n, select_us, poll_us, epoll_us, uring_us, _ = (c.strip() for c in idle.split("|")[1:-1])
+    assert float(select_us) > 0 and float(poll_us) > 0 and float(epoll_us) > 0, idle
+    from pymux import uring
+    assert float(uring_us) > 0 if uring.available() else uring_us.startswith("n/a"), idle
     assert (out / "study.json").exists()
     capsys.readouterr()
 
@@ -346,6 +350,8 @@ def test_driver_reports_a_model_the_kernel_refuses_with_the_reason(tmp_path, mon
     assert "FAILED" not in md                             # not started, so not failed
     [strace_row] = [line for line in md.splitlines() if line.startswith("| uring |")]
     assert refusal in strace_row
+    [idle] = [line for line in md.splitlines() if line.startswith("| 10 |")]
+    assert idle.split("|")[5].strip() == f"n/a ({refusal})", idle   # the io_uring column
     capsys.readouterr()
 
 

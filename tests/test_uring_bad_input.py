@@ -23,6 +23,12 @@ CLOSED_CALLS = [
     ("fileno", ()),
     ("supports", (uring.OP_NOP,)),
     ("__enter__", ()),
+    ("setup_buffers", (4, 64)),
+    ("prep_recv_multishot", (0, 1)),
+    ("received", (1, uring.CQE_F_BUFFER)),
+    ("prep_read_fixed", (0, 0, 1)),
+    ("prep_write_fixed", (0, 0, 1)),
+    ("sqe_set_flags", (0,)),
 ]
 
 
@@ -58,6 +64,23 @@ def test_a_batch_larger_than_the_submission_queue_raises_ebusy_until_submitted(r
     while len(got) < ring.sq_entries + 1:
         got += ring.wait(1, LONG)
     assert sorted(ud for ud, _, _ in got) == [*range(ring.sq_entries), 99]
+
+
+def test_more_completions_than_the_completion_queue_holds_all_come_back(ring):
+    """NODROP: the kernel keeps what overflows the CQ, and wait() gets it."""
+    expected = []
+    for _ in range(3):                       # 3 SQs' worth: more than the CQ's 2
+        for _ in range(ring.sq_entries):
+            expected.append(len(expected))
+            ring.prep_nop(expected[-1])
+        ring.submit()
+    got = []
+    while len(got) < len(expected):
+        batch = ring.wait(1, LONG)
+        assert 0 < len(batch) <= ring.cq_entries
+        got += batch
+    assert [ud for ud, _, _ in got] == expected
+    assert ring.wait(0, 0) == []
 
 
 @pytest.mark.parametrize("fd,exc", [(-1, ValueError), (2**20, OSError), ("0", TypeError),

@@ -64,7 +64,7 @@ def test_buffers_are_set_up_once_and_needed_by_a_multishot_recv(ring, tcp_pair):
 def test_received_refuses_completions_without_a_provided_buffer(ring):
     ring.setup_buffers(4, 64)
     for res, flags in ((3, 0), (65, uring.CQE_F_BUFFER), (-1, uring.CQE_F_BUFFER),
-                       (3, uring.CQE_F_BUFFER | 9 << 16)):
+                       (3, uring.CQE_F_BUFFER | 9 << 16), (3, -1)):
         with pytest.raises(ValueError):
             ring.received(res, flags)
     ring.close()

@@ -171,7 +171,8 @@ def test_a_ring_made_before_fork_refuses_the_child_and_keeps_working_in_the_pare
     if pid == 0:
         code = 0
         for call in (lambda: ring.prep_nop(1), ring.submit, lambda: ring.wait(0, 0),
-                     ring.fileno):
+                     ring.fileno, lambda: ring.setup_buffers(4, 64),
+                     lambda: ring.prep_recv(0, bytearray(4), 2)):
             try:
                 call()
                 code = 1
@@ -210,3 +211,23 @@ def test_a_call_while_another_thread_waits_raises_runtimeerror(ring, tcp_pair):
     waiter.join(LONG)
     assert "another thread" in str(refused)
     assert [c[:2] for c in got] == [(1, 4)]
+
+
+def test_a_recv_memoryview_released_in_flight_costs_no_other_completion(ring, tcp_pair, buffers):
+    client, server = tcp_pair
+    view = memoryview(bytearray(8))
+    ring.prep_recv(server, view, 1)
+    ring.prep_nop(2)
+    ring.submit()
+    if buffers == "pinned":
+        with pytest.raises(BufferError):
+            view.release()                          # the kernel's target cannot go
+    else:
+        view.release()                              # gone: the ring's copy has nowhere to go
+    client.sendall(b"12345678")
+    got = {}
+    while len(got) < 2:
+        got.update((ud, res) for ud, res, _ in ring.wait(1, LONG))
+    assert got == {1: 8, 2: 0}
+    if buffers == "pinned":
+        assert view.tobytes() == b"12345678"

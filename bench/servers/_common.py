@@ -96,6 +96,25 @@ def accept_ready(listener, limit=64):
         yield sock
 
 
+def accept_blocking(listener):
+    """listener.accept() for the blocking models, which a stop signal ends.
+
+    The wait gives up every STOP_CHECK seconds and starts again, so a signal
+    is acted on even when it lands just before accept() begins, or is
+    delivered to a worker thread (then the main thread's accept() is not
+    interrupted and, without a timeout, would wait for the next client).
+    The accepted socket is blocking, as a plain accept() gives it.
+    """
+    listener.settimeout(STOP_CHECK)
+    while True:
+        try:
+            conn, addr = listener.accept()
+        except socket.timeout:     # TimeoutError from 3.10 on; PyPy implements 3.9
+            continue
+        conn.setblocking(True)
+        return conn, addr
+
+
 def stop_on_sigint_and_sigterm():
     """Make SIGINT and SIGTERM raise KeyboardInterrupt.
 

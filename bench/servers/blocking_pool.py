@@ -57,7 +57,7 @@ def serve(args, listener):
         t.start()
     try:
         while True:
-            conn, _addr = listener.accept()         # blocks until a client connects
+            conn, _addr = _common.accept_blocking(listener)   # blocks until a client connects
             _common.no_delay(conn)
             jobs.put(conn)                          # waits here while all workers are taken
     finally:

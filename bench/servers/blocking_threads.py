@@ -36,7 +36,7 @@ def serve(args, listener):
     threads = []
     try:
         while True:
-            conn, _addr = listener.accept()         # blocks until a client connects
+            conn, _addr = _common.accept_blocking(listener)   # blocks until a client connects
             _common.no_delay(conn)
             with lock:
                 open_conns.add(conn)

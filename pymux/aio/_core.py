@@ -23,7 +23,7 @@ class Core:
         self.rptr = mux_loop_read_buffer(cloop)
         self.rbuf = ffi.buffer(self.rptr, lib.MUX_READ_BUFFER)
         self.streams = {}                # C stream token -> StreamTransport
-        self.on_data = {}                # token -> protocol.data_received
+        self.on_data = {}                # token -> its Protocol (data_received)
         self.buffered = {}               # token -> StreamTransport of a BufferedProtocol
         self.listeners = {}              # C listener token -> Listener
         self.listener_of_fd = {}         # listening socket's fd -> Listener

@@ -12,6 +12,7 @@ The C core polls a dup of the listening fd: asyncio's Server keeps the
 socket it made (Server.sockets) and closes it in _stop_serving, which
 closes the dup here first.
 """
+import errno
 import os
 import socket
 
@@ -22,10 +23,11 @@ from .._clib import (mux_listener_close, mux_listener_open, mux_listener_resume,
                      mux_stream_close, mux_token_fd)
 from .._errors import oserror, owned
 from .._mux import lib
-from ._transport import StreamTransport, connection_names
+from ._transport import StreamTransport, closed_like, connection_names
+from ._watchers import UNSELECTABLE
 
 _MAX_BATCH = 65536   # the C core's limit on connections accepted per readiness
-_MAX_SOCKNAMES = 64  # local addresses shared per listener
+_MAX_SHARED = 256    # local addresses and peer hosts shared per listener
 
 
 def start_listener(loop, protocol_factory, sock, server, backlog):
@@ -45,27 +47,29 @@ def start_listener(loop, protocol_factory, sock, server, backlog):
 class Listener:
     """One listening socket the C loop accepts on."""
 
-    __slots__ = ("_loop", "_token", "_protocol_factory", "_sock", "_server", "_retry",
-                 "_socknames")
+    __slots__ = ("_loop", "_token", "_protocol_factory", "_sock", "_closed_model", "_server",
+                 "_retry", "_shared")
 
     def __init__(self, loop, token, protocol_factory, sock, server):
         self._loop = loop
         self._token = token
         self._protocol_factory = protocol_factory
         self._sock = sock
+        # What a connection's get_extra_info("socket") wraps if first asked
+        # for after its close: one for all.
+        self._closed_model = closed_like(sock)
         self._server = server
         self._retry = None
-        # The local addresses connections arrived on: few, so every
-        # connection shares one tuple (a quarter of an idle one's memory).
-        self._socknames = {}
+        # The local addresses connections arrived on and their peers' hosts:
+        # few, so connections share them (a third of an idle one's memory).
+        self._shared = {}
 
     def _accepted(self, stream_token):
         """An ACCEPT record: asyncio's _accept_connection2, without its task."""
         loop = self._loop
         fd = mux_token_fd(loop._cloop, stream_token)
         try:
-            extra = connection_names(fd, self._sock)
-            extra["sockname"] = self._shared_sockname(extra["sockname"])
+            sockname, peername = connection_names(fd, self._sock)
             protocol = self._protocol_factory()
         except (SystemExit, KeyboardInterrupt):
             mux_stream_close(loop._cloop, stream_token, lib.MUX_CLOSE_DROP)
@@ -79,27 +83,40 @@ class Listener:
                 })
             return
         if loop._debug:
-            logger.debug("%r got a new connection from %r", self._server, extra["peername"])
-        StreamTransport(loop, stream_token, fd, protocol, None, extra, self._server)
+            logger.debug("%r got a new connection from %r", self._server, peername)
+        if type(peername) is tuple:   # (host, port, ...): the port is the peer's own
+            host = self._share(peername[0])
+            if host is not peername[0]:
+                peername = (host, *peername[1:])
+        StreamTransport(loop, stream_token, fd, protocol, None, self._server, None,
+                        self._share(sockname), peername, self._closed_model)
 
-    def _shared_sockname(self, sockname):
-        socknames = self._socknames
-        shared = socknames.get(sockname)
-        if shared is not None:
-            return shared
-        if len(socknames) < _MAX_SOCKNAMES and sockname is not None:
-            socknames[sockname] = sockname
-        return sockname
+    def _share(self, value):
+        """value, or an equal one an earlier connection has (see _shared)."""
+        shared = self._shared
+        known = shared.get(value)
+        if known is not None:
+            return known
+        if len(shared) < _MAX_SHARED and value is not None:
+            shared[value] = value
+        return value
 
     def _accept_failed(self, err):
-        """An ACCEPT_ERROR record (EMFILE and friends): C paused the
-        listener; accepting resumes after asyncio's delay."""
+        """An ACCEPT_ERROR record (EMFILE and friends, or, on the select
+        backend, EINVAL for an fd select() cannot watch): C closed the new
+        connection and paused the listener; accepting resumes after
+        asyncio's delay."""
         self._loop.call_exception_handler({
             "message": "socket.accept() out of system resource",
-            "exception": oserror(-err),
+            "exception": self._accept_error(err),
             "socket": trsock.TransportSocket(self._sock),
         })
         self._retry = self._loop.call_later(constants.ACCEPT_RETRY_DELAY, self._resume)
+
+    def _accept_error(self, err):
+        if err == errno.EINVAL and self._loop._selector.select_limit is not None:
+            return ValueError(UNSELECTABLE)   # the new connection's fd
+        return oserror(-err)
 
     def _resume(self):
         self._retry = None

@@ -49,7 +49,7 @@ from ._core import Core
 from ._handles import report_callback_error
 from ._listeners import Listener, is_stream_socket, start_listener
 from ._timers import FAST_WHEN, TimerHandle, deadline_ns
-from ._transport import StreamTransport, open_stream
+from ._transport import StreamTransport, TransportTable, open_stream
 from ._watchers import WatcherTable
 
 _IO = lib.MUX_REC_IO
@@ -88,7 +88,8 @@ class Loop(asyncio.SelectorEventLoop):
         # Few attributes of our own (30 in all, with _core and the partials
         # below): past 30, CPython stops sharing the instance dict's keys
         # and every attribute read gets slower.
-        super().__init__(WatcherTable(self._cloop))
+        super().__init__(WatcherTable(self._cloop, backend))
+        self._transports = TransportTable()   # no weak reference per C stream
         # Every future costs a create_future() call and, in the C Future's
         # __init__, a get_debug() call: as C partials they run no Python
         # frame (unless a subclass has its own).
@@ -231,10 +232,10 @@ class Loop(asyncio.SelectorEventLoop):
         try:
             for kind, ident, a, b in zip(it, it, it, it):
                 if kind == _DATA:
-                    data_received = on_data.get(ident)
-                    if data_received is not None:
+                    protocol = on_data.get(ident)
+                    if protocol is not None:
                         try:
-                            data_received(rbuf[a:a + b])
+                            protocol.data_received(rbuf[a:a + b])
                         except (SystemExit, KeyboardInterrupt):
                             raise
                         except BaseException as exc:

@@ -13,14 +13,25 @@ Who owns what:
   does nothing), so the fd is closed once, by C. get_extra_info("socket")
   is a TransportSocket on a dup made on first use (as asyncio's is, usable
   for getsockopt, setsockopt, getpeername...); the dup is closed when the
-  stream is, as it would keep the connection up.
+  stream is, as it would keep the connection up. Asked first after the
+  close, it is a closed socket of the connection's kind, as asyncio's is
+  then (never one on the fd number, which C may have handed out again).
 - the C loop pointer is held only while the stream is attached: _detach()
   (stream closed, or the Loop closing) swaps it for NULL, which C refuses
   (EINVAL), so nothing reaches freed memory.
+
+What an idle connection costs (issue 11: <= 0.6 KB of RSS each): the
+object, its protocol, a dict entry per table (C token -> transport; token
+-> protocol for DATA; fd -> transport in loop._transports), sockname (one
+tuple per listener, shared) and peername (its host string shared per
+listener). No extra dict unless the caller passes extra values, no bound
+method, no weak reference.
 """
 import socket
 import sys
-from asyncio import base_events, constants, futures, protocols, transports, trsock
+import weakref
+from asyncio import base_events, constants, futures, protocols, transports
+from asyncio.trsock import TransportSocket
 from asyncio.log import logger
 
 from .._clib import (mux_stream_close, mux_stream_open, mux_stream_queued,
@@ -28,74 +39,133 @@ from .._clib import (mux_stream_close, mux_stream_open, mux_stream_queued,
                      mux_stream_write)
 from .._errors import check_loop, oserror, owned
 from .._mux import ffi, lib
-from .._streams import NO_LOOP, dup_socket, write_buffer
+from .._streams import DEFAULT_HIGH_WATER, NO_LOOP, dup_socket, write_buffer
 
 _memmove = ffi.memmove
 _CLOSE_FLUSH = lib.MUX_CLOSE_FLUSH
 _CLOSE_DROP = lib.MUX_CLOSE_DROP
 # Server._attach/_detach take the transport from 3.13 on.
 _SERVER_KNOWS_TRANSPORTS = sys.version_info >= (3, 13)
+# asyncio's default low-water mark, one int for every transport (asyncio
+# computes it per transport: 32 bytes each).
+_DEFAULT_LOW_WATER = DEFAULT_HIGH_WATER // 4
 
 
 def open_stream(loop, sock, protocol, waiter, extra, server):
     """A StreamTransport for a connected stream socket, or None if the C
-    loop cannot take its fd (the caller falls back to asyncio's)."""
+    loop cannot take its fd (the caller falls back to asyncio's; not for
+    one select() cannot watch: asyncio's could not read it either)."""
     token = mux_stream_open(loop._cloop, sock.fileno())
     if token < 0:
         owned(token)
+        loop._selector.refuse_unselectable(sock.fileno())
         return None
-    extra = socket_names(sock, {} if extra is None else extra)
+    sockname, peername = socket_names(sock, extra)
     base_events._set_nodelay(sock)
-    return StreamTransport(loop, token, sock.detach(), protocol, waiter, extra, server)
+    fd = sock.detach()   # sock is closed now: get_extra_info("socket")'s after close
+    return StreamTransport(loop, token, fd, protocol, waiter, server, extra,
+                           sockname, peername, sock)
 
 
-def socket_names(sock, extra):
-    """extra with "sockname" and "peername" added as asyncio's transports
-    add them (a peername already there is kept)."""
+def socket_names(sock, extra=None):
+    """(sockname, peername), taken as asyncio's transports take them when
+    made (a "peername" in extra is kept; None for a name the socket cannot
+    give)."""
     try:
-        extra["sockname"] = sock.getsockname()
+        sockname = sock.getsockname()
     except OSError:
-        extra["sockname"] = None
-    if "peername" not in extra:
-        try:
-            extra["peername"] = sock.getpeername()
-        except OSError:
-            extra["peername"] = None
-    return extra
+        sockname = None
+    if extra is not None and "peername" in extra:
+        return sockname, extra["peername"]
+    try:
+        return sockname, sock.getpeername()
+    except OSError:
+        return sockname, None
 
 
 def connection_names(fd, like):
     """socket_names for a connected fd of the same kind as socket `like`."""
     sock = socket.socket(like.family, like.type, like.proto, fd)
     try:
-        return socket_names(sock, {})
+        return socket_names(sock)
     finally:
         sock.setblocking(False)   # PyPy's socket(fileno=) made it blocking
         sock.detach()
+
+
+def closed_like(sock):
+    """A closed socket of sock's family, type and proto."""
+    model = socket.socket(sock.family, sock.type, sock.proto)
+    model.close()
+    return model
+
+
+class TransportTable(weakref.WeakValueDictionary):
+    """loop._transports, where asyncio looks up the transport using an fd
+    (add_reader, add_writer and the sock_* methods refuse one a transport
+    that is not closing uses): asyncio's own transports weakly, as asyncio's
+    loop keeps them; StreamTransports in a plain dict (a weak reference
+    would cost each idle connection 88 bytes), from when they are made
+    until their C stream closes (StreamTransport._detach)."""
+
+    def __init__(self):
+        super().__init__()
+        self.streams = {}   # fd -> StreamTransport
+
+    def __getitem__(self, fd):
+        transport = self.streams.get(fd)
+        if transport is None:   # WeakValueDictionary's lookup, one frame less
+            transport = self.data[fd]()
+            if transport is None:
+                raise KeyError(fd)
+        return transport
+
+    def __setitem__(self, fd, transport):
+        if isinstance(transport, StreamTransport):
+            # asyncio's sendfile puts it back when done, closed or not.
+            if transport._cloop is not NO_LOOP:
+                self.streams[fd] = transport
+        else:
+            super().__setitem__(fd, transport)
+
+    def __delitem__(self, fd):
+        if self.streams.pop(fd, None) is None:
+            super().__delitem__(fd)
 
 
 class StreamTransport(transports._FlowControlMixin, transports.Transport):
     """asyncio's Transport API for one TCP or Unix stream connection."""
 
     # Slots: an idle connection costs less, and attribute reads are faster.
-    __slots__ = ("_cloop", "_token", "_sock_fd", "_dup", "_protocol",
-                 "_protocol_connected", "_eof", "_closing", "_conn_lost", "_paused",
-                 "_empty_waiter", "_server", "__weakref__")
+    __slots__ = ("_cloop", "_token", "_sock_fd", "_socket", "_sockname", "_peername",
+                 "_protocol", "_eof", "_closing", "_conn_lost", "_paused", "_empty_waiter",
+                 "_server", "__weakref__")
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def __init__(self, loop, token, fd, protocol, waiter, extra, server):
+    def __init__(self, loop, token, fd, protocol, waiter, server, extra, sockname, peername,
+                 closed_model):
         """token: an open C stream of loop's, on fd, not reading yet (it
-        starts once connection_made has run, asyncio's order); extra holds
-        sockname and peername."""
-        super().__init__(extra, loop)
+        starts once connection_made has run, asyncio's order); extra: the
+        caller's extra values, or None; closed_model: a closed socket of the
+        connection's family, type and proto."""
+        # _FlowControlMixin's and BaseTransport's fields, with no dict for
+        # extra unless given and the default marks shared.
+        self._extra = extra
+        self._loop = loop
+        self._protocol_paused = False
+        self._high_water = DEFAULT_HIGH_WATER
+        self._low_water = _DEFAULT_LOW_WATER
         self._cloop = loop._cloop
         self._token = token
         self._sock_fd = fd
-        self._dup = None            # get_extra_info("socket")'s socket, made on first use
+        # get_extra_info("socket")'s TransportSocket once asked for; until
+        # then the closed model it wraps if first asked after the close.
+        self._socket = closed_model
+        self._sockname = sockname
+        self._peername = peername
         self._protocol = None
-        self._protocol_connected = False
         self._eof = False           # write_eof() called
         self._closing = False       # close() or abort() called
         self._conn_lost = False     # connection_lost scheduled
@@ -122,7 +192,6 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
 
     def set_protocol(self, protocol):
         self._protocol = protocol
-        self._protocol_connected = True
         if not self._closing:
             self._route_data()
 
@@ -138,7 +207,7 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
             loop._core.buffered[token] = self
         else:
             loop._core.buffered.pop(token, None)
-            loop._core.on_data[token] = self._protocol.data_received
+            loop._core.on_data[token] = self._protocol
 
     def _unroute_data(self):
         self._loop._core.on_data.pop(self._token, None)
@@ -355,8 +424,8 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
 
     def _call_connection_lost(self, exc):
         try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
+            # asyncio checks _protocol_connected, True from __init__ on.
+            self._protocol.connection_lost(exc)
         finally:
             waiter = self._empty_waiter
             if waiter is not None and not waiter.done():
@@ -370,12 +439,14 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
     def _detach(self):
         """The C stream is gone (closed by us, or with the loop): drop the
         loop pointer, which the loop may free next, so every later call
-        meets a refusal from C; close the dup, which keeps the connection
-        up."""
+        meets a refusal from C; forget the fd, which C may hand out again;
+        close the dup, which keeps the connection up."""
         self._cloop = NO_LOOP
-        dup, self._dup = self._dup, None
-        if dup is not None:
-            dup.close()
+        streams = self._loop._transports.streams
+        if streams.get(self._sock_fd) is self:
+            del streams[self._sock_fd]
+        if type(self._socket) is TransportSocket:
+            self._socket._sock.close()
 
     def _loop_closed(self):
         """Loop.close() with the stream open: C closes the fd with the loop.
@@ -388,18 +459,29 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
 
     def get_extra_info(self, name, default=None):
         if name == "socket":
-            sock = self._sock
-            return default if sock is None else self._extra.setdefault(
-                "socket", trsock.TransportSocket(sock))
-        return self._extra.get(name, default)
+            return self._transport_socket()
+        if name == "sockname":
+            return self._sockname
+        if name == "peername":
+            return self._peername
+        extra = self._extra
+        return default if extra is None else extra.get(name, default)
+
+    def _transport_socket(self):
+        """A TransportSocket on a dup of the stream's fd, made on first use;
+        first asked for after the close, on the closed model."""
+        sock = self._socket
+        if type(sock) is not TransportSocket:
+            if self._cloop is not NO_LOOP:
+                sock = dup_socket(self._sock_fd)
+            sock = self._socket = TransportSocket(sock)
+        return sock
 
     @property
     def _sock(self):
         """A socket on a dup of the stream's fd (None once closed): what
-        asyncio's sendfile and get_extra_info("socket") use."""
-        if self._dup is None and self._cloop is not NO_LOOP:
-            self._dup = dup_socket(self._sock_fd)
-        return self._dup
+        asyncio's sendfile uses."""
+        return None if self._cloop is NO_LOOP else self._transport_socket()._sock
 
     def _make_empty_waiter(self):
         """asyncio's sendfile: a future done once the write queue is empty
@@ -420,4 +502,5 @@ class StreamTransport(transports._FlowControlMixin, transports.Transport):
                                         self._low_water))
 
 
-__all__ = ["StreamTransport", "connection_names", "open_stream", "socket_names"]
+__all__ = ["StreamTransport", "TransportTable", "closed_like", "connection_names",
+           "open_stream", "socket_names"]

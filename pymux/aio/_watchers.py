@@ -12,6 +12,11 @@ add/remove_reader/writer, and so on every sock_recv or sock_sendall that
 waits: for an int fd they take a short path, with the stdlib's results and
 exceptions (its get_key raises a miss's KeyError twice, through three
 frames: microseconds, when asyncio asks mostly about fds not registered).
+
+On the select backend an fd at or above FD_SETSIZE is refused with the
+ValueError the stdlib's SelectSelector raises for it, at the call that
+brings it (the stdlib's registers it, and its next select() raises, out of
+the loop's run, until it is removed).
 """
 import selectors
 
@@ -24,15 +29,24 @@ assert (lib.MUX_READ, lib.MUX_WRITE) == (selectors.EVENT_READ, selectors.EVENT_W
 _READ_WRITE = selectors.EVENT_READ | selectors.EVENT_WRITE
 _SelectorKey = selectors.SelectorKey
 _tuple_new = tuple.__new__   # SelectorKey(...) without its Python-level __new__
+UNSELECTABLE = "filedescriptor out of range in select()"   # the stdlib's message
 
 
 class WatcherTable(selectors._BaseSelectorImpl):
     """fd -> SelectorKey (asyncio keeps its (reader, writer) handles in
     key.data), mirrored into the C loop's watcher interest."""
 
-    def __init__(self, cloop):
+    def __init__(self, cloop, backend):
         super().__init__()
         self._cloop = cloop   # the Loop's; dropped by close() before the Loop frees it
+        # fds from here on are refused by the select backend (else None).
+        self.select_limit = lib.FD_SETSIZE if backend == "select" else None
+
+    def refuse_unselectable(self, fd):
+        """After the C loop refused fd: the stdlib's ValueError if that is
+        because select() cannot watch it."""
+        if self.select_limit is not None and fd >= self.select_limit:
+            raise ValueError(UNSELECTABLE)
 
     def get_key(self, fileobj):
         if type(fileobj) is int and fileobj >= 0 and self._map is not None:
@@ -50,6 +64,7 @@ class WatcherTable(selectors._BaseSelectorImpl):
             raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
         rc = mux_watch(self._cloop, fd, events)
         if rc < 0:
+            self.refuse_unselectable(fd)
             check_loop(rc)
         key = self._fd_to_key[fd] = _tuple_new(_SelectorKey, (fileobj, fd, events, data))
         return key

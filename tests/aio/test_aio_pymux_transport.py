@@ -117,7 +117,7 @@ def test_loop_close_closes_open_connections_and_later_writes_raise(pymux_loop):
         assert transport.get_write_buffer_size() == 0
         transport.pause_reading()
         transport.resume_reading()
-        assert transport.get_extra_info("socket") is None
+        assert transport.get_extra_info("socket").fileno() == -1   # closed, as the fd is
 
 
 def test_buffered_protocols_are_offered_the_bytes_waiting(pymux_loop):
@@ -227,3 +227,20 @@ def test_an_unclosed_loop_with_open_c_streams_is_collected_safely():
             gc.collect()
     assert any("unclosed event loop" in str(w.message) for w in caught)
     assert open_fds() <= before
+
+
+def test_extra_values_the_caller_passes_are_kept_and_its_peername_not_asked_again(pymux_loop):
+    # asyncio's own accept path (when the C loop cannot take a listening
+    # socket) passes the peername accept() gave.
+    async def main():
+        left, right = socket.socketpair()
+        with right:
+            transport = pymux_loop._make_socket_transport(
+                left, asyncio.Protocol(), extra={"peername": "given", "other": 1})
+            info = [transport.get_extra_info(name, "default")
+                    for name in ("peername", "other", "sockname", "missing")]
+            transport.close()
+            await asyncio.sleep(0)
+            return type(transport), info
+
+    assert run(pymux_loop, main()) == (StreamTransport, ["given", 1, "", "default"])
