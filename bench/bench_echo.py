@@ -39,7 +39,7 @@ from harness.progress import Progress
 from harness.report import failures_md, fmt, machine_meta, median
 from harness.session import Session, ints
 from harness.strace import top_syscalls
-from servers.registry import BY_NAME, ECHO_COMPARISON
+from servers.registry import BY_NAME, ECHO_COMPARISON, URING_COMPARISON
 
 HOST = "127.0.0.1"
 
@@ -48,6 +48,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--servers", default=",".join(ECHO_COMPARISON),
                    help="comma-separated names from bench/servers/registry.py")
+    p.add_argument("--uring", action="store_const", dest="servers",
+                   const=",".join(URING_COMPARISON),
+                   help=f"--servers {','.join(URING_COMPARISON)}: pymux on epoll and on "
+                        f"io_uring beside the C floors of both")
     p.add_argument("--sizes", type=ints, default=[64, 1024, 16384])
     p.add_argument("--conns", type=ints, default=[1, 10, 100])
     p.add_argument("--reps", type=int, default=5)

@@ -22,7 +22,8 @@ typedef struct mux_backend mux_backend_t;
 enum mux_backend_kind {
     MUX_BACKEND_EPOLL = 1,
     MUX_BACKEND_POLL = 2,
-    MUX_BACKEND_SELECT = 3
+    MUX_BACKEND_SELECT = 3,
+    MUX_BACKEND_URING = 4     /* the loop core only (mux_loop_new): io_uring completions */
 };
 
 enum mux_ctl_op {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mux_loop_internal.h"
+#include "mux_loop_uring.h"
 
 /* --- records -------------------------------------------------------------- */
 
@@ -73,7 +74,8 @@ int mux__fd_reserve(mux_loop_t *loop, int fd)
      * marking never need to allocate. */
     if (MUX__GROW(loop->fds, n, (size_t)fd + 1) < 0
         || MUX__GROW(loop->changes, loop->changes_cap, n) < 0
-        || MUX__GROW(loop->still, loop->still_cap, 2 * n) < 0)
+        || MUX__GROW(loop->still, loop->still_cap, 2 * n) < 0
+        || (loop->u != NULL && mux__uloop_reserve(loop, n) < 0))
         return -ENOMEM;
     assert(n <= MUX_MAX_FD);   /* a power of two, as MUX_MAX_FD is */
     memset(loop->fds + old, 0, (n - old) * sizeof(*loop->fds));
@@ -184,6 +186,15 @@ void mux__forget_fd(mux_loop_t *loop, int fd)
     e->pending = 0;
 }
 
+/* Drops a watcher (its fd was closed behind the loop's back, and the
+ * number is now someone else's). */
+void mux__forget_watcher(mux_loop_t *loop, int fd)
+{
+    if (loop->u != NULL)
+        mux__uwatch_cancel(loop, fd);
+    mux__forget_fd(loop, fd);
+}
+
 /* The backend refused fd's queued change (e.g. EBADF: the fd was closed
  * behind the loop's back): its owner hears of it. Returns 0, or -ENOMEM if
  * the record could not be stored. */
@@ -230,6 +241,29 @@ static int apply_changes(mux_loop_t *loop)
 
 #define MUX__MAX_WAITS_SKIPPED 8
 
+/* The backend and the wake-up eventfd, registered with it. io_uring reads
+ * the eventfd with a read operation, which on a non-blocking eventfd
+ * would fail at once instead of waiting: a blocking one there. */
+static int make_backend(mux_loop_t *loop, int backend_kind)
+{
+    int uring = backend_kind == MUX_BACKEND_URING, err = 0, rc;
+
+    if (!uring) {
+        loop->backend = mux_backend_new(backend_kind, &err);
+        if (loop->backend == NULL)
+            return err;
+        if (mux_backend_set_batch(loop->backend, 1024) < 0)
+            return -ENOMEM;
+    }
+    loop->wakefd = eventfd(0, uring ? EFD_CLOEXEC : EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wakefd < 0)
+        return -errno;
+    if ((rc = mux__fd_reserve(loop, loop->wakefd)) < 0)
+        return rc;
+    loop->fds[loop->wakefd].kind = MUX__FD_WAKEUP;
+    return uring ? mux__uloop_new(loop) : sync_backend(loop, loop->wakefd, MUX_READ);
+}
+
 mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
 {
     mux_loop_t *loop;
@@ -256,27 +290,13 @@ mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err)
     loop->forks = mux__fork_generation();
     loop->wakefd = -1;
     loop->edge = edge_triggered ? 1 : 0;
-    loop->backend = mux_backend_new(backend_kind, err);
-    if (loop->backend == NULL)
-        goto fail;
-    rc = mux_backend_set_batch(loop->backend, 1024);
     loop->rbuf = malloc(MUX_READ_BUFFER);
     loop->fired = mux__grow(NULL, &loop->fired_cap, 1024, MUX__RECORD_SIZE);
-    if (rc < 0 || loop->rbuf == NULL || loop->fired == NULL) {
+    if (loop->rbuf == NULL || loop->fired == NULL) {
         *err = -ENOMEM;
         goto fail;
     }
-    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (loop->wakefd < 0) {
-        *err = -errno;
-        goto fail;
-    }
-    if ((rc = mux__fd_reserve(loop, loop->wakefd)) < 0) {
-        *err = rc;
-        goto fail;
-    }
-    loop->fds[loop->wakefd].kind = MUX__FD_WAKEUP;
-    if ((rc = sync_backend(loop, loop->wakefd, MUX_READ)) < 0) {
+    if ((rc = make_backend(loop, backend_kind)) < 0) {
         *err = rc;
         goto fail;
     }
@@ -300,6 +320,7 @@ void mux_loop_free(mux_loop_t *loop)
     if (mux__forked(loop))
         for (fd = 0; fd < loop->nfds; fd++)
             loop->fds[fd].interest = 0;
+    mux__uloop_free(loop);   /* closes io_uring's streams and listeners */
     for (fd = 0; fd < loop->nfds; fd++)
         if (loop->fds[fd].kind == MUX__FD_STREAM || loop->fds[fd].kind == MUX__FD_LISTENER)
             mux__close_owned(loop, fd);
@@ -358,6 +379,8 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     e = &loop->fds[fd];
     if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
         return -EEXIST;   /* the loop owns this fd as a stream or listener */
+    if (loop->u != NULL)
+        return mux__uloop_watch(loop, fd, mask);
     e->kind = MUX__FD_WATCH;
     rc = sync_backend(loop, fd, mask);
     if (rc < 0 && e->interest == 0)
@@ -536,5 +559,6 @@ int mux_token_fd(mux_loop_t *loop, int token)
 
 int mux_loop_run_once(mux_loop_t *loop, int64_t timeout_us)
 {
-    return MUX__HOLDING(loop, loop_run_once_held(loop, timeout_us));
+    return MUX__HOLDING(loop, loop->u != NULL ? mux__uloop_run_once(loop, timeout_us)
+                                              : loop_run_once_held(loop, timeout_us));
 }

@@ -1,9 +1,10 @@
 /* mux_loop.h - the C event-loop core: one loop per thread.
  *
- * The loop owns a backend (epoll LT/ET, poll or select), a table indexed by
- * fd, the fired-record array, a timer heap, an eventfd for wake-ups from
- * other threads, one loop-wide read buffer, and C-side TCP streams that read
- * and write without calling back into Python.
+ * The loop owns a backend (epoll LT/ET, poll, select, or an io_uring ring:
+ * mux_loop_uring.h), a table indexed by fd, the fired-record array, a
+ * timer heap, an eventfd for wake-ups from other threads, one loop-wide
+ * read buffer, and C-side TCP streams that read and write without calling
+ * back into Python.
  *
  * Pull, not push: mux_loop_run_once() does one whole iteration (apply the
  * coalesced interest changes, wait, read/accept/flush, expire timers) and
@@ -55,7 +56,9 @@ enum {
     MUX_READ_CHUNK = 65536    /* most bytes read from one stream per pass */
 };
 
-/* backend_kind: MUX_BACKEND_EPOLL, MUX_BACKEND_POLL, MUX_BACKEND_SELECT;
+/* backend_kind: MUX_BACKEND_EPOLL, MUX_BACKEND_POLL, MUX_BACKEND_SELECT,
+ * MUX_BACKEND_URING (-ENOSYS, -EPERM or -EOPNOTSUPP where the kernel
+ * refuses io_uring or lacks multishot recv into buffer rings, Linux 6.0);
  * edge_triggered: only with epoll (else -EINVAL). */
 mux_loop_t *mux_loop_new(int backend_kind, int edge_triggered, int *err);
 

@@ -39,7 +39,11 @@ enum mux__fd_flag {
     MUX__FLAG_SERVED = 1 << 8,        /* read from the still-ready list this pass */
     MUX__FLAG_PEER_DONE = 1 << 9,     /* edge-triggered: RDHUP/HUP/ERR seen,
                                          read to the end */
-    MUX__FLAG_STARVED = 1 << 10       /* in loop->still because the read buffer was full */
+    MUX__FLAG_STARVED = 1 << 10,      /* in loop->still because the read buffer was full */
+    MUX__FLAG_ARMED = 1 << 11,        /* io_uring: the fd's multishot recv or accept,
+                                         or its watcher's poll, is in flight */
+    MUX__FLAG_HELD = 1 << 12          /* io_uring stream: in u->waiting (data or its
+                                         end waits to be delivered) */
 };
 
 /* The flags that say where an fd is listed (loop->changes, loop->still).
@@ -72,8 +76,11 @@ typedef struct {
     int heap_pos;            /* index in loop->heap, -1 when not armed */
 } mux_timer_t;
 
+struct mux__uloop;   /* mux_loop_uring.h */
+
 struct mux_loop {
-    mux_backend_t *backend;
+    mux_backend_t *backend;  /* NULL on io_uring */
+    struct mux__uloop *u;    /* the io_uring backend's state, or NULL */
     int edge;                /* epoll edge-triggered streams and listeners */
     uint16_t last_gen;
     mux_fd_t *fds;           /* indexed by fd */
@@ -165,9 +172,16 @@ int mux__mark_still_ready(mux_loop_t *loop, int fd);
 int mux__token_of(const mux_loop_t *loop, int fd);
 mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind);
 void mux__forget_fd(mux_loop_t *loop, int fd);
+void mux__forget_watcher(mux_loop_t *loop, int fd);
 
 /* mux_stream.c */
+int mux__claim(mux_loop_t *loop, int fd, int kind, int interest);
+uint16_t mux__next_gen(mux_loop_t *loop);
+mux_fd_t *mux__live_stream(mux_loop_t *loop, int token);
+int mux__wqueue_append(mux_wqueue_t **qp, const char *data, size_t len);
+int64_t mux__stream_queued(const mux_loop_t *loop, int fd);
 int mux__stream_adopt(mux_loop_t *loop, int fd);
+void mux__pause_listener(mux_loop_t *loop, int fd, int err);
 void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events);
 void mux__listener_ready(mux_loop_t *loop, int fd);
 void mux__close_owned(mux_loop_t *loop, int fd);

@@ -23,44 +23,56 @@
 #include <unistd.h>
 
 #include "mux_loop_internal.h"
+#include "mux_loop_uring.h"
 
 #define MUX__DEFAULT_HIGH_WATER (64 * 1024)
 #define MUX__DEFAULT_LOW_WATER (16 * 1024)
 #define MUX__MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
 
+/* A fresh nonzero generation for a table entry. */
+uint16_t mux__next_gen(mux_loop_t *loop)
+{
+    loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
+    return loop->last_gen;
+}
+
 /* Claims a free table entry for an fd the loop will own. */
-static int claim(mux_loop_t *loop, int fd, int kind, int interest)
+int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
 {
     mux_fd_t *e;
     int rc;
 
     if ((rc = mux__fd_reserve(loop, fd)) < 0)
         return rc;
-    if (mux_backend_max_fd(loop->backend) && fd >= mux_backend_max_fd(loop->backend))
+    if (loop->backend != NULL && mux_backend_max_fd(loop->backend)
+            && fd >= mux_backend_max_fd(loop->backend))
         return -EINVAL;   /* e.g. select(2) past FD_SETSIZE */
     e = &loop->fds[fd];
     /* The kernel just handed out this fd number (accept, socket), so a
      * watcher still listed under it watched an fd that was closed without
      * remove_reader/remove_writer: that registration is stale, drop it. */
     if (e->kind == MUX__FD_WATCH)
-        mux__forget_fd(loop, fd);
+        mux__forget_watcher(loop, fd);
     if (e->kind != MUX__FD_FREE)
         return -EEXIST;
-    loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     e->kind = (uint8_t)kind;
-    e->gen = loop->last_gen;
+    e->gen = mux__next_gen(loop);
     e->flags &= MUX__FLAGS_LISTED;
     e->high = MUX__DEFAULT_HIGH_WATER;
     e->low = MUX__DEFAULT_LOW_WATER;
     e->wq = NULL;
-    mux__want(loop, fd, interest);
+    if (loop->u == NULL)
+        mux__want(loop, fd, interest);
     return mux__token_of(loop, fd);
 }
 
 int mux__stream_adopt(mux_loop_t *loop, int fd)
 {
-    int token = claim(loop, fd, MUX__FD_STREAM, MUX_READ);
+    int token;
 
+    if (loop->u != NULL)
+        return mux__ustream_adopt(loop, fd);
+    token = mux__claim(loop, fd, MUX__FD_STREAM, MUX_READ);
     if (token >= 0)
         loop->fds[fd].flags |= MUX__FLAG_READING;
     return token;
@@ -69,6 +81,10 @@ int mux__stream_adopt(mux_loop_t *loop, int fd)
 /* Closes an fd the loop owns and forgets it. */
 void mux__close_owned(mux_loop_t *loop, int fd)
 {
+    if (loop->u != NULL) {
+        mux__uclose_owned(loop, fd, 0);
+        return;
+    }
     mux__forget_fd(loop, fd);
     close(fd);
 }
@@ -195,19 +211,19 @@ void mux__stream_ready(mux_loop_t *loop, int fd, uint32_t events)
         stream_read(loop, fd, e);
 }
 
-static mux_fd_t *live_stream(mux_loop_t *loop, int token)
+mux_fd_t *mux__live_stream(mux_loop_t *loop, int token)
 {
     mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
 
     return e != NULL && !(e->flags & MUX__FLAG_CLOSE_PENDING) ? e : NULL;
 }
 
-/* Appends to the write queue, creating or growing it. The queue is one
+/* Appends to the queue *qp, creating or growing it. The queue is one
  * allocation, so it grows as an array of bytes that starts with the
  * header. */
-static int enqueue(mux_fd_t *e, const char *data, size_t len)
+int mux__wqueue_append(mux_wqueue_t **qp, const char *data, size_t len)
 {
-    mux_wqueue_t *q = e->wq;
+    mux_wqueue_t *q = *qp;
     size_t used, size;
 
     if (q != NULL && q->head > 0 && q->head >= q->len) {
@@ -219,10 +235,10 @@ static int enqueue(mux_fd_t *e, const char *data, size_t len)
     q = mux__grow(q, &size, sizeof(*q) + used + len, 1);
     if (q == NULL)
         return -ENOMEM;
-    if (e->wq == NULL)
+    if (*qp == NULL)
         q->head = q->len = 0;
     q->cap = size - sizeof(*q);
-    e->wq = q;
+    *qp = q;
     assert(q->head + q->len + len <= q->cap);
     memcpy(q->data + q->head + q->len, data, len);
     q->len += len;
@@ -231,7 +247,7 @@ static int enqueue(mux_fd_t *e, const char *data, size_t len)
 
 static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, size_t len)
 {
-    mux_fd_t *e = live_stream(loop, token);
+    mux_fd_t *e = mux__live_stream(loop, token);
     int fd = mux__token_fd(token), rc;
     ssize_t n = 0;
 
@@ -241,6 +257,8 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
         return -EINVAL;
     if (e->flags & MUX__FLAG_SHUT_PENDING)
         return -EPIPE;   /* write_eof() was called */
+    if (loop->u != NULL)
+        return mux__ustream_write(loop, fd, e, data, len);
     if (e->wq == NULL && len > 0) {
         n = send(fd, data, len, MSG_NOSIGNAL);
         if (n < 0) {
@@ -250,7 +268,7 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
         }
     }
     if ((size_t)n < len) {
-        if ((rc = enqueue(e, data + n, len - (size_t)n)) < 0)
+        if ((rc = mux__wqueue_append(&e->wq, data + n, len - (size_t)n)) < 0)
             return rc;
         mux__want(loop, fd, stream_interest(e));
         if (e->wq->len > e->high)
@@ -259,18 +277,26 @@ static int64_t stream_write_held(mux_loop_t *loop, int token, const char *data, 
     return e->wq ? (int64_t)e->wq->len : 0;
 }
 
+/* Bytes written to a stream and not sent yet (on io_uring: not
+ * completed yet, the send in flight included). */
+int64_t mux__stream_queued(const mux_loop_t *loop, int fd)
+{
+    const mux_fd_t *e = &loop->fds[fd];
+    int64_t queued = e->wq ? (int64_t)e->wq->len : 0;
+
+    return loop->u != NULL ? queued + mux__ustream_sending(loop, fd) : queued;
+}
+
 static int64_t stream_queued_held(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = mux__entry(loop, token, MUX__FD_STREAM);
-
-    if (e == NULL)
+    if (mux__entry(loop, token, MUX__FD_STREAM) == NULL)
         return -EBADF;
-    return e->wq ? (int64_t)e->wq->len : 0;
+    return mux__stream_queued(loop, mux__token_fd(token));
 }
 
 static int stream_set_reading_held(mux_loop_t *loop, int token, int reading)
 {
-    mux_fd_t *e = live_stream(loop, token);
+    mux_fd_t *e = mux__live_stream(loop, token);
     int fd = mux__token_fd(token);
 
     if (e == NULL)
@@ -279,13 +305,15 @@ static int stream_set_reading_held(mux_loop_t *loop, int token, int reading)
         e->flags |= MUX__FLAG_READING;
     else
         e->flags &= (uint16_t)~MUX__FLAG_READING;
+    if (loop->u != NULL)
+        return mux__ustream_reading_changed(loop, fd);
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
 
 static int stream_set_limits_held(mux_loop_t *loop, int token, int64_t high, int64_t low)
 {
-    mux_fd_t *e = live_stream(loop, token);
+    mux_fd_t *e = mux__live_stream(loop, token);
 
     if (e == NULL)
         return -EBADF;
@@ -293,14 +321,14 @@ static int stream_set_limits_held(mux_loop_t *loop, int token, int64_t high, int
         return -EINVAL;
     e->high = (uint32_t)high;
     e->low = (uint32_t)low;
-    if (e->wq != NULL && e->wq->len > e->high)
+    if (mux__stream_queued(loop, mux__token_fd(token)) > (int64_t)e->high)
         e->flags |= MUX__FLAG_ABOVE_HIGH;
     return 0;
 }
 
 static int stream_shutdown_held(mux_loop_t *loop, int token)
 {
-    mux_fd_t *e = live_stream(loop, token);
+    mux_fd_t *e = mux__live_stream(loop, token);
     int fd = mux__token_fd(token);
 
     if (e == NULL)
@@ -308,7 +336,7 @@ static int stream_shutdown_held(mux_loop_t *loop, int token)
     if (e->flags & MUX__FLAG_SHUT_PENDING)
         return 0;
     e->flags |= MUX__FLAG_SHUT_PENDING;
-    if (e->wq == NULL && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
+    if (mux__stream_queued(loop, fd) == 0 && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
         return -errno;
     return 0;
 }
@@ -323,10 +351,10 @@ static int stream_close_held(mux_loop_t *loop, int token, int mode)
 
     if (mode < MUX_CLOSE_FLUSH || mode > MUX_CLOSE_DROP)
         return -EINVAL;
-    e = drop ? mux__entry(loop, token, MUX__FD_STREAM) : live_stream(loop, token);
+    e = drop ? mux__entry(loop, token, MUX__FD_STREAM) : mux__live_stream(loop, token);
     if (e == NULL)
         return -EBADF;
-    if (drop || e->wq == NULL) {
+    if (drop || mux__stream_queued(loop, fd) == 0) {
         if (mode == MUX_CLOSE_RESET) {
             /* SO_LINGER 0: the peer sees a reset. */
             struct linger lg = {1, 0};
@@ -337,6 +365,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int mode)
     }
     e->flags |= MUX__FLAG_CLOSE_PENDING;
     e->flags &= (uint16_t)~MUX__FLAG_READING;
+    if (loop->u != NULL)
+        return mux__ustream_reading_changed(loop, fd);
     mux__want(loop, fd, stream_interest(e));
     return 0;
 }
@@ -349,9 +379,11 @@ static int listener_open_held(mux_loop_t *loop, int fd, int batch)
 
     if (batch < 1 || batch > 65536)
         return -EINVAL;
-    token = claim(loop, fd, MUX__FD_LISTENER, MUX_READ);
+    token = mux__claim(loop, fd, MUX__FD_LISTENER, MUX_READ);
     if (token >= 0)
         loop->fds[fd].high = (uint32_t)batch;
+    if (token >= 0 && loop->u != NULL)
+        return mux__ulistener_start(loop, fd, token);
     return token;
 }
 
@@ -368,6 +400,8 @@ static int listener_resume_held(mux_loop_t *loop, int token)
     if (e == NULL)
         return -EBADF;
     e->flags &= (uint16_t)~MUX__FLAG_PAUSED;
+    if (loop->u != NULL)
+        return mux__ulistener_arm(loop, fd);
     mux__want(loop, fd, MUX_READ);
     return 0;
 }
@@ -382,10 +416,11 @@ static int listener_close_held(mux_loop_t *loop, int token)
     return 0;
 }
 
-static void pause_listener(mux_loop_t *loop, int fd, int err)
+void mux__pause_listener(mux_loop_t *loop, int fd, int err)
 {
     loop->fds[fd].flags |= MUX__FLAG_PAUSED;
-    mux__want(loop, fd, 0);
+    if (loop->u == NULL)
+        mux__want(loop, fd, 0);
     mux__push_record(loop, MUX_REC_ACCEPT_ERROR, mux__token_of(loop, fd), err, 0);
 }
 
@@ -408,14 +443,14 @@ void mux__listener_ready(mux_loop_t *loop, int fd)
             /* EMFILE and friends: the pending connection stays queued and
              * the listener stays readable, so keep polling it and we spin.
              * Pause it; the caller resumes it later. */
-            pause_listener(loop, fd, errno);
+            mux__pause_listener(loop, fd, errno);
             return;
         }
         setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         ctoken = mux__stream_adopt(loop, conn);
         if (ctoken < 0) {
             close(conn);
-            pause_listener(loop, fd, -ctoken);
+            mux__pause_listener(loop, fd, -ctoken);
             return;
         }
         mux__push_record(loop, MUX_REC_ACCEPT, token, ctoken, 0);

@@ -287,7 +287,7 @@ static int enter_and_wait(mux_uring_t *r, unsigned to_submit, unsigned min_compl
                                MUX__ENTER_GETEVENTS | MUX__ENTER_EXT_ARG, &arg, sizeof(arg));
 }
 
-static int submit(mux_uring_t *r)
+int mux__uring_submit(mux_uring_t *r)
 {
     unsigned to_submit = publish(r);
 
@@ -296,10 +296,10 @@ static int submit(mux_uring_t *r)
 
 int mux_uring_submit(mux_uring_t *r)
 {
-    return MUX__URING_HOLDING(r, submit(r));
+    return MUX__URING_HOLDING(r, mux__uring_submit(r));
 }
 
-static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
+int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us, int max)
 {
     unsigned to_submit;
     int64_t deadline;
@@ -314,7 +314,7 @@ static int wait_and_reap(mux_uring_t *r, int min_complete, int64_t timeout_us)
         rc = enter_and_wait(r, to_submit, (unsigned)min_complete, timeout_us);
     else if (to_submit)
         rc = mux__io_uring_enter(r->fd, to_submit, 0, 0, NULL, 0);
-    n = reap(r, r->out, (int)r->cq_entries);
+    n = reap(r, r->out, max < (int)r->cq_entries ? max : (int)r->cq_entries);
     if (n > 0 || rc == -ETIME || min_complete == 0)
         return n;
     if (rc > 0) {
@@ -329,7 +329,9 @@ int mux_uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us)
 {
     if (r != NULL && (min_complete < 0 || (unsigned)min_complete > r->cq_entries))
         return -EINVAL;
-    return MUX__URING_HOLDING(r, wait_and_reap(r, min_complete, timeout_us < 0 ? -1 : timeout_us));
+    return MUX__URING_HOLDING(r, mux__uring_wait(r, min_complete,
+                                                 timeout_us < 0 ? -1 : timeout_us,
+                                                 (int)r->cq_entries));
 }
 
 /* --- close ---------------------------------------------------------------- */
@@ -347,7 +349,7 @@ static int64_t cancel_and_collect(mux_uring_t *r)
     if (r->inflight == 0)
         return 0;
     if ((sqe = mux__uring_next_sqe(r)) == NULL) {   /* a full SQ: make room */
-        submit(r);
+        mux__uring_submit(r);
         sqe = mux__uring_next_sqe(r);
     }
     if (sqe != NULL) {

@@ -109,6 +109,8 @@ enum {
     MUX__OP_SUPPORTED = 1u << 0,
     MUX__POLL_ADD_MULTI = 1u << 0,       /* in sqe.len */
     MUX__ACCEPT_MULTISHOT = 1u << 0,     /* in sqe.ioprio */
+    MUX__ASYNC_CANCEL_ALL = 1u << 0,     /* cancel_flags: every match, not the first */
+    MUX__ASYNC_CANCEL_FD = 1u << 1,      /* cancel_flags: match by fd (5.19) */
     MUX__ASYNC_CANCEL_ANY = 1u << 2,     /* cancel_flags: every request (5.19) */
     MUX__REGISTER_PBUF_RING = 22,
     MUX__SQE_BUFFER_SELECT = 1u << 5,    /* sqe.flags: take a provided buffer */

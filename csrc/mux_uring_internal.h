@@ -115,6 +115,23 @@ int mux__uring_probe(int fd, uint8_t ops[32]);
 /* mux_uring_register.c: forgets the registered buffers' table. */
 void mux__uring_free_registered(mux_uring_t *r);
 
+/* The unchecked halves of mux_uring.h's functions, for the loop core
+ * (mux_loop_uring.c), which checks its own arguments and holds its ring
+ * itself. Each returns as its public counterpart does. */
+int mux__uring_submit(mux_uring_t *r);
+/* Harvests at most max completions; the rest stay in the CQ for the next
+ * call. */
+int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us, int max);
+int mux__uring_prep_accept(mux_uring_t *r, int fd, int flags, int multishot,
+                           int64_t user_data);
+int mux__uring_prep_io(mux_uring_t *r, int opcode, int fd, const void *buf, int64_t len,
+                       int flags, int64_t user_data);
+int mux__uring_prep_poll(mux_uring_t *r, int fd, int events, int multishot,
+                         int64_t user_data);
+int mux__uring_prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data);
+int mux__uring_prep_cancel_fd(mux_uring_t *r, int fd, int64_t user_data);
+int mux__uring_prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data);
+
 /* mux_uring_buffers.c: a completion took provided buffer `bid`, which goes
  * back to the kernel at the next mux__uring_give_back (the next wait). */
 void mux__uring_lent(mux_uring_t *r, unsigned bid);

@@ -41,7 +41,7 @@ static int take(mux_uring_t *r, int opcode, int fd, int64_t user_data,
     return 0;
 }
 
-static int prep_nop(mux_uring_t *r, int64_t user_data)
+int mux__uring_prep_nop(mux_uring_t *r, int64_t user_data)
 {
     struct mux__sqe *sqe;
 
@@ -52,10 +52,11 @@ int mux_uring_prep_nop(mux_uring_t *r, int64_t user_data)
 {
     int rc = check_user_data(user_data);
 
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_nop(r, user_data));
+    return rc < 0 ? rc : MUX__URING_HOLDING(r, mux__uring_prep_nop(r, user_data));
 }
 
-static int prep_accept(mux_uring_t *r, int fd, int flags, int multishot, int64_t user_data)
+int mux__uring_prep_accept(mux_uring_t *r, int fd, int flags, int multishot,
+                           int64_t user_data)
 {
     struct mux__sqe *sqe;
     int rc = take(r, MUX_URING_OP_ACCEPT, fd, user_data, &sqe);
@@ -74,10 +75,11 @@ int mux_uring_prep_accept(mux_uring_t *r, int fd, int flags, int multishot,
 
     if (rc == 0 && (flags & ~SOCK_NONBLOCK) != 0)
         rc = -EINVAL;
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_accept(r, fd, flags, multishot, user_data));
+    return rc < 0 ? rc
+        : MUX__URING_HOLDING(r, mux__uring_prep_accept(r, fd, flags, multishot, user_data));
 }
 
-static int prep_io(mux_uring_t *r, int opcode, int fd, const void *buf, int64_t len,
+int mux__uring_prep_io(mux_uring_t *r, int opcode, int fd, const void *buf, int64_t len,
                    int flags, int64_t user_data)
 {
     struct mux__sqe *sqe;
@@ -104,7 +106,8 @@ int mux_uring_prep_recv(mux_uring_t *r, int fd, void *buf, int64_t len, int flag
     int rc = check_io(fd, buf, len, user_data);
 
     return rc < 0 ? rc
-        : MUX__URING_HOLDING(r, prep_io(r, MUX_URING_OP_RECV, fd, buf, len, flags, user_data));
+        : MUX__URING_HOLDING(r, mux__uring_prep_io(r, MUX_URING_OP_RECV, fd, buf, len, flags,
+                                                   user_data));
 }
 
 int mux_uring_prep_send(mux_uring_t *r, int fd, const void *buf, int64_t len, int flags,
@@ -113,11 +116,12 @@ int mux_uring_prep_send(mux_uring_t *r, int fd, const void *buf, int64_t len, in
     int rc = check_io(fd, buf, len, user_data);
 
     return rc < 0 ? rc
-        : MUX__URING_HOLDING(r, prep_io(r, MUX_URING_OP_SEND, fd, buf, len,
-                                        flags | MSG_NOSIGNAL, user_data));
+        : MUX__URING_HOLDING(r, mux__uring_prep_io(r, MUX_URING_OP_SEND, fd, buf, len,
+                                                   flags | MSG_NOSIGNAL, user_data));
 }
 
-static int prep_poll(mux_uring_t *r, int fd, int events, int multishot, int64_t user_data)
+int mux__uring_prep_poll(mux_uring_t *r, int fd, int events, int multishot,
+                         int64_t user_data)
 {
     struct mux__sqe *sqe;
     int rc = take(r, MUX_URING_OP_POLL_ADD, fd, user_data, &sqe);
@@ -140,10 +144,12 @@ int mux_uring_prep_poll(mux_uring_t *r, int fd, int events, int multishot,
 
     if (rc == 0 && events & ~0xffff)   /* poll(2)'s events are a short */
         rc = -EINVAL;
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_poll(r, fd, events, multishot, user_data));
+    return rc < 0 ? rc
+        : MUX__URING_HOLDING(r, mux__uring_prep_poll(r, fd, events, multishot, user_data));
 }
 
-static int prep_timeout(mux_uring_t *r, int64_t timeout_ns, int count, int64_t user_data)
+int mux__uring_prep_timeout(mux_uring_t *r, int64_t timeout_ns, int count,
+                            int64_t user_data)
 {
     struct mux__sqe *sqe;
     int rc = take(r, MUX_URING_OP_TIMEOUT, -1, user_data, &sqe);
@@ -167,10 +173,11 @@ int mux_uring_prep_timeout(mux_uring_t *r, int64_t timeout_ns, int count,
 
     if (rc == 0 && (timeout_ns < 0 || count < 0))
         rc = -EINVAL;
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_timeout(r, timeout_ns, count, user_data));
+    return rc < 0 ? rc
+        : MUX__URING_HOLDING(r, mux__uring_prep_timeout(r, timeout_ns, count, user_data));
 }
 
-static int prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data)
+int mux__uring_prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data)
 {
     struct mux__sqe *sqe;
     int rc = take(r, MUX_URING_OP_ASYNC_CANCEL, -1, user_data, &sqe);
@@ -186,10 +193,23 @@ int mux_uring_prep_cancel(mux_uring_t *r, int64_t target, int64_t user_data)
 
     if (rc == 0)
         rc = check_user_data(target);
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_cancel(r, target, user_data));
+    return rc < 0 ? rc : MUX__URING_HOLDING(r, mux__uring_prep_cancel(r, target, user_data));
 }
 
-static int prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data)
+/* Cancels every operation on fd (IORING_ASYNC_CANCEL_FD|ALL, Linux 5.19).
+ * The kernel finds them by the file fd names when it consumes this SQE, so
+ * fd must still be open then: submit before closing it. */
+int mux__uring_prep_cancel_fd(mux_uring_t *r, int fd, int64_t user_data)
+{
+    struct mux__sqe *sqe;
+    int rc = take(r, MUX_URING_OP_ASYNC_CANCEL, fd, user_data, &sqe);
+
+    if (rc == 0)
+        sqe->op_flags = MUX__ASYNC_CANCEL_FD | MUX__ASYNC_CANCEL_ALL;
+    return rc;
+}
+
+int mux__uring_prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data)
 {
     struct mux__sqe *sqe;
     int rc;
@@ -208,5 +228,5 @@ int mux_uring_prep_recv_multishot(mux_uring_t *r, int fd, int64_t user_data)
 {
     int rc = check_fd_op(fd, user_data);
 
-    return rc < 0 ? rc : MUX__URING_HOLDING(r, prep_recv_multishot(r, fd, user_data));
+    return rc < 0 ? rc : MUX__URING_HOLDING(r, mux__uring_prep_recv_multishot(r, fd, user_data));
 }

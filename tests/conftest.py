@@ -168,7 +168,9 @@ def reactor(request):
     """A pymux Reactor on each backend; closed at teardown (pytest-timeout
     guards every test against hangs: pyproject.toml)."""
     from pymux.reactor import Reactor
+    from uring_helpers import require_backend
 
+    require_backend(request.param)
     r = Reactor(request.param)
     try:
         yield r

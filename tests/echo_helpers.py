@@ -19,7 +19,9 @@ import time
 
 import pytest
 
-BACKENDS = ("epoll", "epoll-et", "poll", "select")
+from uring_helpers import require_backend
+
+BACKENDS = ("epoll", "epoll-et", "poll", "select", "uring")
 APIS = ("reactor", "protocol", "streams")   # --api: pymux.reactor, asyncio Protocol, streams
 # (api, backend): every backend under every API (pymux.aio has them all too).
 SERVED_BY = [(a, b) for a in APIS for b in BACKENDS]
@@ -123,7 +125,9 @@ def start_echo_server(*args, backend="epoll", api="reactor", host="127.0.0.1", n
     """Start `python -m pymux.echo --host H --port 0 --api A --backend B *args`
     and wait for its `listening on` line. Raises (after stopping it) if that
     never comes. new_session: its own session and process group (whose id
-    is its PID), so a test can signal the group."""
+    is its PID), so a test can signal the group. A "uring" server is
+    skipped, with the reason, where the kernel refuses io_uring."""
+    require_backend(backend)
     cmd = echo_command("--host", host, "--port", "0", "--api", api, "--backend", backend, *args,
                        nofile=nofile)
     stderr_file = tempfile.TemporaryFile()

@@ -1,20 +1,42 @@
 """Helpers shared by the reactor tests (tests/test_reactor_*.py)."""
 import asyncio
 import os
+import select
 import socket
 
 import pytest
 
 from pymux.reactor import Protocol, Reactor
+from uring_helpers import require_backend
 
 # Every reactor test runs on each (the `reactor` fixture in conftest.py).
-REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select")
+REACTOR_BACKENDS = ("epoll", "epoll-et", "poll", "select", "uring")
 
 LONG = 10.0   # a hang guard only: generous even under ASan
 
 
 def run_until(reactor, predicate, timeout=LONG):
     assert reactor.run_until(predicate, timeout=timeout), "the reactor timed out"
+
+
+def receive_while_running(reactor, sock, nbytes, timeout=LONG):
+    """The first nbytes sock receives (fewer at EOF), the reactor running
+    meanwhile: a write leaves no later than the loop's next iteration (on
+    "uring" a small one leaves only then, with the iteration's one
+    io_uring_enter), so a test must not block on the peer without it."""
+    got = bytearray()
+
+    def arrived():
+        # select first: recv on a socket with a timeout waits that long,
+        # MSG_DONTWAIT or not.
+        if not select.select([sock], [], [], 0)[0]:
+            return False
+        chunk = sock.recv(nbytes - len(got))
+        got.extend(chunk)
+        return not chunk or len(got) >= nbytes
+
+    run_until(reactor, arrived, timeout)
+    return bytes(got)
 
 
 def run_a_little(reactor, seconds=0.05):
@@ -83,5 +105,7 @@ def any_loop(request):
 
 @pytest.fixture(params=REACTOR_BACKENDS)
 def reactor_backend(request):
-    """A backend name, for tests that make their own Reactors."""
+    """A backend name, for tests that make their own Reactors ("uring" is
+    skipped, with the reason, where the kernel refuses io_uring)."""
+    require_backend(request.param)
     return request.param

@@ -17,7 +17,7 @@ import weakref
 import pytest
 
 from pymux.reactor import Reactor
-from reactor_helpers import LONG, run_until, serve_clients
+from reactor_helpers import LONG, receive_while_running, run_until, serve_clients
 from reactor_helpers import reactor_backend  # noqa: F401 (a fixture)
 
 
@@ -153,8 +153,7 @@ def test_a_transport_keeps_its_reactor_alive_and_usable(reactor_backend):
     try:
         assert owner() is not None
         transport.write(b"still here")
-        client.settimeout(LONG)
-        assert client.recv(100) == b"still here"
+        assert receive_while_running(owner(), client, 10) == b"still here"
     finally:
         owner().close()
         client.close()

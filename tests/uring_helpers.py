@@ -16,6 +16,13 @@ def require_uring():
         pytest.skip(f"io_uring is refused here: {reason}")
 
 
+def require_backend(backend):
+    """require_uring() for the loop core's "uring" backend; nothing for the
+    readiness backends, which every Linux has."""
+    if backend == "uring":
+        require_uring()
+
+
 @pytest.fixture
 def ring():
     """A Ring of 8 entries, closed at teardown (see require_uring)."""

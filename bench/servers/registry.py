@@ -95,6 +95,8 @@ SERVERS = [
     EchoServer("selectors-callbacks", "selectors_callbacks.py",
                what="selectors callbacks (pymux.selectors)"),
     EchoServer("pymux", "reactor_echo.py", what="pymux reactor (python -m pymux.echo)"),
+    EchoServer("pymux-uring", "reactor_echo.py", ["--backend", "uring"], needs_uring=True,
+               what="pymux reactor on io_uring (python -m pymux.echo --backend uring)"),
     EchoServer("sigio", "sigio.py", what="signal-driven I/O (O_ASYNC, SIGIO)"),
     EchoServer("uring", "uring.py", needs_uring=True,
                what="asynchronous: io_uring completions (pymux.uring)"),
@@ -132,3 +134,7 @@ BY_NAME = {s.name: s for s in SERVERS}
 STUDY_MODELS = ("threads", "pool", "busy", "busy-sleep", "select", "poll", "epoll-lt",
                 "epoll-et", "selectors-callbacks", "pymux", "sigio", "uring")
 ECHO_COMPARISON = ("pymux", "selectors", "asyncio", "uvloop", "c-floor")
+# pymux's two loop backends, epoll and io_uring, beside the C floors of each
+# model (bench_echo.py --servers "$(...)": the io_uring ones are skipped,
+# with the reason, where the kernel refuses io_uring).
+URING_COMPARISON = ("pymux", "pymux-uring", "c-floor", "c-uring")

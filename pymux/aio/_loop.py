@@ -68,7 +68,7 @@ _new = object.__new__
 class Loop(asyncio.SelectorEventLoop):
     """An asyncio event loop on pymux's C core.
 
-    backend: "epoll" (default), "epoll-et", "poll" or "select", as for
+    backend: "epoll" (default), "epoll-et", "poll", "select" or "uring", as for
     pymux.reactor.Reactor (pymux.reactor.BACKENDS); add_reader/add_writer
     watchers are level-triggered on each."""
 

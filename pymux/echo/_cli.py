@@ -68,7 +68,8 @@ def build_parser():
                    help="reactor: pymux.reactor (default); protocol: an asyncio Protocol on "
                         "pymux.aio; streams: asyncio streams on pymux.aio")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="epoll",
-                   help="the I/O backend of the reactor or of pymux.aio's loop")
+                   help="the I/O backend of the reactor or of pymux.aio's loop (uring: "
+                        "io_uring completions, where the kernel allows them)")
     p.add_argument("--upper", action="store_true", help="reply in upper case")
     p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=1, metavar="N",
                    help="processes sharing the port (SO_REUSEPORT)")

@@ -8,7 +8,7 @@
         def data_received(self, data):
             self.transport.write(data)
 
-    reactor = Reactor()                      # or Reactor("epoll-et"), "poll", "select"
+    reactor = Reactor()                      # or Reactor("epoll-et"), "poll", "select", "uring"
     server = reactor.listen_tcp(Echo, "127.0.0.1", 8088)
     reactor.add_signal_handler(signal.SIGINT, reactor.stop)
     reactor.run_forever()

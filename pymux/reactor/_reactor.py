@@ -61,7 +61,9 @@ class Reactor:
     """Callbacks, timers, fd watchers, signals and TCP on one C loop.
 
     backend: "epoll" (default), "epoll-et" (edge-triggered streams, drained
-    under a per-iteration budget), "poll" or "select".
+    under a per-iteration budget), "poll", "select", or "uring" (streams and
+    listeners served by io_uring completions, Linux 6.0+; OSError naming the
+    cause where the kernel refuses io_uring: pymux.uring.available()).
     """
 
     _closed = True   # until __init__ has a C loop (__del__ may see a failed one)

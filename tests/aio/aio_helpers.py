@@ -9,7 +9,7 @@ LOOPS = ("asyncio", "pymux")
 # to the stdlib loop on the matching selector where there is one (the
 # oracle for what a backend changes: regular files, FD_SETSIZE).
 OTHER_BACKEND_LOOPS = ("pymux-epoll-et", "asyncio-poll", "pymux-poll",
-                       "asyncio-select", "pymux-select")
+                       "asyncio-select", "pymux-select", "pymux-uring")
 ALL_LOOPS = LOOPS + OTHER_BACKEND_LOOPS
 BODY_TIMEOUT = 30.0    # one coroutine run by conftest's `run`
 
@@ -28,4 +28,6 @@ def make_loop(kind):
     if kind.startswith("asyncio"):
         return asyncio.SelectorEventLoop(_STDLIB_SELECTORS[backend_of(kind)]())
     import pymux.aio
+    from uring_helpers import require_backend
+    require_backend(backend_of(kind))   # "uring": skipped, with the reason, where refused
     return pymux.aio.Loop(backend_of(kind))

@@ -134,15 +134,16 @@ def test_a_non_socket_object_raises_value_error(aio_loop):
         aio_loop.add_reader("not a file", print)
 
 
-def test_an_fd_that_is_not_open_is_refused_by_epoll_only(aio_loop, aio_backend, pair):
+def test_an_fd_that_is_not_open_is_refused_by_epoll_and_uring_only(aio_loop, aio_backend, pair):
     # poll and select keep fd numbers without asking the kernel (the stdlib's
     # PollSelector and SelectSelector too): only a wait would find it closed.
+    # uring checks the fd at once, as epoll_ctl does.
     a, _ = pair
     fd = a.fileno()
     a.detach()
     import os
     os.close(fd)
-    if aio_backend.startswith("epoll"):
+    if aio_backend.startswith("epoll") or aio_backend == "uring":
         with pytest.raises(OSError):
             aio_loop.add_reader(fd, print)
         assert aio_loop.remove_reader(fd) is False

@@ -187,7 +187,7 @@ def test_an_unknown_backend_raises_the_reactors_value_error_and_leaks_nothing(
         warnings.simplefilter("error")   # no unclosed-loop ResourceWarning, no __del__ error
         for name in ("kqueue", "EPOLL", ""):
             with pytest.raises(ValueError, match=r"unknown backend .*; choose from "
-                               r"\['epoll', 'epoll-et', 'poll', 'select'\]"):
+                               r"\['epoll', 'epoll-et', 'poll', 'select', 'uring'\]"):
                 make(name)
         gc.collect()
     assert asyncio.get_event_loop_policy() is policy   # install() changed nothing

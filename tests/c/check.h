@@ -53,7 +53,7 @@ typedef struct {
 #define TEST(fn) { #fn, fn }
 
 extern const test_t grow_tests[], backend_tests[], selector_tests[], loop_tests[],
-    stream_tests[], uring_tests[], sys_tests[];
+    stream_tests[], uring_tests[], sys_tests[], loop_uring_tests[];
 
 /* --- helpers (util.c) --------------------------------------------------- */
 

@@ -20,6 +20,7 @@ int t_failures;
 
 static const test_t *const suites[] = {
     grow_tests, backend_tests, selector_tests, loop_tests, stream_tests, uring_tests, sys_tests,
+    loop_uring_tests,
 };
 
 static int selected(const char *name, int argc, char **argv, int first)
