@@ -58,6 +58,8 @@ char *mux_loop_read_buffer(mux_loop_t *loop)
 
 /* --- fd table ------------------------------------------------------------- */
 
+/* Makes fd a table entry. Growing moves loop->fds (and the io_uring
+ * table): no entry pointer survives a call. */
 int mux__fd_reserve(mux_loop_t *loop, int fd)
 {
     size_t old = (size_t)loop->nfds, n = old;

@@ -36,7 +36,9 @@ uint16_t mux__next_gen(mux_loop_t *loop)
     return loop->last_gen;
 }
 
-/* Claims a free table entry for an fd the loop will own. */
+/* Claims a free table entry for an fd the loop will own. It may grow the
+ * fd table (loop->fds and, on io_uring, u->ufds move): callers re-take any
+ * entry pointer they held across it. */
 int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
 {
     mux_fd_t *e;

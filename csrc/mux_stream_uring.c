@@ -469,6 +469,7 @@ void mux__ulistener_accept_done(mux_loop_t *loop, int fd, int res, unsigned flag
 
         setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         ctoken = mux__ustream_adopt(loop, res);
+        e = &loop->fds[fd];   /* adopting may have moved the table */
         if (ctoken < 0) {
             close(res);
             mux__pause_listener(loop, fd, -ctoken);

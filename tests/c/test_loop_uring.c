@@ -496,6 +496,37 @@ static void a_forked_childs_free_leaves_the_parents_ring_serving(void)
     free_all(loop, s, b);
 }
 
+/* A burst of connections whose accepted fds outgrow the fd table: the
+ * table moves (realloc) while a completion is handled, and the listener's
+ * entry must be read at its new address (ASan, valgrind). */
+static void a_burst_of_accepts_that_grows_the_fd_table_is_served(void)
+{
+    enum { CLIENTS = 40 };
+    mux_loop_t *loop = uring_loop();
+    int lfd, port, ltok, clients[CLIENTS], i, accepted = 0, it;
+
+    if (loop == NULL)
+        return;
+    lfd = tcp_listener(&port);
+    ltok = mux_listener_open(loop, lfd, 64);
+    REQUIRE(ltok >= 0);
+    CHECK(mux_loop_run_once(loop, 0) >= 0);       /* the accept is in the kernel */
+    for (i = 0; i < CLIENTS; i++)
+        clients[i] = tcp_connect(port);             /* low fd numbers: accepted ones are >= 16 */
+    for (it = 0; it < 50 && accepted < CLIENTS; it++) {
+        int n = mux_loop_run_once(loop, 100000), k;
+        const int *f = mux_loop_fired(loop);
+
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_ACCEPT && f[k * 4 + 1] == ltok)
+                accepted++;
+    }
+    CHECK_EQ(accepted, CLIENTS);
+    mux_loop_free(loop);
+    for (i = 0; i < CLIENTS; i++)
+        close(clients[i]);
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -508,5 +539,6 @@ const test_t loop_uring_tests[] = {
     TEST(a_watcher_is_reported_every_iteration_until_its_fd_is_read),
     TEST(a_removed_watchers_fd_closes_at_once_although_its_poll_held_it),
     TEST(a_forked_childs_free_leaves_the_parents_ring_serving),
+    TEST(a_burst_of_accepts_that_grows_the_fd_table_is_served),
     {NULL, NULL},
 };
