@@ -527,6 +527,28 @@ static void a_burst_of_accepts_that_grows_the_fd_table_is_served(void)
         close(clients[i]);
 }
 
+/* run_once's timeout is any int64_t >= 0: with a prepared operation (here
+ * a small write) the wait's deadline saturates instead of overflowing
+ * (UBSan). */
+static void a_huge_timeout_with_a_prepared_write_returns_the_ready_data(void)
+{
+    mux_loop_t *loop = uring_loop();
+    int a, b, tok;
+
+    if (loop == NULL)
+        return;
+    tcp_pair(&a, &b);
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+    CHECK_EQ(send(b, "ping", 4, 0), 4);
+    usleep(10000);
+    CHECK_EQ(mux_stream_write(loop, tok, "pong", 4), 4);   /* prepared, not submitted */
+    CHECK(mux_loop_run_once(loop, INT64_MAX) >= 1);        /* the ping is ready */
+    mux_loop_free(loop);
+    close(b);
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -540,5 +562,6 @@ const test_t loop_uring_tests[] = {
     TEST(a_removed_watchers_fd_closes_at_once_although_its_poll_held_it),
     TEST(a_forked_childs_free_leaves_the_parents_ring_serving),
     TEST(a_burst_of_accepts_that_grows_the_fd_table_is_served),
+    TEST(a_huge_timeout_with_a_prepared_write_returns_the_ready_data),
     {NULL, NULL},
 };
