@@ -196,16 +196,19 @@ void mux__uloop_free(mux_loop_t *loop)
         harvest_teardown(loop);
         missing = mux_uring_close(u->ring);
     }
-    /* Send memory whose completion never came is leaked, not freed under
-     * the kernel. */
-    for (i = 0; missing == 0 && i < u->norphans; i++)
-        free(u->orphans[i].q);
     mux_uring_free(u->ring);
-    free(u->orphans);
     free(u->waiting);
     free(u->ufds);
-    free(u);
     loop->u = NULL;
+    /* Memory an operation whose completion never came points to (send
+     * memory, and u itself: the wake-up read's buffer is u->wake_count)
+     * is leaked, not freed under the kernel. */
+    if (missing > 0)
+        return;
+    for (i = 0; i < u->norphans; i++)
+        free(u->orphans[i].q);
+    free(u->orphans);
+    free(u);
 }
 
 /* --- watchers ---------------------------------------------------------------- */
