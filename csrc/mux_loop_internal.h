@@ -176,7 +176,6 @@ void mux__forget_watcher(mux_loop_t *loop, int fd);
 
 /* mux_stream.c */
 int mux__claim(mux_loop_t *loop, int fd, int kind, int interest);
-uint16_t mux__next_gen(mux_loop_t *loop);
 mux_fd_t *mux__live_stream(mux_loop_t *loop, int token);
 int mux__wqueue_append(mux_wqueue_t **qp, const char *data, size_t len);
 int64_t mux__stream_queued(const mux_loop_t *loop, int fd);

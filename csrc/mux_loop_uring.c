@@ -48,7 +48,18 @@ enum {
 
 static uint64_t ud_of(const mux_loop_t *loop, int kind, int fd)
 {
-    return mux__ud(kind, fd, loop->fds[fd].gen);
+    return mux__ud(kind, fd, loop->u->owners[fd]);
+}
+
+/* fd has a new owner (a stream, listener or watcher): completions of the
+ * operations of its earlier owners are stale from now on. */
+void mux__unew_owner(mux_loop_t *loop, int fd)
+{
+    mux__uloop_t *u = loop->u;
+
+    if (++u->last_owner == 0)
+        u->last_owner = 1;   /* 0 is the wake-up read's */
+    u->owners[fd] = u->last_owner;
 }
 
 int mux__uprep_recv(mux_loop_t *loop, int fd)
@@ -120,6 +131,10 @@ int mux__uloop_reserve(mux_loop_t *loop, size_t n)
     if (MUX__GROW(u->ufds, u->ufds_cap, n) < 0)
         return -ENOMEM;
     memset(u->ufds + old, 0, (u->ufds_cap - old) * sizeof(*u->ufds));
+    old = u->owners_cap;
+    if (MUX__GROW(u->owners, u->owners_cap, n) < 0)
+        return -ENOMEM;
+    memset(u->owners + old, 0, (u->owners_cap - old) * sizeof(*u->owners));
     return 0;
 }
 
@@ -199,6 +214,7 @@ void mux__uloop_free(mux_loop_t *loop)
     mux_uring_free(u->ring);
     free(u->waiting);
     free(u->ufds);
+    free(u->owners);
     loop->u = NULL;
     /* Memory an operation whose completion never came points to (send
      * memory, and u itself: the wake-up read's buffer is u->wake_count)
@@ -228,7 +244,7 @@ static int arm_poll(mux_loop_t *loop, int fd)
 }
 
 /* Cancels a watcher's poll; its late completions are stale from now on
- * (the entry's generation changes when it is watched again). */
+ * (the fd gets a new owner when it is watched again). */
 void mux__uwatch_cancel(mux_loop_t *loop, int fd)
 {
     if (loop->fds[fd].flags & MUX__FLAG_ARMED)
@@ -258,7 +274,7 @@ int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
         mux__uring_submit(loop->u->ring);
         return 0;
     }
-    e->gen = mux__next_gen(loop);
+    mux__unew_owner(loop, fd);
     if ((rc = arm_poll(loop, fd)) < 0) {
         e->kind = MUX__FD_FREE;
         e->interest = e->pending = 0;
@@ -311,9 +327,9 @@ static void wake_done(mux_loop_t *loop, int res)
 static void dispatch(mux_loop_t *loop, uint64_t ud, int res, unsigned flags)
 {
     int kind = (int)(ud & 15), fd = (int)((ud >> 4) & (MUX_MAX_FD - 1));
-    unsigned gen = (unsigned)(ud >> 24);
+    uint32_t owner = (uint32_t)(ud >> 24);
     mux_fd_t *e = fd < loop->nfds ? &loop->fds[fd] : NULL;
-    int live = e != NULL && e->gen == gen;
+    int live = e != NULL && loop->u->owners[fd] == owner;
 
     switch (kind) {
     case MUX__UOP_RECV:

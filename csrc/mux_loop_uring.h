@@ -8,9 +8,12 @@
  * streams (multishot recv into the ring's provided buffers, one send in
  * flight at a time) and listeners (multishot accept).
  *
- * Every operation's user_data names its kind, fd and the fd-table entry's
- * generation (mux__ud), so a completion for an fd that was closed (and
- * perhaps reused) since is recognised as stale and dropped. Memory a send
+ * Every operation's user_data names its kind, fd and the fd's owner: a
+ * 32-bit number from a loop-wide counter, new for each stream, listener
+ * and watcher (mux__unew_owner), so a completion for an fd that was
+ * closed (and perhaps reused) since is recognised as stale and dropped.
+ * Not the token's generation: it has 11 bits, and after 2047 claims a
+ * dead stream's unharvested completions would match the new one's. Memory a send
  * points to belongs to the operation until its final completion: the
  * stream's `sending` queue while it lives, an orphan after it closed.
  */
@@ -58,6 +61,9 @@ typedef struct mux__uloop {
     unsigned buf_size, buf_count;
     mux__ufd_t *ufds;         /* indexed by fd, as loop->fds */
     size_t ufds_cap;
+    uint32_t *owners;         /* indexed by fd: its operations' owner */
+    size_t owners_cap;
+    uint32_t last_owner;
     mux__waiting_t *waiting;  /* streams with held data or end records */
     int nwaiting;
     size_t waiting_cap;
@@ -67,15 +73,16 @@ typedef struct mux__uloop {
     uint64_t wake_count;      /* the wake-up read's buffer */
 } mux__uloop_t;
 
-static inline uint64_t mux__ud(int kind, int fd, unsigned gen)
+static inline uint64_t mux__ud(int kind, int fd, uint32_t owner)
 {
-    return (uint64_t)gen << 24 | (uint64_t)fd << 4 | (uint64_t)kind;
+    return (uint64_t)owner << 24 | (uint64_t)fd << 4 | (uint64_t)kind;
 }
 
 /* mux_loop_uring.c */
 int mux__uloop_new(mux_loop_t *loop);
 void mux__uloop_free(mux_loop_t *loop);
 int mux__uloop_reserve(mux_loop_t *loop, size_t n);
+void mux__unew_owner(mux_loop_t *loop, int fd);
 int mux__uloop_run_once(mux_loop_t *loop, int64_t timeout_us);
 int mux__uloop_watch(mux_loop_t *loop, int fd, int mask);
 void mux__uwatch_cancel(mux_loop_t *loop, int fd);

@@ -30,7 +30,7 @@
 #define MUX__MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
 
 /* A fresh nonzero generation for a table entry. */
-uint16_t mux__next_gen(mux_loop_t *loop)
+static uint16_t next_gen(mux_loop_t *loop)
 {
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     return loop->last_gen;
@@ -58,7 +58,7 @@ int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
     if (e->kind != MUX__FD_FREE)
         return -EEXIST;
     e->kind = (uint8_t)kind;
-    e->gen = mux__next_gen(loop);
+    e->gen = next_gen(loop);
     e->flags &= MUX__FLAGS_LISTED;
     e->high = MUX__DEFAULT_HIGH_WATER;
     e->low = MUX__DEFAULT_LOW_WATER;

@@ -72,6 +72,7 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd)
         return token;
     loop->fds[fd].flags |= MUX__FLAG_READING;
     memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
+    mux__unew_owner(loop, fd);
     if ((rc = arm_recv(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
         return rc;
@@ -414,7 +415,7 @@ void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown)
 
     if (uf->sending != NULL) {
         if (MUX__GROW(u->orphans, u->orphans_cap, (size_t)u->norphans + 1) == 0) {
-            u->orphans[u->norphans].user_data = mux__ud(MUX__UOP_SEND, fd, e->gen);
+            u->orphans[u->norphans].user_data = mux__ud(MUX__UOP_SEND, fd, u->owners[fd]);
             u->orphans[u->norphans++].q = uf->sending;
         }
         /* else: no room to remember it, so it is leaked rather than freed
@@ -448,6 +449,7 @@ int mux__ulistener_start(mux_loop_t *loop, int fd, int token)
     int rc;
 
     memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
+    mux__unew_owner(loop, fd);
     if ((rc = mux__ulistener_arm(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
         return rc;

@@ -496,6 +496,22 @@ static void a_forked_childs_free_leaves_the_parents_ring_serving(void)
     free_all(loop, s, b);
 }
 
+/* Opens and drops n streams (on socket pairs): each claims a table entry,
+ * so the token generation (11 bits) wraps after MUX__GEN_MAX of them, on
+ * every backend. */
+static void use_up_generations(mux_loop_t *loop, int n)
+{
+    int i, s[2], tok;
+
+    for (i = 0; i < n; i++) {
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) == 0);
+        tok = mux_stream_open(loop, s[0]);
+        REQUIRE(tok >= 0);
+        CHECK_EQ(mux_stream_close(loop, tok, MUX_CLOSE_DROP), 1);
+        close(s[1]);
+    }
+}
+
 /* A burst of connections whose accepted fds outgrow the fd table: the
  * table moves (realloc) while a completion is handled, and the listener's
  * entry must be read at its new address (ASan, valgrind). */
@@ -549,6 +565,103 @@ static void a_huge_timeout_with_a_prepared_write_returns_the_ready_data(void)
     close(b);
 }
 
+/* A closed stream's unharvested completions (here received data) never
+ * reach a new stream on the same fd, even once the token generation has
+ * wrapped and the new stream's token is the dead one's again (2047 claims
+ * later: the same on epoll). */
+static void a_closed_streams_data_never_reaches_a_new_stream_after_the_generation_wraps(void)
+{
+    mux_loop_t *loop = uring_loop();
+    int a, b, c, d, old, tok, it, n, k;
+    char got[64];
+    size_t have = 0;
+
+    if (loop == NULL)
+        return;
+    tcp_pair(&a, &b);
+    old = mux_stream_open(loop, a);
+    REQUIRE(old >= 0);
+    CHECK(mux_loop_run_once(loop, 0) >= 0);           /* recv armed */
+    CHECK_EQ(send(b, "stale", 5, 0), 5);
+    usleep(20000);                                   /* completed, not harvested */
+    CHECK_EQ(mux_stream_close(loop, old, MUX_CLOSE_DROP), 1);
+    use_up_generations(loop, 2046);
+    tcp_pair(&c, &d);
+    if (c != a) {
+        CHECK(dup2(c, a) == a);
+        close(c);
+    }
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    CHECK_EQ(tok, old);                              /* the generation wrapped */
+    CHECK_EQ(send(d, "fresh", 5, 0), 5);
+    for (it = 0; it < 30 && have < 5; it++) {
+        const int *f;
+        const char *rb;
+
+        n = mux_loop_run_once(loop, 100000);
+        f = mux_loop_fired(loop);
+        rb = mux_loop_read_buffer(loop);
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_DATA && f[k * 4 + 1] == tok && have + (size_t)f[k * 4 + 3] <= sizeof(got)) {
+                memcpy(got + have, rb + f[k * 4 + 2], (size_t)f[k * 4 + 3]);
+                have += (size_t)f[k * 4 + 3];
+            }
+    }
+    CHECK(have == 5 && memcmp(got, "fresh", 5) == 0);  /* not "stale" first */
+    mux_loop_free(loop);
+    close(b), close(d);
+}
+
+/* The same wrap with a send: the old stream's cancelled send completes
+ * (-ECANCELED) after the new stream's send is in the kernel; it must free
+ * the old send's memory, not the new one's (nor report the new broken). */
+static void a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap(void)
+{
+    enum { BIG = 1 << 20 };
+    mux_loop_t *loop = uring_loop();
+    int a, b, c, d, old, tok, it, k, n, errors = 0;
+    char *big = calloc(1, BIG);
+
+    if (loop == NULL || big == NULL) {
+        free(big);
+        if (loop != NULL)
+            mux_loop_free(loop);
+        return;
+    }
+    tcp_pair_small(&a, &b);
+    old = mux_stream_open(loop, a);
+    REQUIRE(old >= 0);
+    CHECK(mux_stream_write(loop, old, big, BIG) > 0);     /* b never reads */
+    CHECK(mux_loop_run_once(loop, 10000) >= 0);            /* the send waits in the kernel */
+    CHECK_EQ(mux_stream_close(loop, old, MUX_CLOSE_DROP), 1);  /* cancelled: -ECANCELED queued */
+    use_up_generations(loop, 2046);
+    tcp_pair_small(&c, &d);
+    if (c != a) {
+        CHECK(dup2(c, a) == a);
+        close(c);
+    }
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok == old);                                   /* the generation wrapped */
+    CHECK(mux_stream_write(loop, tok, big, BIG) > 0);      /* d does not read yet */
+    for (it = 0; it < 5; it++) {
+        const int *f;
+
+        n = mux_loop_run_once(loop, 10000);
+        f = mux_loop_fired(loop);
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_ERROR && f[k * 4 + 1] == tok) {
+                fprintf(stderr, "    new stream %#x: ERROR %d\n", tok, f[k * 4 + 2]);
+                errors++;
+            }
+    }
+    CHECK_EQ(errors, 0);
+    CHECK(mux_stream_queued(loop, tok) > 0);               /* its bytes are still owed */
+    mux_loop_free(loop);
+    free(big);
+    close(b), close(d);
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -563,5 +676,7 @@ const test_t loop_uring_tests[] = {
     TEST(a_forked_childs_free_leaves_the_parents_ring_serving),
     TEST(a_burst_of_accepts_that_grows_the_fd_table_is_served),
     TEST(a_huge_timeout_with_a_prepared_write_returns_the_ready_data),
+    TEST(a_closed_streams_data_never_reaches_a_new_stream_after_the_generation_wraps),
+    TEST(a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap),
     {NULL, NULL},
 };
