@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -119,6 +118,8 @@ static int arm_wakeup(mux_loop_t *loop)
                                             (int64_t)ud));
 }
 
+static int arm_watchers(mux_loop_t *loop);
+
 /* --- setup and teardown ----------------------------------------------------- */
 
 int mux__uloop_reserve(mux_loop_t *loop, size_t n)
@@ -159,7 +160,9 @@ int mux__uloop_new(mux_loop_t *loop)
     u->buf_count = MUX__URING_BUFFERS;
     if ((rc = mux__uloop_reserve(loop, (size_t)loop->nfds)) < 0)
         return rc;
-    return arm_wakeup(loop);
+    if ((rc = arm_wakeup(loop)) < 0)
+        return rc;
+    return arm_watchers(loop);
 }
 
 /* The last completions, harvested while tearing down: fds the kernel
@@ -229,85 +232,37 @@ void mux__uloop_free(mux_loop_t *loop)
 
 /* --- watchers ---------------------------------------------------------------- */
 
-static int arm_poll(mux_loop_t *loop, int fd)
+/* Watchers live in an epoll instance (loop->backend, level-triggered, as
+ * on the epoll backend: mux_watch is the same code on both). The ring
+ * polls that instance's fd, which holds no reference to the watched files:
+ * a watched fd closed without mux_watch(fd, 0) leaves epoll with its file,
+ * so its peer sees the close and it is never reported again. */
+static int arm_watchers(mux_loop_t *loop)
 {
     mux__uloop_t *u = loop->u;
-    mux_fd_t *e = &loop->fds[fd];
-    int events = ((e->interest & MUX_READ) ? POLLIN : 0)
-                 | ((e->interest & MUX_WRITE) ? POLLOUT : 0);
-    uint64_t ud = ud_of(loop, MUX__UOP_POLL, fd);
-    int rc = MUX__UPREP(u, mux__uring_prep_poll(u->ring, fd, events, 0, (int64_t)ud));
+    int epfd = mux_backend_fileno(loop->backend);
+    uint64_t ud = mux__ud(MUX__UOP_POLL, epfd, 0);
 
-    if (rc == 0)
-        e->flags |= MUX__FLAG_ARMED;
-    return rc;
+    return MUX__UPREP(u, mux__uring_prep_poll(u->ring, epfd, POLLIN, 0, (int64_t)ud));
 }
 
-/* Cancels a watcher's poll; its late completions are stale from now on
- * (the fd gets a new owner when it is watched again). */
-void mux__uwatch_cancel(mux_loop_t *loop, int fd)
+/* The epoll instance became readable: the ready watchers become IO
+ * records (epoll_wait without waiting) and the poll is armed again, so a
+ * watcher that stays ready is reported each iteration. */
+static void watchers_ready(mux_loop_t *loop, int res)
 {
-    if (loop->fds[fd].flags & MUX__FLAG_ARMED)
-        mux__uprep_cancel(loop, MUX__UOP_POLL, fd);
-    loop->fds[fd].flags &= (uint16_t)~MUX__FLAG_ARMED;
-}
+    int i, n, *fds;
+    uint32_t *events;
 
-/* mux_watch's io_uring half: fd (reserved, free or a watcher) gets a
- * poll for mask, or none for 0. */
-int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
-{
-    mux_fd_t *e = &loop->fds[fd];
-    int rc;
-
-    if (mask != 0 && fcntl(fd, F_GETFD) < 0)
-        return -errno;    /* as epoll_ctl would say at once */
-    if (e->kind == MUX__FD_WATCH) {
-        if (mask == e->interest && (e->flags & MUX__FLAG_ARMED))
-            return 0;
-        mux__uwatch_cancel(loop, fd);
-    }
-    e->kind = mask ? MUX__FD_WATCH : MUX__FD_FREE;
-    e->interest = e->pending = (uint8_t)mask;
-    if (mask == 0) {
-        /* Submitted now: the poll holds the file open, and the caller may
-         * close the fd next and expect its peer to see that at once. */
-        mux__uring_submit(loop->u->ring);
-        return 0;
-    }
-    mux__unew_owner(loop, fd);
-    if ((rc = arm_poll(loop, fd)) < 0) {
-        e->kind = MUX__FD_FREE;
-        e->interest = e->pending = 0;
-    }
-    return rc;
-}
-
-/* A single-shot poll reported fd ready: an IO record, and a new poll, so
- * an fd that stays ready is reported again each iteration (level-
- * triggered, as on the other backends). */
-static void poll_done(mux_loop_t *loop, int fd, int res)
-{
-    mux_fd_t *e = &loop->fds[fd];
-    int mask = 0;
-
-    e->flags &= (uint16_t)~MUX__FLAG_ARMED;
     if (res == -ECANCELED)
-        return;
-    if (res < 0) {
-        /* The fd was closed before the poll reached the kernel: forget
-         * the watcher, as epoll forgets a closed fd. */
-        e->kind = MUX__FD_FREE;
-        e->interest = e->pending = 0;
-        return;
-    }
-    if (res & (POLLIN | POLLHUP | POLLERR | POLLPRI))
-        mask |= MUX_READ;
-    if (res & (POLLOUT | POLLHUP | POLLERR))
-        mask |= MUX_WRITE;
-    mask &= e->interest;
-    if (mask)
-        mux__push_record(loop, MUX_REC_IO, fd, mask, 0);
-    if (arm_poll(loop, fd) < 0)
+        return;   /* the loop is being freed */
+    n = mux_backend_wait(loop->backend, 0);
+    fds = mux_backend_fired_fds(loop->backend);
+    events = mux_backend_fired_events(loop->backend);
+    for (i = 0; i < n; i++)
+        if (fds[i] >= 0 && fds[i] < loop->nfds && loop->fds[fds[i]].kind == MUX__FD_WATCH)
+            mux__watcher_ready(loop, fds[i], events[i]);
+    if (arm_watchers(loop) < 0)
         loop->record_error = -ENOMEM;
 }
 
@@ -349,8 +304,7 @@ static void dispatch(mux_loop_t *loop, uint64_t ud, int res, unsigned flags)
             close(res);   /* accepted for a listener closed since */
         break;
     case MUX__UOP_POLL:
-        if (live && e->kind == MUX__FD_WATCH)
-            poll_done(loop, fd, res);
+        watchers_ready(loop, res);
         break;
     case MUX__UOP_WAKE:
         wake_done(loop, res);

@@ -2,9 +2,9 @@
  * listeners served by completions instead of readiness.
  *
  * mux_loop_uring.c holds the iteration (deliver held data, submit + wait
- * in one io_uring_enter, dispatch the completions), watchers (single-shot
- * polls re-armed after each report: level-triggered, as on the other
- * backends), the wake-up read and the teardown; mux_stream_uring.c the
+ * in one io_uring_enter, dispatch the completions), watchers (an epoll
+ * instance, loop->backend, whose fd the ring polls: the epoll backend's
+ * semantics exactly), the wake-up read and the teardown; mux_stream_uring.c the
  * streams (multishot recv into the ring's provided buffers, one send in
  * flight at a time) and listeners (multishot accept).
  *
@@ -30,7 +30,7 @@ enum mux__uop {
     MUX__UOP_RECV = 1,        /* a stream's multishot recv */
     MUX__UOP_SEND = 2,        /* a stream's send */
     MUX__UOP_ACCEPT = 3,      /* a listener's multishot accept */
-    MUX__UOP_POLL = 4,        /* a watcher's poll */
+    MUX__UOP_POLL = 4,        /* the poll of the watchers' epoll instance */
     MUX__UOP_WAKE = 5,        /* the wake-up eventfd's read */
     MUX__UOP_CANCEL = 6       /* a cancellation: nothing to do */
 };
@@ -84,8 +84,6 @@ void mux__uloop_free(mux_loop_t *loop);
 int mux__uloop_reserve(mux_loop_t *loop, size_t n);
 void mux__unew_owner(mux_loop_t *loop, int fd);
 int mux__uloop_run_once(mux_loop_t *loop, int64_t timeout_us);
-int mux__uloop_watch(mux_loop_t *loop, int fd, int mask);
-void mux__uwatch_cancel(mux_loop_t *loop, int fd);
 int mux__uprep_send(mux_loop_t *loop, int fd, const void *buf, size_t len);
 int mux__uprep_cancel(mux_loop_t *loop, int kind, int fd);
 int mux__uprep_accept(mux_loop_t *loop, int fd);

@@ -54,7 +54,7 @@ int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
      * watcher still listed under it watched an fd that was closed without
      * remove_reader/remove_writer: that registration is stale, drop it. */
     if (e->kind == MUX__FD_WATCH)
-        mux__forget_watcher(loop, fd);
+        mux__forget_fd(loop, fd);
     if (e->kind != MUX__FD_FREE)
         return -EEXIST;
     e->kind = (uint8_t)kind;

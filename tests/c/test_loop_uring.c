@@ -4,8 +4,11 @@
  * buffer; data that arrives while reading is paused is held and delivered
  * in order, EOF after it; closing sends the FIN at once although the
  * kernel's operations held the socket; freeing a loop with operations in
- * flight releases every fd and byte; watchers are level-triggered; a
- * forked child's free leaves the parent's ring alone.
+ * flight releases every fd and byte; watchers are level-triggered, and a
+ * watched fd closed without removing its watcher is closed for its peer
+ * and never reported (as on epoll); a forked child's free leaves the
+ * parent's ring alone; completions never reach a later owner of their fd,
+ * even once the token generation has wrapped.
  *
  * The kernel writes received data into the ring's provided buffers and
  * the ring's CQ, which valgrind does not see: both are calloc'ed or mapped
@@ -662,6 +665,70 @@ static void a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_
     close(b), close(d);
 }
 
+/* A watched socket closed without removing its watcher: the registration
+ * goes with the file, so the peer sees the FIN (on uring too: nothing the
+ * ring holds refers to the watched file). Compared with epoll. */
+static void closing_a_watched_socket_without_removing_its_watcher_sends_its_fin(void)
+{
+    static const int kinds[] = {MUX_BACKEND_EPOLL, MUX_BACKEND_URING};
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int err = 0, a, b;
+        mux_loop_t *loop = mux_loop_new(kinds[i], 0, &err);
+
+        if (loop == NULL)
+            continue;
+        tcp_pair(&a, &b);
+        CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
+        CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+        close(a);                                  /* no remove_reader first */
+        CHECK_EQ(mux_loop_run_once(loop, 10000), 0);
+        if (!peer_sees_end(b)) {
+            fprintf(stderr, "    backend %d: the peer saw no FIN\n", kinds[i]);
+            t_failures++;
+        }
+        mux_loop_free(loop);
+        close(b);
+    }
+}
+
+/* A watched socket closed without removing its watcher is never reported,
+ * even when data reaches its old file (the registration goes with the
+ * file). Compared with epoll. */
+static void a_watched_fd_closed_without_removing_its_watcher_is_never_reported(void)
+{
+    static const int kinds[] = {MUX_BACKEND_EPOLL, MUX_BACKEND_URING};
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int err = 0, a, b, it, reports = 0;
+        mux_loop_t *loop = mux_loop_new(kinds[i], 0, &err);
+
+        if (loop == NULL)
+            continue;
+        tcp_pair(&a, &b);
+        CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
+        CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+        close(a);                                  /* no remove_reader first */
+        CHECK_EQ(send(b, "x", 1, MSG_NOSIGNAL), 1);
+        for (it = 0; it < 3; it++) {
+            int n = mux_loop_run_once(loop, 20000), k;
+            const int *f = mux_loop_fired(loop);
+
+            for (k = 0; k < n; k++)
+                if (f[k * 4] == MUX_REC_IO && f[k * 4 + 1] == a)
+                    reports++;
+        }
+        if (reports != 0) {
+            fprintf(stderr, "    backend %d: closed fd %d reported %d times\n", kinds[i], a, reports);
+            t_failures++;
+        }
+        mux_loop_free(loop);
+        close(b);
+    }
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -678,5 +745,7 @@ const test_t loop_uring_tests[] = {
     TEST(a_huge_timeout_with_a_prepared_write_returns_the_ready_data),
     TEST(a_closed_streams_data_never_reaches_a_new_stream_after_the_generation_wraps),
     TEST(a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap),
+    TEST(closing_a_watched_socket_without_removing_its_watcher_sends_its_fin),
+    TEST(a_watched_fd_closed_without_removing_its_watcher_is_never_reported),
     {NULL, NULL},
 };
