@@ -95,6 +95,7 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd);
 int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *data,
                            size_t len);
 int64_t mux__ustream_sending(const mux_loop_t *loop, int fd);
+int mux__ustream_flush_for_close(mux_loop_t *loop, int fd);
 int mux__ustream_reading_changed(mux_loop_t *loop, int fd);
 void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown);
 void mux__ustream_recv_done(mux_loop_t *loop, int fd, int res, unsigned flags);

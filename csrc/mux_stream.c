@@ -356,7 +356,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int mode)
     e = drop ? mux__entry(loop, token, MUX__FD_STREAM) : mux__live_stream(loop, token);
     if (e == NULL)
         return -EBADF;
-    if (drop || mux__stream_queued(loop, fd) == 0) {
+    if (drop || mux__stream_queued(loop, fd) == 0
+            || (loop->u != NULL && mux__ustream_flush_for_close(loop, fd) < 0)) {
         if (mode == MUX_CLOSE_RESET) {
             /* SO_LINGER 0: the peer sees a reset. */
             struct linger lg = {1, 0};

@@ -287,6 +287,32 @@ static int start_send(mux_loop_t *loop, int fd)
     return mux__uprep_send(loop, fd, q->data + q->head, q->len);
 }
 
+/* With nothing in flight, the write queue becomes the send in flight.
+ * When it cannot be prepared (no SQ slot, say), the bytes stay queued. */
+static int send_queue(mux_loop_t *loop, int fd, mux_fd_t *e)
+{
+    mux__ufd_t *uf = &loop->u->ufds[fd];
+    int rc;
+
+    if (uf->sending != NULL || e->wq == NULL)
+        return 0;
+    uf->sending = e->wq;
+    e->wq = NULL;
+    if ((rc = start_send(loop, fd)) < 0) {
+        e->wq = uf->sending;
+        uf->sending = NULL;
+    }
+    return rc;
+}
+
+/* A FLUSH close finishes with the completion of the last send: a stream
+ * whose send could not be prepared (its bytes still queued, nothing in
+ * flight) tries again now. < 0: it cannot, and is closed at once. */
+int mux__ustream_flush_for_close(mux_loop_t *loop, int fd)
+{
+    return send_queue(loop, fd, &loop->fds[fd]);
+}
+
 int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *data,
                            size_t len)
 {
@@ -310,15 +336,8 @@ int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *da
     if (len > 0) {
         if ((rc = mux__wqueue_append(&e->wq, data, len)) < 0)
             return rc;
-        if (uf->sending == NULL) {
-            uf->sending = e->wq;
-            e->wq = NULL;
-            if ((rc = start_send(loop, fd)) < 0) {
-                e->wq = uf->sending;   /* kept: the caller may close with FLUSH */
-                uf->sending = NULL;
-                return rc;
-            }
-        }
+        if ((rc = send_queue(loop, fd, e)) < 0)
+            return rc;   /* kept: the caller may close with FLUSH */
     }
     queued = mux__stream_queued(loop, fd);
     if (queued > (int64_t)e->high)

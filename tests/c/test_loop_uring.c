@@ -16,6 +16,7 @@
  * ASan sees only this process's own accesses.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mux_loop_internal.h"   /* loop->u->ring: fault injection */
+#include "mux_loop_uring.h"
 
 /* A uring loop, or NULL with "skipped" said where the kernel refuses
  * io_uring (the test then passes vacuously, saying so). */
@@ -729,6 +732,47 @@ static void a_watched_fd_closed_without_removing_its_watcher_is_never_reported(v
     }
 }
 
+/* A write whose send cannot be handed to the kernel (its SQ full and the
+ * submission failing: the ring's fd is swapped for /dev/null meanwhile)
+ * fails and keeps its bytes queued with nothing in flight. A FLUSH close
+ * then tries the send again, and when it still cannot, closes at once
+ * (nothing else would ever finish it): never a close that never ends. */
+static void a_flush_close_after_a_failed_write_finishes(void)
+{
+    mux_loop_t *loop = uring_loop();
+    seen_t *s = calloc(1, sizeof(*s));
+    int a, b, tok, ringfd, saved, devnull, closed, it;
+
+    REQUIRE(s != NULL);
+    if (loop == NULL) {
+        free(s);
+        return;
+    }
+    tcp_pair(&a, &b);
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    s->token = tok;
+    CHECK(pump(loop, 0, s, NULL) >= 0);
+    ringfd = mux_uring_fileno(loop->u->ring);
+    REQUIRE(ringfd >= 0);
+    while (mux_uring_prep_nop(loop->u->ring, MUX__UOP_CANCEL) == 0)
+        ;   /* the SQ is full: the next preparation must submit */
+    saved = dup(ringfd);
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(saved >= 0 && devnull >= 0 && dup2(devnull, ringfd) == ringfd);
+    CHECK(mux_stream_write(loop, tok, "bye", 3) < 0);
+    closed = mux_stream_close(loop, tok, MUX_CLOSE_FLUSH);
+    CHECK(dup2(saved, ringfd) == ringfd);
+    close(saved);
+    close(devnull);
+    CHECK(closed == 0 || closed == 1);
+    for (it = 0; it < 20 && closed == 0 && s->closes == 0; it++)
+        CHECK(pump(loop, 10000, s, NULL) >= 0);
+    CHECK(closed == 1 || s->closes == 1);
+    CHECK_EQ(mux_stream_queued(loop, tok), -EBADF);
+    free_all(loop, s, b);
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -747,5 +791,6 @@ const test_t loop_uring_tests[] = {
     TEST(a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap),
     TEST(closing_a_watched_socket_without_removing_its_watcher_sends_its_fin),
     TEST(a_watched_fd_closed_without_removing_its_watcher_is_never_reported),
+    TEST(a_flush_close_after_a_failed_write_finishes),
     {NULL, NULL},
 };
