@@ -139,6 +139,30 @@ int mux__uloop_reserve(mux_loop_t *loop, size_t n)
     return 0;
 }
 
+/* Whether this kernel has multishot recv into provided buffers (Linux
+ * 6.0; buffer rings alone came in 5.19, where such a recv fails with
+ * EINVAL): one on a socket pair whose peer is closed ends at once, with
+ * EOF where it is supported. Run before any other operation, so its
+ * completion is the only one. */
+static int probe_multishot_recv(mux__uloop_t *u)
+{
+    int sv[2], n, rc;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    close(sv[1]);
+    rc = mux__uring_prep_recv_multishot(u->ring, sv[0], MUX__UOP_CANCEL);
+    do
+        n = rc < 0 ? rc : mux__uring_wait(u->ring, 1, 1000000, 1);
+    while (n == -EINTR);
+    close(sv[0]);
+    if (n < 0)
+        return n;
+    if (n == 0 || mux_uring_completions(u->ring)[1] != 0)
+        return -EOPNOTSUPP;
+    return 0;
+}
+
 /* Makes the ring (loop->wakefd must be a blocking eventfd: a read of a
  * non-blocking one would fail at once instead of waiting). */
 int mux__uloop_new(mux_loop_t *loop)
@@ -155,6 +179,8 @@ int mux__uloop_new(mux_loop_t *loop)
     rc = mux_uring_setup_buffers(u->ring, MUX__URING_BUFFERS, MUX__URING_BUFFER_SIZE);
     if (rc < 0)
         return rc == -EINVAL ? -EOPNOTSUPP : rc;   /* no buffer rings: before 5.19 */
+    if ((rc = probe_multishot_recv(u)) < 0)
+        return rc;
     u->pool = mux_uring_buffer_pool(u->ring);
     u->buf_size = MUX__URING_BUFFER_SIZE;
     u->buf_count = MUX__URING_BUFFERS;
