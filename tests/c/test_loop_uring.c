@@ -668,6 +668,23 @@ static void a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_
     close(b), close(d);
 }
 
+/* A loop of `kind` (NULL where refused) watching one end of a TCP pair,
+ * which is then closed without removing its watcher: *closed is its old
+ * fd number, *peer the other end. */
+static mux_loop_t *watch_then_close(int kind, int *closed, int *peer)
+{
+    int err = 0;
+    mux_loop_t *loop = mux_loop_new(kind, 0, &err);
+
+    if (loop == NULL)
+        return NULL;
+    tcp_pair(closed, peer);
+    CHECK_EQ(mux_watch(loop, *closed, MUX_READ), 0);
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+    close(*closed);                                /* no remove_reader first */
+    return loop;
+}
+
 /* A watched socket closed without removing its watcher: the registration
  * goes with the file, so the peer sees the FIN (on uring too: nothing the
  * ring holds refers to the watched file). Compared with epoll. */
@@ -677,15 +694,11 @@ static void closing_a_watched_socket_without_removing_its_watcher_sends_its_fin(
     size_t i;
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        int err = 0, a, b;
-        mux_loop_t *loop = mux_loop_new(kinds[i], 0, &err);
+        int a, b;
+        mux_loop_t *loop = watch_then_close(kinds[i], &a, &b);
 
         if (loop == NULL)
             continue;
-        tcp_pair(&a, &b);
-        CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
-        CHECK_EQ(mux_loop_run_once(loop, 0), 0);
-        close(a);                                  /* no remove_reader first */
         CHECK_EQ(mux_loop_run_once(loop, 10000), 0);
         if (!peer_sees_end(b)) {
             fprintf(stderr, "    backend %d: the peer saw no FIN\n", kinds[i]);
@@ -705,15 +718,11 @@ static void a_watched_fd_closed_without_removing_its_watcher_is_never_reported(v
     size_t i;
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        int err = 0, a, b, it, reports = 0;
-        mux_loop_t *loop = mux_loop_new(kinds[i], 0, &err);
+        int a, b, it, reports = 0;
+        mux_loop_t *loop = watch_then_close(kinds[i], &a, &b);
 
         if (loop == NULL)
             continue;
-        tcp_pair(&a, &b);
-        CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
-        CHECK_EQ(mux_loop_run_once(loop, 0), 0);
-        close(a);                                  /* no remove_reader first */
         CHECK_EQ(send(b, "x", 1, MSG_NOSIGNAL), 1);
         for (it = 0; it < 3; it++) {
             int n = mux_loop_run_once(loop, 20000), k;
