@@ -459,7 +459,7 @@ static void a_watcher_is_reported_every_iteration_until_its_fd_is_read(void)
     close(p[1]);
 }
 
-static void a_removed_watchers_fd_closes_at_once_although_its_poll_held_it(void)
+static void a_removed_watchers_fd_closes_at_once(void)
 {
     mux_loop_t *loop = uring_loop();
     int a, b;
@@ -468,7 +468,7 @@ static void a_removed_watchers_fd_closes_at_once_although_its_poll_held_it(void)
         return;
     tcp_pair(&a, &b);
     CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
-    CHECK_EQ(mux_loop_run_once(loop, 0), 0);   /* the poll is in the kernel */
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);   /* the ring polls the watchers */
     CHECK_EQ(mux_watch(loop, a, 0), 0);
     close(a);
     CHECK(peer_sees_end(b));                   /* no iteration needed for the FIN */
@@ -792,7 +792,7 @@ const test_t loop_uring_tests[] = {
     TEST(freeing_a_loop_with_operations_in_flight_releases_every_fd),
     TEST(freeing_a_loop_with_a_send_in_flight_frees_its_memory),
     TEST(a_watcher_is_reported_every_iteration_until_its_fd_is_read),
-    TEST(a_removed_watchers_fd_closes_at_once_although_its_poll_held_it),
+    TEST(a_removed_watchers_fd_closes_at_once),
     TEST(a_forked_childs_free_leaves_the_parents_ring_serving),
     TEST(a_burst_of_accepts_that_grows_the_fd_table_is_served),
     TEST(a_huge_timeout_with_a_prepared_write_returns_the_ready_data),
