@@ -58,6 +58,8 @@ char *mux_loop_read_buffer(mux_loop_t *loop)
 
 /* --- fd table ------------------------------------------------------------- */
 
+/* Makes fd a table entry. Growing moves loop->fds (and the io_uring
+ * table): no entry pointer survives a call. */
 int mux__fd_reserve(mux_loop_t *loop, int fd)
 {
     size_t old = (size_t)loop->nfds, n = old;
@@ -186,15 +188,6 @@ void mux__forget_fd(mux_loop_t *loop, int fd)
     e->pending = 0;
 }
 
-/* Drops a watcher (its fd was closed behind the loop's back, and the
- * number is now someone else's). */
-void mux__forget_watcher(mux_loop_t *loop, int fd)
-{
-    if (loop->u != NULL)
-        mux__uwatch_cancel(loop, fd);
-    mux__forget_fd(loop, fd);
-}
-
 /* The backend refused fd's queued change (e.g. EBADF: the fd was closed
  * behind the loop's back): its owner hears of it. Returns 0, or -ENOMEM if
  * the record could not be stored. */
@@ -241,20 +234,20 @@ static int apply_changes(mux_loop_t *loop)
 
 #define MUX__MAX_WAITS_SKIPPED 8
 
-/* The backend and the wake-up eventfd, registered with it. io_uring reads
- * the eventfd with a read operation, which on a non-blocking eventfd
- * would fail at once instead of waiting: a blocking one there. */
+/* The backend and the wake-up eventfd, registered with it. On io_uring
+ * the backend is an epoll instance for watchers only (the ring polls its
+ * fd), and the ring reads the eventfd with a read operation, which on a
+ * non-blocking eventfd would fail at once instead of waiting: a blocking
+ * one there. */
 static int make_backend(mux_loop_t *loop, int backend_kind)
 {
     int uring = backend_kind == MUX_BACKEND_URING, err = 0, rc;
 
-    if (!uring) {
-        loop->backend = mux_backend_new(backend_kind, &err);
-        if (loop->backend == NULL)
-            return err;
-        if (mux_backend_set_batch(loop->backend, 1024) < 0)
-            return -ENOMEM;
-    }
+    loop->backend = mux_backend_new(uring ? MUX_BACKEND_EPOLL : backend_kind, &err);
+    if (loop->backend == NULL)
+        return err;
+    if (mux_backend_set_batch(loop->backend, 1024) < 0)
+        return -ENOMEM;
     loop->wakefd = eventfd(0, uring ? EFD_CLOEXEC : EFD_NONBLOCK | EFD_CLOEXEC);
     if (loop->wakefd < 0)
         return -errno;
@@ -379,8 +372,6 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     e = &loop->fds[fd];
     if (e->kind != MUX__FD_FREE && e->kind != MUX__FD_WATCH)
         return -EEXIST;   /* the loop owns this fd as a stream or listener */
-    if (loop->u != NULL)
-        return mux__uloop_watch(loop, fd, mask);
     e->kind = MUX__FD_WATCH;
     rc = sync_backend(loop, fd, mask);
     if (rc < 0 && e->interest == 0)
@@ -391,7 +382,7 @@ static int watch_held(mux_loop_t *loop, int fd, int mask)
     return rc;
 }
 
-static int watcher_ready(mux_loop_t *loop, int fd, uint32_t events)
+int mux__watcher_ready(mux_loop_t *loop, int fd, uint32_t events)
 {
     mux_fd_t *e = &loop->fds[fd];
     int mask = 0;
@@ -421,7 +412,7 @@ static void serve(mux_loop_t *loop, int fd, uint32_t events)
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
             mux__listener_ready(loop, fd);
         break;
-    case MUX__FD_WATCH: watcher_ready(loop, fd, events); break;
+    case MUX__FD_WATCH: mux__watcher_ready(loop, fd, events); break;
     case MUX__FD_WAKEUP: drain_wakeup(loop); break;
     default:   /* closed after the kernel reported it */
         assert(e->kind == MUX__FD_FREE);

@@ -131,7 +131,9 @@ enum mux_close_mode {
 
 /* Closes the stream. RESET, DROP, or nothing queued: closed now, returns 1.
  * Otherwise the queue is flushed first and a MUX_REC_CLOSED record reports
- * the close; returns 0. Either way the token is dead for the caller's
+ * the close; returns 0. (On io_uring, a FLUSH close whose queue cannot be
+ * handed to the kernel, its last write having failed to, closes at once
+ * and returns 1: nothing else would ever finish it.) Either way the token is dead for the caller's
  * writes from now on; only RESET or DROP still reaches a close waiting for
  * its queue to drain (a peer that never reads would otherwise keep it).
  * Another mode: -EINVAL. */

@@ -79,7 +79,7 @@ typedef struct {
 struct mux__uloop;   /* mux_loop_uring.h */
 
 struct mux_loop {
-    mux_backend_t *backend;  /* NULL on io_uring */
+    mux_backend_t *backend;  /* on io_uring: an epoll instance for watchers */
     struct mux__uloop *u;    /* the io_uring backend's state, or NULL */
     int edge;                /* epoll edge-triggered streams and listeners */
     uint16_t last_gen;
@@ -172,11 +172,10 @@ int mux__mark_still_ready(mux_loop_t *loop, int fd);
 int mux__token_of(const mux_loop_t *loop, int fd);
 mux_fd_t *mux__entry(mux_loop_t *loop, int token, int kind);
 void mux__forget_fd(mux_loop_t *loop, int fd);
-void mux__forget_watcher(mux_loop_t *loop, int fd);
+int mux__watcher_ready(mux_loop_t *loop, int fd, uint32_t events);
 
 /* mux_stream.c */
 int mux__claim(mux_loop_t *loop, int fd, int kind, int interest);
-uint16_t mux__next_gen(mux_loop_t *loop);
 mux_fd_t *mux__live_stream(mux_loop_t *loop, int token);
 int mux__wqueue_append(mux_wqueue_t **qp, const char *data, size_t len);
 int64_t mux__stream_queued(const mux_loop_t *loop, int fd);

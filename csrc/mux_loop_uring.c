@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -48,7 +47,18 @@ enum {
 
 static uint64_t ud_of(const mux_loop_t *loop, int kind, int fd)
 {
-    return mux__ud(kind, fd, loop->fds[fd].gen);
+    return mux__ud(kind, fd, loop->u->owners[fd]);
+}
+
+/* fd has a new owner (a stream, listener or watcher): completions of the
+ * operations of its earlier owners are stale from now on. */
+void mux__unew_owner(mux_loop_t *loop, int fd)
+{
+    mux__uloop_t *u = loop->u;
+
+    if (++u->last_owner == 0)
+        u->last_owner = 1;   /* 0 is the wake-up read's */
+    u->owners[fd] = u->last_owner;
 }
 
 int mux__uprep_recv(mux_loop_t *loop, int fd)
@@ -108,6 +118,8 @@ static int arm_wakeup(mux_loop_t *loop)
                                             (int64_t)ud));
 }
 
+static int arm_watchers(mux_loop_t *loop);
+
 /* --- setup and teardown ----------------------------------------------------- */
 
 int mux__uloop_reserve(mux_loop_t *loop, size_t n)
@@ -120,6 +132,34 @@ int mux__uloop_reserve(mux_loop_t *loop, size_t n)
     if (MUX__GROW(u->ufds, u->ufds_cap, n) < 0)
         return -ENOMEM;
     memset(u->ufds + old, 0, (u->ufds_cap - old) * sizeof(*u->ufds));
+    old = u->owners_cap;
+    if (MUX__GROW(u->owners, u->owners_cap, n) < 0)
+        return -ENOMEM;
+    memset(u->owners + old, 0, (u->owners_cap - old) * sizeof(*u->owners));
+    return 0;
+}
+
+/* Whether this kernel has multishot recv into provided buffers (Linux
+ * 6.0; buffer rings alone came in 5.19, where such a recv fails with
+ * EINVAL): one on a socket pair whose peer is closed ends at once, with
+ * EOF where it is supported. Run before any other operation, so its
+ * completion is the only one. */
+static int probe_multishot_recv(mux__uloop_t *u)
+{
+    int sv[2], n, rc;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    close(sv[1]);
+    rc = mux__uring_prep_recv_multishot(u->ring, sv[0], MUX__UOP_CANCEL);
+    do
+        n = rc < 0 ? rc : mux__uring_wait(u->ring, 1, 1000000, 1);
+    while (n == -EINTR);
+    close(sv[0]);
+    if (n < 0)
+        return n;
+    if (n == 0 || mux_uring_completions(u->ring)[1] != 0)
+        return -EOPNOTSUPP;
     return 0;
 }
 
@@ -139,12 +179,16 @@ int mux__uloop_new(mux_loop_t *loop)
     rc = mux_uring_setup_buffers(u->ring, MUX__URING_BUFFERS, MUX__URING_BUFFER_SIZE);
     if (rc < 0)
         return rc == -EINVAL ? -EOPNOTSUPP : rc;   /* no buffer rings: before 5.19 */
+    if ((rc = probe_multishot_recv(u)) < 0)
+        return rc;
     u->pool = mux_uring_buffer_pool(u->ring);
     u->buf_size = MUX__URING_BUFFER_SIZE;
     u->buf_count = MUX__URING_BUFFERS;
     if ((rc = mux__uloop_reserve(loop, (size_t)loop->nfds)) < 0)
         return rc;
-    return arm_wakeup(loop);
+    if ((rc = arm_wakeup(loop)) < 0)
+        return rc;
+    return arm_watchers(loop);
 }
 
 /* The last completions, harvested while tearing down: fds the kernel
@@ -196,99 +240,55 @@ void mux__uloop_free(mux_loop_t *loop)
         harvest_teardown(loop);
         missing = mux_uring_close(u->ring);
     }
-    /* Send memory whose completion never came is leaked, not freed under
-     * the kernel. */
-    for (i = 0; missing == 0 && i < u->norphans; i++)
-        free(u->orphans[i].q);
     mux_uring_free(u->ring);
-    free(u->orphans);
     free(u->waiting);
     free(u->ufds);
-    free(u);
+    free(u->owners);
     loop->u = NULL;
+    /* Memory an operation whose completion never came points to (send
+     * memory, and u itself: the wake-up read's buffer is u->wake_count)
+     * is leaked, not freed under the kernel. */
+    if (missing > 0)
+        return;
+    for (i = 0; i < u->norphans; i++)
+        free(u->orphans[i].q);
+    free(u->orphans);
+    free(u);
 }
 
 /* --- watchers ---------------------------------------------------------------- */
 
-static int arm_poll(mux_loop_t *loop, int fd)
+/* Watchers live in an epoll instance (loop->backend, level-triggered, as
+ * on the epoll backend: mux_watch is the same code on both). The ring
+ * polls that instance's fd, which holds no reference to the watched files:
+ * a watched fd closed without mux_watch(fd, 0) leaves epoll with its file,
+ * so its peer sees the close and it is never reported again. */
+static int arm_watchers(mux_loop_t *loop)
 {
     mux__uloop_t *u = loop->u;
-    mux_fd_t *e = &loop->fds[fd];
-    int events = ((e->interest & MUX_READ) ? POLLIN : 0)
-                 | ((e->interest & MUX_WRITE) ? POLLOUT : 0);
-    uint64_t ud = ud_of(loop, MUX__UOP_POLL, fd);
-    int rc = MUX__UPREP(u, mux__uring_prep_poll(u->ring, fd, events, 0, (int64_t)ud));
+    int epfd = mux_backend_fileno(loop->backend);
+    uint64_t ud = mux__ud(MUX__UOP_POLL, epfd, 0);
 
-    if (rc == 0)
-        e->flags |= MUX__FLAG_ARMED;
-    return rc;
+    return MUX__UPREP(u, mux__uring_prep_poll(u->ring, epfd, POLLIN, 0, (int64_t)ud));
 }
 
-/* Cancels a watcher's poll; its late completions are stale from now on
- * (the entry's generation changes when it is watched again). */
-void mux__uwatch_cancel(mux_loop_t *loop, int fd)
+/* The epoll instance became readable: the ready watchers become IO
+ * records (epoll_wait without waiting) and the poll is armed again, so a
+ * watcher that stays ready is reported each iteration. */
+static void watchers_ready(mux_loop_t *loop, int res)
 {
-    if (loop->fds[fd].flags & MUX__FLAG_ARMED)
-        mux__uprep_cancel(loop, MUX__UOP_POLL, fd);
-    loop->fds[fd].flags &= (uint16_t)~MUX__FLAG_ARMED;
-}
+    int i, n, *fds;
+    uint32_t *events;
 
-/* mux_watch's io_uring half: fd (reserved, free or a watcher) gets a
- * poll for mask, or none for 0. */
-int mux__uloop_watch(mux_loop_t *loop, int fd, int mask)
-{
-    mux_fd_t *e = &loop->fds[fd];
-    int rc;
-
-    if (mask != 0 && fcntl(fd, F_GETFD) < 0)
-        return -errno;    /* as epoll_ctl would say at once */
-    if (e->kind == MUX__FD_WATCH) {
-        if (mask == e->interest && (e->flags & MUX__FLAG_ARMED))
-            return 0;
-        mux__uwatch_cancel(loop, fd);
-    }
-    e->kind = mask ? MUX__FD_WATCH : MUX__FD_FREE;
-    e->interest = e->pending = (uint8_t)mask;
-    if (mask == 0) {
-        /* Submitted now: the poll holds the file open, and the caller may
-         * close the fd next and expect its peer to see that at once. */
-        mux__uring_submit(loop->u->ring);
-        return 0;
-    }
-    e->gen = mux__next_gen(loop);
-    if ((rc = arm_poll(loop, fd)) < 0) {
-        e->kind = MUX__FD_FREE;
-        e->interest = e->pending = 0;
-    }
-    return rc;
-}
-
-/* A single-shot poll reported fd ready: an IO record, and a new poll, so
- * an fd that stays ready is reported again each iteration (level-
- * triggered, as on the other backends). */
-static void poll_done(mux_loop_t *loop, int fd, int res)
-{
-    mux_fd_t *e = &loop->fds[fd];
-    int mask = 0;
-
-    e->flags &= (uint16_t)~MUX__FLAG_ARMED;
     if (res == -ECANCELED)
-        return;
-    if (res < 0) {
-        /* The fd was closed before the poll reached the kernel: forget
-         * the watcher, as epoll forgets a closed fd. */
-        e->kind = MUX__FD_FREE;
-        e->interest = e->pending = 0;
-        return;
-    }
-    if (res & (POLLIN | POLLHUP | POLLERR | POLLPRI))
-        mask |= MUX_READ;
-    if (res & (POLLOUT | POLLHUP | POLLERR))
-        mask |= MUX_WRITE;
-    mask &= e->interest;
-    if (mask)
-        mux__push_record(loop, MUX_REC_IO, fd, mask, 0);
-    if (arm_poll(loop, fd) < 0)
+        return;   /* the loop is being freed */
+    n = mux_backend_wait(loop->backend, 0);
+    fds = mux_backend_fired_fds(loop->backend);
+    events = mux_backend_fired_events(loop->backend);
+    for (i = 0; i < n; i++)
+        if (fds[i] >= 0 && fds[i] < loop->nfds && loop->fds[fds[i]].kind == MUX__FD_WATCH)
+            mux__watcher_ready(loop, fds[i], events[i]);
+    if (arm_watchers(loop) < 0)
         loop->record_error = -ENOMEM;
 }
 
@@ -308,9 +308,9 @@ static void wake_done(mux_loop_t *loop, int res)
 static void dispatch(mux_loop_t *loop, uint64_t ud, int res, unsigned flags)
 {
     int kind = (int)(ud & 15), fd = (int)((ud >> 4) & (MUX_MAX_FD - 1));
-    unsigned gen = (unsigned)(ud >> 24);
+    uint32_t owner = (uint32_t)(ud >> 24);
     mux_fd_t *e = fd < loop->nfds ? &loop->fds[fd] : NULL;
-    int live = e != NULL && e->gen == gen;
+    int live = e != NULL && loop->u->owners[fd] == owner;
 
     switch (kind) {
     case MUX__UOP_RECV:
@@ -330,8 +330,7 @@ static void dispatch(mux_loop_t *loop, uint64_t ud, int res, unsigned flags)
             close(res);   /* accepted for a listener closed since */
         break;
     case MUX__UOP_POLL:
-        if (live && e->kind == MUX__FD_WATCH)
-            poll_done(loop, fd, res);
+        watchers_ready(loop, res);
         break;
     case MUX__UOP_WAKE:
         wake_done(loop, res);

@@ -2,15 +2,18 @@
  * listeners served by completions instead of readiness.
  *
  * mux_loop_uring.c holds the iteration (deliver held data, submit + wait
- * in one io_uring_enter, dispatch the completions), watchers (single-shot
- * polls re-armed after each report: level-triggered, as on the other
- * backends), the wake-up read and the teardown; mux_stream_uring.c the
+ * in one io_uring_enter, dispatch the completions), watchers (an epoll
+ * instance, loop->backend, whose fd the ring polls: the epoll backend's
+ * semantics exactly), the wake-up read and the teardown; mux_stream_uring.c the
  * streams (multishot recv into the ring's provided buffers, one send in
  * flight at a time) and listeners (multishot accept).
  *
- * Every operation's user_data names its kind, fd and the fd-table entry's
- * generation (mux__ud), so a completion for an fd that was closed (and
- * perhaps reused) since is recognised as stale and dropped. Memory a send
+ * Every operation's user_data names its kind, fd and the fd's owner: a
+ * 32-bit number from a loop-wide counter, new for each stream, listener
+ * and watcher (mux__unew_owner), so a completion for an fd that was
+ * closed (and perhaps reused) since is recognised as stale and dropped.
+ * Not the token's generation: it has 11 bits, and after 2047 claims a
+ * dead stream's unharvested completions would match the new one's. Memory a send
  * points to belongs to the operation until its final completion: the
  * stream's `sending` queue while it lives, an orphan after it closed.
  */
@@ -27,7 +30,7 @@ enum mux__uop {
     MUX__UOP_RECV = 1,        /* a stream's multishot recv */
     MUX__UOP_SEND = 2,        /* a stream's send */
     MUX__UOP_ACCEPT = 3,      /* a listener's multishot accept */
-    MUX__UOP_POLL = 4,        /* a watcher's poll */
+    MUX__UOP_POLL = 4,        /* the poll of the watchers' epoll instance */
     MUX__UOP_WAKE = 5,        /* the wake-up eventfd's read */
     MUX__UOP_CANCEL = 6       /* a cancellation: nothing to do */
 };
@@ -58,6 +61,9 @@ typedef struct mux__uloop {
     unsigned buf_size, buf_count;
     mux__ufd_t *ufds;         /* indexed by fd, as loop->fds */
     size_t ufds_cap;
+    uint32_t *owners;         /* indexed by fd: its operations' owner */
+    size_t owners_cap;
+    uint32_t last_owner;
     mux__waiting_t *waiting;  /* streams with held data or end records */
     int nwaiting;
     size_t waiting_cap;
@@ -67,18 +73,17 @@ typedef struct mux__uloop {
     uint64_t wake_count;      /* the wake-up read's buffer */
 } mux__uloop_t;
 
-static inline uint64_t mux__ud(int kind, int fd, unsigned gen)
+static inline uint64_t mux__ud(int kind, int fd, uint32_t owner)
 {
-    return (uint64_t)gen << 24 | (uint64_t)fd << 4 | (uint64_t)kind;
+    return (uint64_t)owner << 24 | (uint64_t)fd << 4 | (uint64_t)kind;
 }
 
 /* mux_loop_uring.c */
 int mux__uloop_new(mux_loop_t *loop);
 void mux__uloop_free(mux_loop_t *loop);
 int mux__uloop_reserve(mux_loop_t *loop, size_t n);
+void mux__unew_owner(mux_loop_t *loop, int fd);
 int mux__uloop_run_once(mux_loop_t *loop, int64_t timeout_us);
-int mux__uloop_watch(mux_loop_t *loop, int fd, int mask);
-void mux__uwatch_cancel(mux_loop_t *loop, int fd);
 int mux__uprep_send(mux_loop_t *loop, int fd, const void *buf, size_t len);
 int mux__uprep_cancel(mux_loop_t *loop, int kind, int fd);
 int mux__uprep_accept(mux_loop_t *loop, int fd);
@@ -90,6 +95,7 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd);
 int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *data,
                            size_t len);
 int64_t mux__ustream_sending(const mux_loop_t *loop, int fd);
+int mux__ustream_flush_for_close(mux_loop_t *loop, int fd);
 int mux__ustream_reading_changed(mux_loop_t *loop, int fd);
 void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown);
 void mux__ustream_recv_done(mux_loop_t *loop, int fd, int res, unsigned flags);

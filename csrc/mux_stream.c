@@ -30,13 +30,15 @@
 #define MUX__MAX_WRITE ((size_t)1 << 40)   /* refuse absurd sizes outright */
 
 /* A fresh nonzero generation for a table entry. */
-uint16_t mux__next_gen(mux_loop_t *loop)
+static uint16_t next_gen(mux_loop_t *loop)
 {
     loop->last_gen = loop->last_gen % MUX__GEN_MAX + 1;
     return loop->last_gen;
 }
 
-/* Claims a free table entry for an fd the loop will own. */
+/* Claims a free table entry for an fd the loop will own. It may grow the
+ * fd table (loop->fds and, on io_uring, u->ufds move): callers re-take any
+ * entry pointer they held across it. */
 int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
 {
     mux_fd_t *e;
@@ -52,11 +54,11 @@ int mux__claim(mux_loop_t *loop, int fd, int kind, int interest)
      * watcher still listed under it watched an fd that was closed without
      * remove_reader/remove_writer: that registration is stale, drop it. */
     if (e->kind == MUX__FD_WATCH)
-        mux__forget_watcher(loop, fd);
+        mux__forget_fd(loop, fd);
     if (e->kind != MUX__FD_FREE)
         return -EEXIST;
     e->kind = (uint8_t)kind;
-    e->gen = mux__next_gen(loop);
+    e->gen = next_gen(loop);
     e->flags &= MUX__FLAGS_LISTED;
     e->high = MUX__DEFAULT_HIGH_WATER;
     e->low = MUX__DEFAULT_LOW_WATER;
@@ -354,7 +356,8 @@ static int stream_close_held(mux_loop_t *loop, int token, int mode)
     e = drop ? mux__entry(loop, token, MUX__FD_STREAM) : mux__live_stream(loop, token);
     if (e == NULL)
         return -EBADF;
-    if (drop || mux__stream_queued(loop, fd) == 0) {
+    if (drop || mux__stream_queued(loop, fd) == 0
+            || (loop->u != NULL && mux__ustream_flush_for_close(loop, fd) < 0)) {
         if (mode == MUX_CLOSE_RESET) {
             /* SO_LINGER 0: the peer sees a reset. */
             struct linger lg = {1, 0};

@@ -72,6 +72,7 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd)
         return token;
     loop->fds[fd].flags |= MUX__FLAG_READING;
     memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
+    mux__unew_owner(loop, fd);
     if ((rc = arm_recv(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
         return rc;
@@ -286,6 +287,32 @@ static int start_send(mux_loop_t *loop, int fd)
     return mux__uprep_send(loop, fd, q->data + q->head, q->len);
 }
 
+/* With nothing in flight, the write queue becomes the send in flight.
+ * When it cannot be prepared (no SQ slot, say), the bytes stay queued. */
+static int send_queue(mux_loop_t *loop, int fd, mux_fd_t *e)
+{
+    mux__ufd_t *uf = &loop->u->ufds[fd];
+    int rc;
+
+    if (uf->sending != NULL || e->wq == NULL)
+        return 0;
+    uf->sending = e->wq;
+    e->wq = NULL;
+    if ((rc = start_send(loop, fd)) < 0) {
+        e->wq = uf->sending;
+        uf->sending = NULL;
+    }
+    return rc;
+}
+
+/* A FLUSH close finishes with the completion of the last send: a stream
+ * whose send could not be prepared (its bytes still queued, nothing in
+ * flight) tries again now. < 0: it cannot, and is closed at once. */
+int mux__ustream_flush_for_close(mux_loop_t *loop, int fd)
+{
+    return send_queue(loop, fd, &loop->fds[fd]);
+}
+
 int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *data,
                            size_t len)
 {
@@ -309,15 +336,8 @@ int64_t mux__ustream_write(mux_loop_t *loop, int fd, mux_fd_t *e, const char *da
     if (len > 0) {
         if ((rc = mux__wqueue_append(&e->wq, data, len)) < 0)
             return rc;
-        if (uf->sending == NULL) {
-            uf->sending = e->wq;
-            e->wq = NULL;
-            if ((rc = start_send(loop, fd)) < 0) {
-                e->wq = uf->sending;   /* kept: the caller may close with FLUSH */
-                uf->sending = NULL;
-                return rc;
-            }
-        }
+        if ((rc = send_queue(loop, fd, e)) < 0)
+            return rc;   /* kept: the caller may close with FLUSH */
     }
     queued = mux__stream_queued(loop, fd);
     if (queued > (int64_t)e->high)
@@ -414,7 +434,7 @@ void mux__uclose_owned(mux_loop_t *loop, int fd, int teardown)
 
     if (uf->sending != NULL) {
         if (MUX__GROW(u->orphans, u->orphans_cap, (size_t)u->norphans + 1) == 0) {
-            u->orphans[u->norphans].user_data = mux__ud(MUX__UOP_SEND, fd, e->gen);
+            u->orphans[u->norphans].user_data = mux__ud(MUX__UOP_SEND, fd, u->owners[fd]);
             u->orphans[u->norphans++].q = uf->sending;
         }
         /* else: no room to remember it, so it is leaked rather than freed
@@ -448,6 +468,7 @@ int mux__ulistener_start(mux_loop_t *loop, int fd, int token)
     int rc;
 
     memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
+    mux__unew_owner(loop, fd);
     if ((rc = mux__ulistener_arm(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
         return rc;
@@ -469,6 +490,7 @@ void mux__ulistener_accept_done(mux_loop_t *loop, int fd, int res, unsigned flag
 
         setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         ctoken = mux__ustream_adopt(loop, res);
+        e = &loop->fds[fd];   /* adopting may have moved the table */
         if (ctoken < 0) {
             close(res);
             mux__pause_listener(loop, fd, -ctoken);

@@ -307,7 +307,13 @@ int mux__uring_wait(mux_uring_t *r, int min_complete, int64_t timeout_us, int ma
 
     mux__uring_give_back(r);   /* the last wait's buffers: read by now */
     to_submit = publish(r);
-    deadline = timeout_us >= 0 && to_submit ? now_us() + timeout_us : 0;
+    deadline = 0;
+    if (timeout_us >= 0 && to_submit) {
+        int64_t now = now_us();
+
+        /* Any timeout is accepted: a huge one saturates, never overflows. */
+        deadline = timeout_us > INT64_MAX - now ? INT64_MAX : now + timeout_us;
+    }
 
     if ((unsigned)min_complete > cq_ready(r)
             || (mux__load_acquire(r->sq_kflags) & MUX__SQ_CQ_OVERFLOW))

@@ -41,7 +41,8 @@ def new_c_loop(backend):
             from .uring import unavailable_reason
             reason = unavailable_reason()
             if -err[0] == errno.EOPNOTSUPP and reason is None:
-                reason = "this kernel's io_uring lacks provided-buffer rings (Linux 5.19)"
+                reason = ("this kernel's io_uring lacks multishot recv into provided-buffer "
+                          "rings (Linux 6.0)")
             raise OSError(-err[0], f"backend 'uring' is unavailable: {reason}")
         raise_errno(err[0])
     return cloop

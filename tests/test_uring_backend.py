@@ -61,3 +61,20 @@ def test_a_kernel_that_refuses_io_uring_gets_an_oserror_naming_the_cause(monkeyp
             make("uring")
         assert info.value.errno == err
         assert "uring" in str(info.value) and reason in str(info.value)
+
+
+def test_a_kernel_with_rings_but_no_multishot_recv_is_told_so(monkeypatch):
+    # Linux 5.19: rings and provided-buffer rings work (pymux.uring says
+    # available), multishot recv does not: mux_loop_new probes it and says
+    # EOPNOTSUPP.
+    def refused(kind, edge, err_out):
+        err_out[0] = -errno.EOPNOTSUPP
+        return ffi.NULL
+
+    monkeypatch.setattr(_backends, "mux_loop_new", refused)
+    monkeypatch.setattr("pymux.uring.unavailable_reason", lambda: None)
+    for make in (pymux.reactor.Reactor, pymux.aio.Loop):
+        with pytest.raises(OSError) as info:
+            make("uring")
+        assert info.value.errno == errno.EOPNOTSUPP
+        assert "multishot recv" in str(info.value) and "6.0" in str(info.value)

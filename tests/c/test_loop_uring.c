@@ -4,8 +4,11 @@
  * buffer; data that arrives while reading is paused is held and delivered
  * in order, EOF after it; closing sends the FIN at once although the
  * kernel's operations held the socket; freeing a loop with operations in
- * flight releases every fd and byte; watchers are level-triggered; a
- * forked child's free leaves the parent's ring alone.
+ * flight releases every fd and byte; watchers are level-triggered, and a
+ * watched fd closed without removing its watcher is closed for its peer
+ * and never reported (as on epoll); a forked child's free leaves the
+ * parent's ring alone; completions never reach a later owner of their fd,
+ * even once the token generation has wrapped.
  *
  * The kernel writes received data into the ring's provided buffers and
  * the ring's CQ, which valgrind does not see: both are calloc'ed or mapped
@@ -13,6 +16,7 @@
  * ASan sees only this process's own accesses.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mux_loop_internal.h"   /* loop->u->ring: fault injection */
+#include "mux_loop_uring.h"
 
 /* A uring loop, or NULL with "skipped" said where the kernel refuses
  * io_uring (the test then passes vacuously, saying so). */
@@ -453,7 +459,7 @@ static void a_watcher_is_reported_every_iteration_until_its_fd_is_read(void)
     close(p[1]);
 }
 
-static void a_removed_watchers_fd_closes_at_once_although_its_poll_held_it(void)
+static void a_removed_watchers_fd_closes_at_once(void)
 {
     mux_loop_t *loop = uring_loop();
     int a, b;
@@ -462,7 +468,7 @@ static void a_removed_watchers_fd_closes_at_once_although_its_poll_held_it(void)
         return;
     tcp_pair(&a, &b);
     CHECK_EQ(mux_watch(loop, a, MUX_READ), 0);
-    CHECK_EQ(mux_loop_run_once(loop, 0), 0);   /* the poll is in the kernel */
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);   /* the ring polls the watchers */
     CHECK_EQ(mux_watch(loop, a, 0), 0);
     close(a);
     CHECK(peer_sees_end(b));                   /* no iteration needed for the FIN */
@@ -496,6 +502,286 @@ static void a_forked_childs_free_leaves_the_parents_ring_serving(void)
     free_all(loop, s, b);
 }
 
+/* Opens and drops n streams (on socket pairs): each claims a table entry,
+ * so the token generation (11 bits) wraps after MUX__GEN_MAX of them, on
+ * every backend. */
+static void use_up_generations(mux_loop_t *loop, int n)
+{
+    int i, s[2], tok;
+
+    for (i = 0; i < n; i++) {
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) == 0);
+        tok = mux_stream_open(loop, s[0]);
+        REQUIRE(tok >= 0);
+        CHECK_EQ(mux_stream_close(loop, tok, MUX_CLOSE_DROP), 1);
+        close(s[1]);
+    }
+}
+
+/* A burst of connections whose accepted fds outgrow the fd table: the
+ * table moves (realloc) while a completion is handled, and the listener's
+ * entry must be read at its new address (ASan, valgrind). */
+static void a_burst_of_accepts_that_grows_the_fd_table_is_served(void)
+{
+    enum { CLIENTS = 40 };
+    mux_loop_t *loop = uring_loop();
+    int lfd, port, ltok, clients[CLIENTS], i, accepted = 0, it;
+
+    if (loop == NULL)
+        return;
+    lfd = tcp_listener(&port);
+    ltok = mux_listener_open(loop, lfd, 64);
+    REQUIRE(ltok >= 0);
+    CHECK(mux_loop_run_once(loop, 0) >= 0);       /* the accept is in the kernel */
+    for (i = 0; i < CLIENTS; i++)
+        clients[i] = tcp_connect(port);             /* low fd numbers: accepted ones are >= 16 */
+    for (it = 0; it < 50 && accepted < CLIENTS; it++) {
+        int n = mux_loop_run_once(loop, 100000), k;
+        const int *f = mux_loop_fired(loop);
+
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_ACCEPT && f[k * 4 + 1] == ltok)
+                accepted++;
+    }
+    CHECK_EQ(accepted, CLIENTS);
+    mux_loop_free(loop);
+    for (i = 0; i < CLIENTS; i++)
+        close(clients[i]);
+}
+
+/* run_once's timeout is any int64_t >= 0: with a prepared operation (here
+ * a small write) the wait's deadline saturates instead of overflowing
+ * (UBSan). */
+static void a_huge_timeout_with_a_prepared_write_returns_the_ready_data(void)
+{
+    mux_loop_t *loop = uring_loop();
+    int a, b, tok;
+
+    if (loop == NULL)
+        return;
+    tcp_pair(&a, &b);
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+    CHECK_EQ(send(b, "ping", 4, 0), 4);
+    usleep(10000);
+    CHECK_EQ(mux_stream_write(loop, tok, "pong", 4), 4);   /* prepared, not submitted */
+    CHECK(mux_loop_run_once(loop, INT64_MAX) >= 1);        /* the ping is ready */
+    mux_loop_free(loop);
+    close(b);
+}
+
+/* A closed stream's unharvested completions (here received data) never
+ * reach a new stream on the same fd, even once the token generation has
+ * wrapped and the new stream's token is the dead one's again (2047 claims
+ * later: the same on epoll). */
+static void a_closed_streams_data_never_reaches_a_new_stream_after_the_generation_wraps(void)
+{
+    mux_loop_t *loop = uring_loop();
+    int a, b, c, d, old, tok, it, n, k;
+    char got[64];
+    size_t have = 0;
+
+    if (loop == NULL)
+        return;
+    tcp_pair(&a, &b);
+    old = mux_stream_open(loop, a);
+    REQUIRE(old >= 0);
+    CHECK(mux_loop_run_once(loop, 0) >= 0);           /* recv armed */
+    CHECK_EQ(send(b, "stale", 5, 0), 5);
+    usleep(20000);                                   /* completed, not harvested */
+    CHECK_EQ(mux_stream_close(loop, old, MUX_CLOSE_DROP), 1);
+    use_up_generations(loop, 2046);
+    tcp_pair(&c, &d);
+    if (c != a) {
+        CHECK(dup2(c, a) == a);
+        close(c);
+    }
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    CHECK_EQ(tok, old);                              /* the generation wrapped */
+    CHECK_EQ(send(d, "fresh", 5, 0), 5);
+    for (it = 0; it < 30 && have < 5; it++) {
+        const int *f;
+        const char *rb;
+
+        n = mux_loop_run_once(loop, 100000);
+        f = mux_loop_fired(loop);
+        rb = mux_loop_read_buffer(loop);
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_DATA && f[k * 4 + 1] == tok && have + (size_t)f[k * 4 + 3] <= sizeof(got)) {
+                memcpy(got + have, rb + f[k * 4 + 2], (size_t)f[k * 4 + 3]);
+                have += (size_t)f[k * 4 + 3];
+            }
+    }
+    CHECK(have == 5 && memcmp(got, "fresh", 5) == 0);  /* not "stale" first */
+    mux_loop_free(loop);
+    close(b), close(d);
+}
+
+/* The same wrap with a send: the old stream's cancelled send completes
+ * (-ECANCELED) after the new stream's send is in the kernel; it must free
+ * the old send's memory, not the new one's (nor report the new broken). */
+static void a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap(void)
+{
+    enum { BIG = 1 << 20 };
+    mux_loop_t *loop = uring_loop();
+    int a, b, c, d, old, tok, it, k, n, errors = 0;
+    char *big = calloc(1, BIG);
+
+    if (loop == NULL || big == NULL) {
+        free(big);
+        if (loop != NULL)
+            mux_loop_free(loop);
+        return;
+    }
+    tcp_pair_small(&a, &b);
+    old = mux_stream_open(loop, a);
+    REQUIRE(old >= 0);
+    CHECK(mux_stream_write(loop, old, big, BIG) > 0);     /* b never reads */
+    CHECK(mux_loop_run_once(loop, 10000) >= 0);            /* the send waits in the kernel */
+    CHECK_EQ(mux_stream_close(loop, old, MUX_CLOSE_DROP), 1);  /* cancelled: -ECANCELED queued */
+    use_up_generations(loop, 2046);
+    tcp_pair_small(&c, &d);
+    if (c != a) {
+        CHECK(dup2(c, a) == a);
+        close(c);
+    }
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok == old);                                   /* the generation wrapped */
+    CHECK(mux_stream_write(loop, tok, big, BIG) > 0);      /* d does not read yet */
+    for (it = 0; it < 5; it++) {
+        const int *f;
+
+        n = mux_loop_run_once(loop, 10000);
+        f = mux_loop_fired(loop);
+        for (k = 0; k < n; k++)
+            if (f[k * 4] == MUX_REC_ERROR && f[k * 4 + 1] == tok) {
+                fprintf(stderr, "    new stream %#x: ERROR %d\n", tok, f[k * 4 + 2]);
+                errors++;
+            }
+    }
+    CHECK_EQ(errors, 0);
+    CHECK(mux_stream_queued(loop, tok) > 0);               /* its bytes are still owed */
+    mux_loop_free(loop);
+    free(big);
+    close(b), close(d);
+}
+
+/* A loop of `kind` (NULL where refused) watching one end of a TCP pair,
+ * which is then closed without removing its watcher: *closed is its old
+ * fd number, *peer the other end. */
+static mux_loop_t *watch_then_close(int kind, int *closed, int *peer)
+{
+    int err = 0;
+    mux_loop_t *loop = mux_loop_new(kind, 0, &err);
+
+    if (loop == NULL)
+        return NULL;
+    tcp_pair(closed, peer);
+    CHECK_EQ(mux_watch(loop, *closed, MUX_READ), 0);
+    CHECK_EQ(mux_loop_run_once(loop, 0), 0);
+    close(*closed);                                /* no remove_reader first */
+    return loop;
+}
+
+/* A watched socket closed without removing its watcher: the registration
+ * goes with the file, so the peer sees the FIN (on uring too: nothing the
+ * ring holds refers to the watched file). Compared with epoll. */
+static void closing_a_watched_socket_without_removing_its_watcher_sends_its_fin(void)
+{
+    static const int kinds[] = {MUX_BACKEND_EPOLL, MUX_BACKEND_URING};
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int a, b;
+        mux_loop_t *loop = watch_then_close(kinds[i], &a, &b);
+
+        if (loop == NULL)
+            continue;
+        CHECK_EQ(mux_loop_run_once(loop, 10000), 0);
+        if (!peer_sees_end(b)) {
+            fprintf(stderr, "    backend %d: the peer saw no FIN\n", kinds[i]);
+            t_failures++;
+        }
+        mux_loop_free(loop);
+        close(b);
+    }
+}
+
+/* A watched socket closed without removing its watcher is never reported,
+ * even when data reaches its old file (the registration goes with the
+ * file). Compared with epoll. */
+static void a_watched_fd_closed_without_removing_its_watcher_is_never_reported(void)
+{
+    static const int kinds[] = {MUX_BACKEND_EPOLL, MUX_BACKEND_URING};
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int a, b, it, reports = 0;
+        mux_loop_t *loop = watch_then_close(kinds[i], &a, &b);
+
+        if (loop == NULL)
+            continue;
+        CHECK_EQ(send(b, "x", 1, MSG_NOSIGNAL), 1);
+        for (it = 0; it < 3; it++) {
+            int n = mux_loop_run_once(loop, 20000), k;
+            const int *f = mux_loop_fired(loop);
+
+            for (k = 0; k < n; k++)
+                if (f[k * 4] == MUX_REC_IO && f[k * 4 + 1] == a)
+                    reports++;
+        }
+        if (reports != 0) {
+            fprintf(stderr, "    backend %d: closed fd %d reported %d times\n", kinds[i], a, reports);
+            t_failures++;
+        }
+        mux_loop_free(loop);
+        close(b);
+    }
+}
+
+/* A write whose send cannot be handed to the kernel (its SQ full and the
+ * submission failing: the ring's fd is swapped for /dev/null meanwhile)
+ * fails and keeps its bytes queued with nothing in flight. A FLUSH close
+ * then tries the send again, and when it still cannot, closes at once
+ * (nothing else would ever finish it): never a close that never ends. */
+static void a_flush_close_after_a_failed_write_finishes(void)
+{
+    mux_loop_t *loop = uring_loop();
+    seen_t *s = calloc(1, sizeof(*s));
+    int a, b, tok, ringfd, saved, devnull, closed, it;
+
+    REQUIRE(s != NULL);
+    if (loop == NULL) {
+        free(s);
+        return;
+    }
+    tcp_pair(&a, &b);
+    tok = mux_stream_open(loop, a);
+    REQUIRE(tok >= 0);
+    s->token = tok;
+    CHECK(pump(loop, 0, s, NULL) >= 0);
+    ringfd = mux_uring_fileno(loop->u->ring);
+    REQUIRE(ringfd >= 0);
+    while (mux_uring_prep_nop(loop->u->ring, MUX__UOP_CANCEL) == 0)
+        ;   /* the SQ is full: the next preparation must submit */
+    saved = dup(ringfd);
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(saved >= 0 && devnull >= 0 && dup2(devnull, ringfd) == ringfd);
+    CHECK(mux_stream_write(loop, tok, "bye", 3) < 0);
+    closed = mux_stream_close(loop, tok, MUX_CLOSE_FLUSH);
+    CHECK(dup2(saved, ringfd) == ringfd);
+    close(saved);
+    close(devnull);
+    CHECK(closed == 0 || closed == 1);
+    for (it = 0; it < 20 && closed == 0 && s->closes == 0; it++)
+        CHECK(pump(loop, 10000, s, NULL) >= 0);
+    CHECK(closed == 1 || s->closes == 1);
+    CHECK_EQ(mux_stream_queued(loop, tok), -EBADF);
+    free_all(loop, s, b);
+}
+
 const test_t loop_uring_tests[] = {
     TEST(round_trip_delivers_data_then_eof),
     TEST(completions_of_a_closed_stream_are_dropped_even_when_its_fd_is_reused),
@@ -506,7 +792,14 @@ const test_t loop_uring_tests[] = {
     TEST(freeing_a_loop_with_operations_in_flight_releases_every_fd),
     TEST(freeing_a_loop_with_a_send_in_flight_frees_its_memory),
     TEST(a_watcher_is_reported_every_iteration_until_its_fd_is_read),
-    TEST(a_removed_watchers_fd_closes_at_once_although_its_poll_held_it),
+    TEST(a_removed_watchers_fd_closes_at_once),
     TEST(a_forked_childs_free_leaves_the_parents_ring_serving),
+    TEST(a_burst_of_accepts_that_grows_the_fd_table_is_served),
+    TEST(a_huge_timeout_with_a_prepared_write_returns_the_ready_data),
+    TEST(a_closed_streams_data_never_reaches_a_new_stream_after_the_generation_wraps),
+    TEST(a_closed_streams_cancelled_send_never_ends_a_new_streams_send_after_the_wrap),
+    TEST(closing_a_watched_socket_without_removing_its_watcher_sends_its_fin),
+    TEST(a_watched_fd_closed_without_removing_its_watcher_is_never_reported),
+    TEST(a_flush_close_after_a_failed_write_finishes),
     {NULL, NULL},
 };
