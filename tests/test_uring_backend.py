@@ -12,7 +12,7 @@ import pymux.reactor
 from pymux import _backends
 from pymux._mux import ffi
 from pymux.echo._cli import build_parser
-from uring_helpers import require_uring
+from uring_helpers import require_backend
 
 
 def test_uring_is_offered_by_the_reactor_aio_and_echo_but_never_the_default():
@@ -27,7 +27,7 @@ def test_uring_is_offered_by_the_reactor_aio_and_echo_but_never_the_default():
 
 
 def test_a_uring_reactor_and_aio_loop_run_where_the_kernel_allows_io_uring():
-    require_uring()
+    require_backend("uring")
     reactor = pymux.reactor.Reactor("uring")
     try:
         assert reactor.backend == "uring"

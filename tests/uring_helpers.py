@@ -1,4 +1,6 @@
 """Helpers shared by the io_uring tests (tests/test_uring_*.py)."""
+import errno
+import functools
 import socket
 
 import pytest
@@ -17,10 +19,31 @@ def require_uring():
 
 
 def require_backend(backend):
-    """require_uring() for the loop core's "uring" backend; nothing for the
+    """For the loop core's "uring" backend, skip where the kernel refuses
+    it, saying why: io_uring itself (require_uring), or a feature the
+    backend needs beyond a ring (multishot recv into provided buffers,
+    Linux 6.0), which only making a loop finds out. Nothing for the
     readiness backends, which every Linux has."""
     if backend == "uring":
         require_uring()
+        reason = _uring_backend_refusal()
+        if reason is not None:
+            pytest.skip(reason)
+
+
+@functools.lru_cache(maxsize=None)
+def _uring_backend_refusal():
+    """None if a "uring" loop can be made here, else the OSError's text for
+    the kernel's refusal (any other error is not a refusal: it propagates)."""
+    from pymux._backends import new_c_loop
+    from pymux._clib import mux_loop_free
+    try:
+        mux_loop_free(new_c_loop("uring"))
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP):
+            raise
+        return str(exc)
+    return None
 
 
 @pytest.fixture
