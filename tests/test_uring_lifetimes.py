@@ -195,7 +195,19 @@ def test_a_call_while_another_thread_waits_raises_runtimeerror(ring, tcp_pair):
     client, server = tcp_pair
     ring.prep_recv(server, bytearray(8), 1)
     got = []
-    waiter = threading.Thread(target=lambda: got.extend(ring.wait(1, LONG)))
+
+    def wait_once_in():
+        # The main thread's probes hold the ring for a moment each, so the
+        # waiter may be the one refused (seen under ASan): it tries again.
+        deadline = time.monotonic() + LONG
+        while time.monotonic() < deadline:
+            try:
+                got.extend(ring.wait(1, LONG))
+                return
+            except RuntimeError:
+                time.sleep(0.001)
+
+    waiter = threading.Thread(target=wait_once_in)
     waiter.start()
     refused = None
     deadline = time.monotonic() + LONG
