@@ -197,6 +197,36 @@ def test_closing_a_ring_with_registrations_releases_them(tcp_pair, eventfd):
         register(uring_ring, psys.IORING_REGISTER_PROBE)
 
 
+def test_an_unclosed_ring_with_registrations_is_released_by_the_garbage_collector(
+        tcp_pair, eventfd):
+    # Dropped unclosed with buffers, files and an eventfd registered and a
+    # fixed read in flight: the collector's close cancels the read before
+    # the buffer is let go (the ASan run would see a kernel write into freed
+    # memory otherwise), and the memory is released.
+    import gc
+    import warnings
+
+    client, server = tcp_pair
+    uring_ring = uring.Ring(4)
+    buf = bytearray(8) if CPYTHON else uring.fixed_buffer(8)
+    register(uring_ring, psys.IORING_REGISTER_BUFFERS, [buf])
+    register(uring_ring, psys.IORING_REGISTER_FILES, tcp_pair)
+    register(uring_ring, psys.IORING_REGISTER_EVENTFD, eventfd)
+    uring_ring.prep_read_fixed(server, 0, 1)
+    uring_ring.submit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del uring_ring
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) and "unclosed io_uring ring"
+               in str(w.message) for w in caught)
+    if CPYTHON:
+        buf.extend(b"x" * 4096)            # no longer pinned
+    client.sendall(b"x")
+    server.settimeout(LONG)
+    assert server.recv(8) == b"x"          # the fixed read was cancelled, not left running
+
+
 # --- the provided-buffer ring ----------------------------------------------
 
 def test_pbuf_ring_registration_is_the_ring_owned_provided_buffers(ring, tcp_pair):
