@@ -236,20 +236,39 @@ def test_pool_starves_connections_beyond_its_threads(start):
             c.close()
 
 
+def open_files_limit(pid):
+    """The 'Max open files' line of /proc/PID/limits (for a failure message)."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            return next((line.strip() for line in f if line.startswith("Max open files")), "?")
+    except OSError as e:
+        return repr(e)
+
+
 def test_select_model_turns_away_fds_beyond_fd_setsize(start):
+    wanted = 2200                                          # 1030 connections and room to spare
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 2200:
+    if hard != resource.RLIM_INFINITY and hard < wanted:
         pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is too low for 1030 connections")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2200), hard))   # the server inherits it
+
+    def raise_server_limit():
+        # Set in the child, so the server's limit does not depend on the
+        # test process's at the moment of the fork (a limit of 1024 would
+        # make its accept() fail with EMFILE before any fd reaches 1024).
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))   # for the clients
     clients = []
     try:
-        srv = start(program_argv("select_loop.py"))
+        srv = start(program_argv("select_loop.py"), preexec_fn=raise_server_limit)
         for _ in range(1030):                              # server fds pass 1023
             clients.append(socket.create_connection((srv.host, srv.port), timeout=10))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while "FD_SETSIZE" not in srv.stderr_tail() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "FD_SETSIZE" in srv.stderr_tail(), "no refusal reported"
+        assert "FD_SETSIZE" in srv.stderr_tail(), (
+            f"no refusal reported: server alive={srv.alive()}, {srv.fd_count()} fds open, "
+            f"{open_files_limit(srv.pid)}")
         clients[0].sendall(b"ping")                        # a low fd is still served
         assert recv_exactly(clients[0], 4) == b"ping"
         clients[-1].settimeout(10)                         # a high one was closed
