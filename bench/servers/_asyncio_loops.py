@@ -3,9 +3,11 @@ asyncio_echo.py and asyncio_http.py (the same server code on every loop).
 
     --loop asyncio   the stdlib's (SelectorEventLoop, epoll)
     --loop uvloop    uvloop (CPython only; pip install uvloop)
-    --loop pymux     pymux.aio (asyncio on pymux's C core)
+    --loop pymux     pymux.aio (asyncio on pymux's C core); --backend picks the
+                     core's backend (epoll, the default, or uring, poll, select)
 """
 import asyncio
+import functools
 import signal
 import socket
 import sys
@@ -15,11 +17,15 @@ LOOPS = ("asyncio", "uvloop", "pymux")
 
 def add_loop_option(p):
     p.add_argument("--loop", choices=LOOPS, default="asyncio")
+    p.add_argument("--backend", default=None,
+                   help="the C core's backend under --loop pymux (default: epoll)")
 
 
-def loop_factory(name, program):
-    """The new_event_loop of --loop ``name``; exits with a clear message if
-    its package is missing."""
+def loop_factory(name, program, backend=None):
+    """The new_event_loop of --loop ``name`` (on ``backend``, for pymux);
+    exits with a clear message if its package is missing."""
+    if backend is not None and name != "pymux":
+        sys.exit(f"{program}: --backend is for --loop pymux")
     if name == "asyncio":
         return asyncio.new_event_loop
     module = "uvloop" if name == "uvloop" else "pymux.aio"
@@ -30,13 +36,15 @@ def loop_factory(name, program):
             import pymux.aio as loops
     except ImportError as e:
         sys.exit(f"{program}: --loop {name} needs {module} ({e})")
+    if backend is not None:
+        return functools.partial(loops.new_event_loop, backend)
     return loops.new_event_loop
 
 
 def run(serve, args, program):
     """What asyncio.run(serve(args)) does, on the loop of ``args.loop``
     (asyncio.Runner and asyncio.run(loop_factory=) need Python 3.11 and 3.12)."""
-    loop = loop_factory(args.loop, program)()
+    loop = loop_factory(args.loop, program, args.backend)()
     try:
         loop.run_until_complete(serve(args))
         loop.run_until_complete(loop.shutdown_asyncgens())
