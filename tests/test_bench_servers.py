@@ -322,6 +322,18 @@ def test_selectors_model_without_pymux_selectors_fails_clearly(env_without_pymux
     assert "pymux.selectors" in res.stderr and "--stdlib" in res.stderr, res.stderr
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["--loop", "pymux", "--backend", "nonesuch"], "unknown backend 'nonesuch'"),
+    (["--loop", "asyncio", "--backend", "epoll"], "--backend is for --loop pymux"),
+])
+def test_asyncio_server_refuses_a_bad_backend_clearly(argv, says):
+    res = subprocess.run(program_argv("asyncio_echo.py", *argv), env=python_env(),
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0
+    assert "listening on" not in res.stdout
+    assert says in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
 def test_driver_reports_limits_and_failures_instead_of_crashing(
         loadgen, tmp_path, monkeypatch, env_without_pymux_selectors, capsys):
     import study

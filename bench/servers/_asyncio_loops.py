@@ -44,7 +44,10 @@ def loop_factory(name, program, backend=None):
 def run(serve, args, program):
     """What asyncio.run(serve(args)) does, on the loop of ``args.loop``
     (asyncio.Runner and asyncio.run(loop_factory=) need Python 3.11 and 3.12)."""
-    loop = loop_factory(args.loop, program, args.backend)()
+    try:
+        loop = loop_factory(args.loop, program, args.backend)()
+    except (ValueError, OSError) as e:     # an unknown backend, or io_uring refused
+        sys.exit(f"{program}: {e}")
     try:
         loop.run_until_complete(serve(args))
         loop.run_until_complete(loop.shutdown_asyncgens())
