@@ -50,12 +50,14 @@ static uint64_t ud_of(const mux_loop_t *loop, int kind, int fd)
     return mux__ud(kind, fd, loop->u->owners[fd]);
 }
 
-/* fd has a new owner (a stream, listener or watcher): completions of the
- * operations of its earlier owners are stale from now on. */
+/* fd has a new owner (a stream or listener): its uring state starts empty,
+ * and completions of the operations of its earlier owners are stale from
+ * now on. */
 void mux__unew_owner(mux_loop_t *loop, int fd)
 {
     mux__uloop_t *u = loop->u;
 
+    memset(&u->ufds[fd], 0, sizeof(u->ufds[fd]));
     if (++u->last_owner == 0)
         u->last_owner = 1;   /* 0 is the wake-up read's */
     u->owners[fd] = u->last_owner;

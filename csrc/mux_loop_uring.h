@@ -9,8 +9,8 @@
  * flight at a time) and listeners (multishot accept).
  *
  * Every operation's user_data names its kind, fd and the fd's owner: a
- * 32-bit number from a loop-wide counter, new for each stream, listener
- * and watcher (mux__unew_owner), so a completion for an fd that was
+ * 32-bit number from a loop-wide counter, new for each stream and
+ * listener (mux__unew_owner), so a completion for an fd that was
  * closed (and perhaps reused) since is recognised as stale and dropped.
  * Not the token's generation: it has 11 bits, and after 2047 claims a
  * dead stream's unharvested completions would match the new one's. Memory a send

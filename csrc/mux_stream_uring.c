@@ -71,7 +71,6 @@ int mux__ustream_adopt(mux_loop_t *loop, int fd)
     if (token < 0)
         return token;
     loop->fds[fd].flags |= MUX__FLAG_READING;
-    memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
     mux__unew_owner(loop, fd);
     if ((rc = arm_recv(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
@@ -467,7 +466,6 @@ int mux__ulistener_start(mux_loop_t *loop, int fd, int token)
 {
     int rc;
 
-    memset(&loop->u->ufds[fd], 0, sizeof(loop->u->ufds[fd]));
     mux__unew_owner(loop, fd);
     if ((rc = mux__ulistener_arm(loop, fd)) < 0) {
         mux__forget_fd(loop, fd);
