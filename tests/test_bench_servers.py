@@ -16,6 +16,7 @@ serve loadgen.c --http byte-correct, and stop on SIGTERM; loadgen --http
 rejects what is not that response.
 """
 import os
+import re
 import resource
 import select
 import signal
@@ -386,6 +387,14 @@ def test_driver_reports_a_model_the_kernel_refuses_with_the_reason(tmp_path, mon
     capsys.readouterr()
 
 
+def verified(row):
+    """A bench_echo report row whose check column says every byte (every HTTP
+    response) was right and every rep ran. An 'unfair' remark is allowed: it
+    is about how evenly a short run's connections were served, not an error."""
+    check = row.split("|")[-2].strip()
+    return check == "ok" or re.fullmatch(r"ok, unfair: min/max requests per conn [0-9.]+", check)
+
+
 def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadgen, capsys):
     import bench_echo
     from harness.interpreter import Interpreter
@@ -398,7 +407,7 @@ def test_bench_echo_runs_the_python_servers_under_another_interpreter_too(loadge
     rows = {line.split("|")[3].strip(): line for line in out.splitlines()
             if line.startswith("| 64 | 1 |")}
     assert set(rows) == {"pymux", f"pymux@{other.tag}", "c-floor"}, out
-    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out
+    assert all(verified(row) for row in rows.values()), out
     assert f"pymux@{other.tag}: {other}" in out                    # which interpreter ran it
     if other.jit:                 # PyPy: warmed up in windows, which the report lists
         assert f"| pymux@{other.tag} | " in out.split("### JIT warm-up")[1], out
@@ -418,7 +427,7 @@ def test_bench_echo_runs_each_of_several_interpreters_under_its_own_name(loadgen
     rows = {line.split("|")[3].strip(): line for line in out.splitlines()
             if line.startswith("| 64 | 1 |")}
     assert set(rows) == {"pymux", f"pymux@{tag}", f"pymux@{tag}-2"}, out
-    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out
+    assert all(verified(row) for row in rows.values()), out
 
 
 def test_bench_echo_drives_the_http_servers(loadgen, capsys):
@@ -431,4 +440,4 @@ def test_bench_echo_drives_the_http_servers(loadgen, capsys):
             if line.startswith("| 64 | 10 |")}
     ran = {name for name in HTTP_SERVERS if BY_NAME[name].missing() is None}
     assert set(rows) == ran, out
-    assert all(row.rstrip().endswith("| ok |") for row in rows.values()), out
+    assert all(verified(row) for row in rows.values()), out
