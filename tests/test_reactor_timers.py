@@ -11,8 +11,21 @@ from reactor_helpers import run_until
 
 
 def test_timers_fire_in_deadline_order(reactor):
+    # One base time for every deadline: call_later's are taken at each call,
+    # and a stall between two calls on a loaded machine would reorder them.
     fired = []
     delays = [0.05, 0.01, 0.04, 0.0, 0.03, 0.02]
+    base = reactor.time()
+    for delay in delays:
+        reactor.call_at(base + delay, fired.append, delay)
+    run_until(reactor, lambda: len(fired) == len(delays))
+    assert fired == sorted(delays)
+
+
+def test_call_later_timers_fire_in_deadline_order(reactor):
+    # Deadlines 0.2 s apart: far more than a stall between two call_later calls.
+    fired = []
+    delays = [0.4, 0.0, 0.2]
     for delay in delays:
         reactor.call_later(delay, fired.append, delay)
     run_until(reactor, lambda: len(fired) == len(delays))
