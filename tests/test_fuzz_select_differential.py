@@ -347,14 +347,22 @@ class Watchdog:
         tid = threading.get_native_id()
         try:
             self.proc = os.open(f"/proc/self/task/{tid}/syscall", os.O_RDONLY | os.O_CLOEXEC)
+            self.stat = os.open(f"/proc/self/task/{tid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            self.proc = -1
+            if getattr(self, "proc", -1) >= 0:
+                os.close(self.proc)
+            self.proc = self.stat = -1
 
     def _in_wait_syscall(self):
+        """Asleep (state S) in a wait system call. Not a wait whose timeout
+        expired but whose thread has not run yet (state R, still in the
+        call): the sentinel sent then could be seen by one side's final
+        rescan and not by the other's."""
         if self.proc < 0:
             return False
         try:
-            return os.pread(self.proc, 64, 0).split(b" ", 1)[0] in WAIT_SYSCALLS
+            in_wait = os.pread(self.proc, 64, 0).split(b" ", 1)[0] in WAIT_SYSCALLS
+            return in_wait and os.pread(self.stat, 512, 0).rpartition(b")")[2].split()[0] == b"S"
         except OSError:
             return False
 
@@ -386,6 +394,7 @@ class Watchdog:
     def close(self):
         if self.proc >= 0:
             os.close(self.proc)
+            os.close(self.stat)
 
 
 class Outcome:

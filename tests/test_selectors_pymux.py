@@ -142,6 +142,21 @@ def test_poll_like_selectors_refuse_fds_that_cannot_be_open_with_ebadf(cls):
         assert len(sel.get_map()) == 0
 
 
+def wait_until_asleep_in_a_wait(thread):
+    """Return once ``thread`` sleeps in the kernel other than on a futex (the
+    GIL, a lock): in these tests, inside select(); fail after 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        with open(f"/proc/self/task/{thread.native_id}/wchan") as f:
+            wchan = f.read()
+        if state == "S" and wchan not in ("", "0") and "futex" not in wchan:
+            return
+        time.sleep(0.001)
+    pytest.fail(f"the thread never went to sleep in a wait (wchan {wchan!r})")
+
+
 @pytest.mark.parametrize("cls", ["SelectSelector", "PollSelector", "EpollSelector"])
 def test_overlapping_selects_from_two_threads_raise_runtime_error(cls, socketpair):
     rd, wr = socketpair()
@@ -150,7 +165,7 @@ def test_overlapping_selects_from_two_threads_raise_runtime_error(cls, socketpai
         waiter = threading.Thread(target=sel.select, args=(5,))
         waiter.start()
         try:
-            time.sleep(0.1)
+            wait_until_asleep_in_a_wait(waiter)
             with pytest.raises(RuntimeError, match="already running"):
                 sel.select(0)
         finally:
@@ -207,8 +222,8 @@ def _in_select_on_another_thread(sel, wake):
     def running():
         waiter = threading.Thread(target=sel.select, args=(5,))
         waiter.start()
-        time.sleep(0.1)
         try:
+            wait_until_asleep_in_a_wait(waiter)
             yield
         finally:
             wake()
