@@ -12,7 +12,7 @@ import pytest
 from echo_helpers import BACKENDS, connect, round_trip, start_echo_server
 
 HELD = 200
-SETTLE = 0.3          # let the server accept what it can and hit EMFILE
+SETTLE = 0.3          # once out of fds: let the server settle into its retry pace
 MEASURE = 1.5         # CPU sampling window
 MAX_CPU_SHARE = 0.25  # of one core; a spinning loop uses ~1.0
 RECOVERY_TIMEOUT = 15.0
@@ -41,9 +41,17 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_server_out_of_fds_does_not_spin(starved_server, held_connections):
+def wait_until_out_of_fds(server, timeout=10.0):
+    """Wait until the server holds ~all of its 64 fds, then SETTLE more."""
+    deadline = time.monotonic() + timeout
+    while open_fds(server.pid) < 60:
+        assert time.monotonic() < deadline, "the server never ran out of fds"
+        time.sleep(0.02)
     time.sleep(SETTLE)
-    assert open_fds(starved_server.pid) >= 60, "the server never ran out of fds"
+
+
+def test_server_out_of_fds_does_not_spin(starved_server, held_connections):
+    wait_until_out_of_fds(starved_server)
     cpu0, t0 = starved_server.cpu_seconds(), time.monotonic()
     time.sleep(MEASURE)
     cpu1, t1 = starved_server.cpu_seconds(), time.monotonic()
@@ -71,8 +79,7 @@ def test_server_out_of_fds_serves_again_once_the_clients_close(starved_server):
 
 
 def test_server_out_of_fds_keeps_serving_its_open_connections(starved_server, held_connections):
-    time.sleep(SETTLE)
-    assert open_fds(starved_server.pid) >= 60, "the server never ran out of fds"
+    wait_until_out_of_fds(starved_server)
     # The first connections were accepted before the fds ran out.
     sock = held_connections[0]
     sock.sendall(b"still served")
@@ -93,7 +100,7 @@ def test_out_of_fds_warnings_come_at_most_once_a_second_with_a_count():
     try:
         start = time.monotonic()
         socks += [connect(server.address, timeout=10) for _ in range(HELD)]
-        time.sleep(2.5)
+        server.wait_for_log("accept() failed", count=2, timeout=15)
         elapsed = time.monotonic() - start
         log = server.stderr_text()
     finally:
