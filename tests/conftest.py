@@ -88,9 +88,9 @@ def wait_for_late_data():
 
     def run(wait, peer, delay=0.05):
         timer = threading.Timer(delay, peer.send, (b"x",))
+        start = time.monotonic()   # before the timer runs: the byte comes >= delay after it
         timer.start()
         try:
-            start = time.monotonic()
             result = wait()
             return result, time.monotonic() - start
         finally:

@@ -882,11 +882,11 @@ def test_select_retries_with_the_remaining_time_when_handler_returns(make_select
     calls = []
     alarm(lambda signum, frame: calls.append(signum), 0.01, 0.01)
     start = time.monotonic()
-    assert s.select(0.12) == []
+    assert s.select(0.5) == []      # ~50 alarms: some reach the wait however loaded the CPU
     elapsed = time.monotonic() - start
     signal.setitimer(signal.ITIMER_REAL, 0)
     assert len(calls) >= 3, "signals did not interrupt the wait"
-    assert 0.12 <= elapsed < 2.5
+    assert 0.5 <= elapsed < 2.5
 
 
 def test_epoll_select_wakes_for_an_fd_registered_from_another_thread(make_epoll_selector, socketpair):

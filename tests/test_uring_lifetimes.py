@@ -118,7 +118,7 @@ def test_close_cancels_every_operation_in_flight_and_releases_its_buffers(ring, 
     del buf
     started = time.monotonic()
     ring.close()
-    assert time.monotonic() - started < 0.9         # the cancellations were collected, not waited out
+    assert time.monotonic() - started < 10          # the cancellations were collected, not the 60 s timeout waited out
     gc.collect()
     assert ref() is None
     client.sendall(b"after close")                  # stays in the socket: no recv is left

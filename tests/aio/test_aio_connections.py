@@ -24,12 +24,12 @@ def listener():
 
 @pytest.fixture
 def refusing_address():
-    """An address on 127.0.0.1 that refuses connections at once."""
+    """An address on 127.0.0.1 that refuses connections at once: a port held
+    bound, not listening, so that no other process can take it meanwhile."""
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
-    address = probe.getsockname()
+    yield probe.getsockname()
     probe.close()
-    return address
 
 
 @pytest.fixture
